@@ -1,0 +1,3 @@
+from ecom_growth.cli import main
+
+raise SystemExit(main())
