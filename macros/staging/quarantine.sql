@@ -1,0 +1,122 @@
+{#- Quarantine: every raw row either passes staging or lands in a *_rejected model with a
+    reason, so raw count = clean count + rejected count by construction.
+
+    A base model builds a `typed` CTE with, for each cast column, the typed value <col> and the
+    raw text <col>__raw (see typed_column). `quarantine(...)` appends the checks:
+      1. row checks, in the order given (first failure wins, one reason per row);
+      2. duplicate keys among rows that passed 1: the first row by content is kept, the rest are
+         'duplicate_id' (deterministic: the order never depends on file order);
+      3. foreign keys against the CLEAN parent staging model ('orphan_fk').
+    Reasons are a small fixed vocabulary (documented in _shop__staging.yml); details name the
+    column and the offending value.
+-#}
+
+{% macro typed_column(column, data_type) -%}
+    {{ safe_cast(column, data_type) }} as {{ column }},
+    cast({{ column }} as varchar) as {{ column }}__raw
+{%- endmacro %}
+
+{% macro text_column(column, lower=false) -%}
+    {%- set cleaned = "nullif(trim(cast(" ~ column ~ " as varchar)), '')" -%}
+    {{ 'lower(' ~ cleaned ~ ')' if lower else cleaned }} as {{ column }}
+{%- endmacro %}
+
+{#- Check constructors: each returns {when, reason, detail} for quarantine(). -#}
+{% macro check_not_null(column, reason='missing_value') -%}
+    {%- do return({'when': column ~ ' is null', 'reason': reason,
+                   'detail': "'" ~ column ~ " is null'"}) -%}
+{%- endmacro %}
+
+{% macro check_parses(column, type_label) -%}
+    {%- do return({'when': column ~ ' is null and ' ~ column ~ '__raw is not null', 'reason': 'unparseable_value',
+                   'detail': "'" ~ column ~ " ''' || " ~ column ~ "__raw || ''' is not a valid " ~ type_label ~ "'"}) -%}
+{%- endmacro %}
+
+{% macro check_not_negative(column, strictly_positive=false) -%}
+    {%- do return({'when': column ~ (' <= 0' if strictly_positive else ' < 0'), 'reason': 'negative_amount',
+                   'detail': "'" ~ column ~ " = ' || cast(" ~ column ~ " as varchar) || ' is " ~ ('not positive' if strictly_positive else 'negative') ~ "'"}) -%}
+{%- endmacro %}
+
+{#- The one use of the wall clock: a timestamp later than this build cannot be real. -#}
+{% macro check_not_future(column) -%}
+    {%- do return({'when': column ~ ' > ' ~ dbt.current_timestamp(), 'reason': 'future_timestamp',
+                   'detail': "'" ~ column ~ " = ' || cast(" ~ column ~ " as varchar) || ' is after the build time'"}) -%}
+{%- endmacro %}
+
+{% macro check_accepted_values(column, values) -%}
+    {%- set quoted = [] -%}
+    {%- for v in values -%}{%- do quoted.append("'" ~ v ~ "'") -%}{%- endfor -%}
+    {%- do return({'when': column ~ ' not in (' ~ quoted | join(', ') ~ ')', 'reason': 'invalid_value',
+                   'detail': "'" ~ column ~ " = ''' || " ~ column ~ " || ''' is not one of " ~ values | join('/') ~ "'"}) -%}
+{%- endmacro %}
+
+{% macro check_between(column, min_value, max_value) -%}
+    {%- do return({'when': column ~ ' not between ' ~ min_value ~ ' and ' ~ max_value, 'reason': 'invalid_value',
+                   'detail': "'" ~ column ~ " = ' || cast(" ~ column ~ " as varchar) || ' is outside " ~ min_value ~ ".." ~ max_value ~ "'"}) -%}
+{%- endmacro %}
+
+{#- Renders `, row_checked as (...), ... select ...` after a `with ..., typed as (...)` block.
+    key: list of key columns (duplicates); columns: the typed columns, which order duplicates so
+    the kept row never depends on file order; foreign_keys: list of {column, to (a relation), field}. -#}
+{% macro quarantine(typed, key, columns, checks, foreign_keys=[]) -%}
+, row_checked as (
+    select
+        *,
+        case
+        {%- for c in checks %}
+            when {{ c.when }} then '{{ c.reason }}'
+        {%- endfor %}
+        end as _row_reason,
+        case
+        {%- for c in checks %}
+            when {{ c.when }} then {{ c.detail }}
+        {%- endfor %}
+        end as _row_detail
+    from {{ typed }}
+),
+
+key_ranked as (
+    select
+        *,
+        case when _row_reason is null then
+            row_number() over (
+                partition by {{ key | join(', ') }}, _row_reason is null
+                order by {{ columns | join(' nulls last, ') }} nulls last
+            )
+        end as _key_rank
+    from row_checked
+)
+{%- for fk in foreign_keys %},
+
+fk_parent_{{ loop.index }} as (
+    select distinct {{ fk.field }} as _parent_key from {{ fk.to }}
+)
+{%- endfor %},
+
+checked as (
+    select
+        key_ranked.*,
+        case
+            when _row_reason is not null then _row_reason
+            when _key_rank > 1 then 'duplicate_id'
+            {%- for fk in foreign_keys %}
+            when fk_parent_{{ loop.index }}._parent_key is null then 'orphan_fk'
+            {%- endfor %}
+        end as rejected_reason,
+        case
+            when _row_reason is not null then _row_detail
+            when _key_rank > 1 then 'another row with {{ key | join(", ") }} = ' || concat_ws(', ', {{ key | join(', ') }}) || ' was kept'
+            {%- for fk in foreign_keys %}
+            when fk_parent_{{ loop.index }}._parent_key is null
+                then '{{ fk.column }} = ' || {{ fk.column }} || ' has no valid row in {{ fk.to.identifier }}'
+            {%- endfor %}
+        end as rejected_detail
+    from key_ranked
+    {%- for fk in foreign_keys %}
+    left join fk_parent_{{ loop.index }}
+        on key_ranked.{{ fk.column }} = fk_parent_{{ loop.index }}._parent_key
+    {%- endfor %}
+)
+
+select * exclude (_row_reason, _row_detail, _key_rank) from checked
+{%- endmacro %}

@@ -1,0 +1,2 @@
+-- Quarantined raw events rows: raw values as text, with the reason and a detail naming the value.
+{{ rejected_rows(ref('base_shop__events'), 'events') }}

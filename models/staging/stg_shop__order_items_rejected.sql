@@ -1,0 +1,2 @@
+-- Quarantined raw order_items rows: raw values as text, with the reason and a detail naming the value.
+{{ rejected_rows(ref('base_shop__order_items'), 'order_items') }}
