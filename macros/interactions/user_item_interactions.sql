@@ -1,0 +1,73 @@
+{#- User x item implicit feedback up to a cutoff timestamp (exclusive of later rows).
+
+    strength = sum over signals of weight(signal) * 2^(-age_days / half_life_days), where age is
+    measured back from the cutoff. Views and add-to-carts come from events; purchases come from
+    completed order items (the source of truth for what was bought), so purchase EVENTS are
+    counted in purchase_event_count but not weighted twice. Works with no events at all.
+    Used with cutoff = as_of (int_user_item_interactions) and cutoff = as_of - holdout
+    (the recommender's temporal holdout), so both are built by one definition.
+-#}
+{% macro user_item_interactions(cutoff) -%}
+with weights as (
+    select signal, weight from {{ ref('event_weights') }}
+),
+
+event_signals as (
+    select
+        customer_id,
+        product_id,
+        event_type as signal,
+        occurred_at as interacted_at,
+        1 as quantity,
+        null as order_id
+    from {{ ref('stg_shop__events') }}
+    where occurred_at <= {{ cutoff }}
+),
+
+purchase_signals as (
+    select
+        orders.customer_id,
+        items.product_id,
+        'purchase' as signal,
+        orders.ordered_at as interacted_at,
+        items.quantity,
+        orders.order_id
+    from {{ ref('stg_shop__order_items') }} as items
+    inner join {{ ref('int_orders') }} as orders
+        on items.order_id = orders.order_id
+    where orders.is_completed
+      and orders.ordered_at <= {{ cutoff }}
+),
+
+signals as (
+    select * from event_signals
+    union all
+    select * from purchase_signals
+),
+
+weighted as (
+    select
+        signals.*,
+        -- purchase events duplicate order items: weight 0, counted only
+        case when signals.signal = 'purchase' and signals.order_id is null then 0
+             else coalesce(weights.weight, 0) end
+        * power(0.5, {{ days_between('signals.interacted_at', cutoff) }} / {{ var('interaction_half_life_days') }})
+            as decayed_weight
+    from signals
+    left join weights on signals.signal = weights.signal
+)
+
+select
+    customer_id,
+    product_id,
+    cast(count(*) filter (where signal = 'view') as bigint)                                   as view_count,
+    cast(count(*) filter (where signal = 'add_to_cart') as bigint)                            as add_to_cart_count,
+    cast(count(*) filter (where signal = 'purchase' and order_id is null) as bigint)          as purchase_event_count,
+    cast(count(distinct order_id) as bigint)                                                  as purchase_count,
+    cast(coalesce(sum(quantity) filter (where order_id is not null), 0) as bigint)            as quantity_purchased,
+    cast(sum(decayed_weight) as double)                                                       as strength,
+    min(interacted_at)                                                                        as first_interaction_at,
+    max(interacted_at)                                                                        as last_interaction_at
+from weighted
+group by customer_id, product_id
+{%- endmacro %}

@@ -1,0 +1,63 @@
+"""Copy the BI-facing tables out of the warehouse as Parquet files.
+
+BI tools often embed an older DuckDB that cannot open a file written by DuckDB 2.x, and the
+warehouse file is locked while dbt writes it; Parquet files are readable by anything. Each file is
+written to a temporary name in the same folder and then renamed (atomic on POSIX), so a reader
+never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+# Schemas whose tables are the BI contract (staging and intermediate stay inside).
+EXPORTED_SCHEMAS = ("marts", "ml")
+
+
+@dataclass(frozen=True)
+class ExportedTable:
+    schema: str
+    table: str
+    rows: int
+    path: Path
+
+
+def list_tables(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...] = EXPORTED_SCHEMAS) -> list[tuple[str, str]]:
+    """(schema, table) of every base table in the given schemas, sorted."""
+    placeholders = ", ".join("?" for _ in schemas)
+    rows = con.execute(
+        f"""
+        select table_schema, table_name
+        from information_schema.tables
+        where table_type = 'BASE TABLE' and table_schema in ({placeholders})
+        order by table_schema, table_name
+        """,
+        list(schemas),
+    ).fetchall()
+    return [(schema, table) for schema, table in rows]
+
+
+def export_tables(db_path: str | Path, out_dir: str | Path, schemas: tuple[str, ...] = EXPORTED_SCHEMAS) -> list[ExportedTable]:
+    """Write <out_dir>/<table>.parquet for every table of `schemas`; returns what was written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    exported: list[ExportedTable] = []
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        for schema, table in list_tables(con, schemas):
+            final = out / f"{table}.parquet"
+            tmp = out / f".{table}.parquet.tmp-{os.getpid()}"
+            con.execute(
+                f'copy (select * from "{schema}"."{table}") to \'{tmp.as_posix()}\' (format parquet, compression zstd)'
+            )
+            os.replace(tmp, final)
+            rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+            exported.append(ExportedTable(schema, table, rows, final))
+            log.info("exported %s.%s (%d rows) -> %s", schema, table, rows, final)
+    return exported
