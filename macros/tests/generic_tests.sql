@@ -12,7 +12,7 @@ where
 {% endtest %}
 
 {#- Rows where a boolean SQL expression is not true. -#}
-{% test expression_is_true(model, expression, where_clause=none) %}
+{% test expression_is_true(model, expression, column_name=none, where_clause=none) %}
 select *
 from {{ model }}
 where not coalesce(({{ expression }}), false)
