@@ -6,41 +6,6 @@
     integer series behind the dense grid, is dispatched so another adapter can supply its own.
 -#}
 
-{#- The grains the marts support; anything else is a clear compile error, not odd SQL. -#}
-{% macro retention_supported_grains() -%}
-    {%- do return(['day', 'week', 'month', 'quarter', 'year']) -%}
-{%- endmacro %}
-
-{#- var('retention_cohort_grains'), validated. -#}
-{% macro retention_cohort_grains() -%}
-    {%- set grains = var('retention_cohort_grains', ['week', 'month']) -%}
-    {%- if grains is string -%}
-        {%- set grains = [grains] -%}
-    {%- endif -%}
-    {%- if grains | length == 0 -%}
-        {{ exceptions.raise_compiler_error("var retention_cohort_grains is empty: give at least one of " ~ retention_supported_grains() | join(', ') ~ ".") }}
-    {%- endif -%}
-    {%- for grain in grains if grain not in retention_supported_grains() -%}
-        {{ exceptions.raise_compiler_error("var retention_cohort_grains: unsupported grain '" ~ grain ~ "' (supported: " ~ retention_supported_grains() | join(', ') ~ ").") }}
-    {%- endfor -%}
-    {%- do return(grains | unique | list) -%}
-{%- endmacro %}
-
-{#- var('retention_curve_days'), validated: non-negative whole days. -#}
-{% macro retention_curve_days() -%}
-    {%- set days = var('retention_curve_days', [7, 30, 60, 90, 180, 365]) -%}
-    {%- if days is number -%}
-        {%- set days = [days] -%}
-    {%- endif -%}
-    {%- if days | length == 0 -%}
-        {{ exceptions.raise_compiler_error("var retention_curve_days is empty: give at least one day, e.g. [30, 90, 365].") }}
-    {%- endif -%}
-    {%- for day in days if day is not number or day < 0 or day != day | int -%}
-        {{ exceptions.raise_compiler_error("var retention_curve_days: '" ~ day ~ "' is not a non-negative whole number of days.") }}
-    {%- endfor -%}
-    {%- do return(days | map('int') | unique | sort | list) -%}
-{%- endmacro %}
-
 {#- First day (a date) of the period containing a timestamp or date. -#}
 {% macro retention_period_start(grain, expression) -%}
     cast({{ dbt.date_trunc(grain, expression) }} as date)
