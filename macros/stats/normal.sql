@@ -75,7 +75,7 @@
     {%- for coefficient in coefficients[1:] -%}
         {%- set expression.text = '(' ~ expression.text ~ ') * ' ~ x ~ ' + (' ~ coefficient ~ ')' -%}
     {%- endfor -%}
-    {{ expression.text }}
+    ({{ expression.text }})
 {%- endmacro %}
 
 {#- Two-sided p-value of a standard-normal test statistic: 2 * (1 - Phi(|z|)). -#}
