@@ -534,10 +534,17 @@ def test_missing_column_is_named():
         fit_bgnbd(SMALL.drop("recency"))
 
 
-def test_gamma_gamma_rejects_non_positive_spend_of_repeat_buyers():
-    bad = SMALL.with_columns(pl.Series("monetary_value", [None, 0.0, 10.0]))
-    with pytest.raises(ValueError, match="> 0"):
+def test_gamma_gamma_rejects_negative_spend_and_skips_zero_spend(simulated):
+    bad = SMALL.with_columns(pl.Series("monetary_value", [None, -1.0, 10.0]))
+    with pytest.raises(ValueError, match=">= 0"):
         fit_gamma_gamma(bad)
+    sample = simulated.filter(pl.col("frequency") > 0).head(2000)
+    with_free = sample.with_columns(
+        pl.when(pl.int_range(pl.len()) < 10).then(0.0).otherwise(pl.col("monetary_value")).alias("monetary_value")
+    )
+    assert fit_gamma_gamma(with_free) == fit_gamma_gamma(sample.slice(10))
+    out = predict_clv(with_free.head(12), FIT, GG)
+    assert out["expected_average_order_value"][0] == pytest.approx(4 * 60 / (4 * with_free["frequency"][0] + 3))
 
 
 # --------------------------------------------------------------------------------------

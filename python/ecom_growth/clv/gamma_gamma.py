@@ -128,9 +128,10 @@ def fit_gamma_gamma(
 ) -> GammaGammaFit:
     """Fit Gamma-Gamma by maximum likelihood on the repeat buyers of a per-customer summary.
 
-    Rows with frequency 0 are ignored (their monetary value may be null or anything).
-    Raises ValueError for missing columns, an empty summary, nobody with frequency > 0, or
-    a repeat buyer whose monetary value is null or not positive.
+    Rows with frequency 0 are ignored (their monetary value may be null or anything), and so
+    are repeat buyers whose mean spend is exactly 0 (logged). Raises ValueError for missing
+    columns, an empty summary, nobody with frequency > 0 and positive spend, or a repeat
+    buyer whose monetary value is null or negative.
     """
     what = "fit_gamma_gamma"
     require_columns(summary, [frequency, monetary_value], what=what)
@@ -148,10 +149,18 @@ def fit_gamma_gamma(
         )
     buyers = summary.filter(pl.Series(repeat))
     m = numeric_column(buyers, monetary_value, what=f"{what} (customers with {frequency} > 0)")
-    if np.any(m <= 0):
-        raise ValueError(
-            f"{what}: {monetary_value!r} must be > 0 for customers with {frequency} > 0"
-        )
+    if np.any(m < 0):
+        raise ValueError(f"{what}: {monetary_value!r} must be >= 0 for customers with {frequency} > 0")
+    # A zero mean spend (free or fully discounted repeat orders) has zero density under the
+    # model; those customers carry no information about spend and are left out of the fit
+    # (expected_average_order_value still handles them).
+    positive = m > 0
+    if not np.all(positive):
+        logger.warning("%s: %d repeat buyer(s) with %s = 0 left out of the fit", what, int((~positive).sum()), monetary_value)
+    if not np.any(positive):
+        raise ValueError(f"{what}: no repeat buyers with {monetary_value!r} > 0; Gamma-Gamma cannot be fitted")
+    m = m[positive]
+    repeat[np.flatnonzero(repeat)[~positive]] = False
     x = x_all[repeat]
     w = w_all[repeat]
     total_weight = float(w.sum())
@@ -214,9 +223,9 @@ def expected_average_order_value(
     if np.any(x_arr < 0):
         raise ValueError("expected_average_order_value: frequency must be >= 0")
     has_repeat = x_arr > 0
-    if np.any(has_repeat & ~(np.isfinite(m_arr) & (m_arr > 0))):
+    if np.any(has_repeat & ~(np.isfinite(m_arr) & (m_arr >= 0))):
         raise ValueError(
-            "expected_average_order_value: monetary_value must be finite and > 0 where frequency > 0"
+            "expected_average_order_value: monetary_value must be finite and >= 0 where frequency > 0"
         )
     if np.any(~has_repeat) and q <= 1:
         raise ValueError(

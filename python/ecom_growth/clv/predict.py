@@ -176,11 +176,11 @@ def _average_order_value(
     if not money.dtype.is_numeric():
         raise ValueError(f"predict_clv: column {monetary_value!r} must be numeric")
     m = money.cast(pl.Float64).fill_nan(None).to_numpy()  # nulls become NaN
-    bad = (x > 0) & ~(np.isfinite(m) & (m > 0))
+    bad = (x > 0) & ~(np.isfinite(m) & (m >= 0))
     if np.any(bad):
         raise ValueError(
-            f"predict_clv: column {monetary_value!r} must be a positive number for every "
-            f"customer with frequency > 0 ({int(bad.sum())} are null or <= 0)"
+            f"predict_clv: column {monetary_value!r} must be a number >= 0 for every "
+            f"customer with frequency > 0 ({int(bad.sum())} are null or negative)"
         )
     if gg_fit.q > 1:
         return expected_average_order_value(gg_fit, x, m)
