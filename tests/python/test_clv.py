@@ -30,6 +30,8 @@ from ecom_growth.clv import (
     predict_clv,
 )
 from ecom_growth.clv.bgnbd import _FitData, _neg_ll_and_grad
+from ecom_growth.clv.gamma_gamma import _FitData as _GGFitData
+from ecom_growth.clv.gamma_gamma import _neg_ll_and_grad as _gg_neg_ll_and_grad
 
 # Published BG/NBD estimates on CDNOW (weeks), used as a realistic parameter point.
 CDNOW = (0.243, 4.414, 0.793, 2.426)
@@ -274,6 +276,23 @@ def test_gamma_gamma_log_likelihood_matches_hand_formula():
     x, m = (np.array(v, dtype=float) for v in zip(*cases))
     got = gamma_gamma_log_likelihood(params, x, m)
     np.testing.assert_allclose(got, [hand_gamma_gamma_log_likelihood(params, *c) for c in cases], rtol=1e-12)
+
+
+def test_gamma_gamma_gradient_and_value_match_public_likelihood():
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 20, 300).astype(float)
+    m = rng.gamma(3.0, 20.0, 300)
+    w = rng.uniform(0.5, 2.0, 300)
+    theta = np.log([3.0, 5.0, 40.0])
+    value, grad = _gg_neg_ll_and_grad(theta, _GGFitData.build(x, m, w))
+
+    def total(th):
+        return -np.dot(w, gamma_gamma_log_likelihood(np.exp(th), x, m))
+
+    assert value == pytest.approx(total(theta), rel=1e-12)
+    step = 1e-6
+    numeric = [(total(theta + e) - total(theta - e)) / (2 * step) for e in np.eye(3) * step]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5)
 
 
 def test_expected_order_value_is_population_mean_at_zero_and_shrinks_toward_it():

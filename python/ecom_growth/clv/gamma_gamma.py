@@ -101,20 +101,66 @@ def gamma_gamma_log_likelihood(params: object, x: object, monetary_value: object
     )
 
 
-def _neg_ll_and_grad(
-    log_params: np.ndarray, x: np.ndarray, m: np.ndarray, w: np.ndarray
-) -> tuple[float, np.ndarray]:
+@dataclass(frozen=True)
+class _FitData:
+    """Repeat buyers' data with everything that does not depend on the parameters
+    precomputed: per distinct x for the gammaln/digamma terms, sums for the log m terms.
+    Only log(gamma + x m) and 1/(gamma + x m) run over every customer per evaluation."""
+
+    w: np.ndarray
+    wx: np.ndarray  # w * x
+    xm: np.ndarray  # x * m
+    x_values: np.ndarray
+    x_weight: np.ndarray
+    sum_w_log_m: float
+    sum_wx_log_m: float
+
+    @classmethod
+    def build(cls, x: np.ndarray, m: np.ndarray, w: np.ndarray) -> _FitData:
+        x_values, x_index = np.unique(x, return_inverse=True)
+        log_m = np.log(m)
+        return cls(
+            w=w,
+            wx=w * x,
+            xm=x * m,
+            x_values=x_values,
+            x_weight=np.bincount(x_index.reshape(-1), weights=w, minlength=len(x_values)),
+            sum_w_log_m=float(np.dot(w, log_m)),
+            sum_wx_log_m=float(np.dot(w * x, log_m)),
+        )
+
+
+def _neg_ll_and_grad(log_params: np.ndarray, data: _FitData) -> tuple[float, np.ndarray]:
+    """Total weighted negative log-likelihood and its gradient in log-parameters.
+
+    sum_i w_i ll_i = sum_u W_u [gammaln(pu+q) - gammaln(pu) + pu log u]
+                     - W gammaln(q) + W q log gamma + p S_xlogm - S_logm
+                     - sum_i w_i (p x_i + q) log(gamma + x_i m_i)
+    with u the distinct frequencies and W_u their total weight.
+    """
     p, q, gamma = np.exp(log_params)
-    ll = gamma_gamma_log_likelihood((p, q, gamma), x, m)
-    px = p * x
-    log_gxm = np.log(gamma + x * m)
-    psi_pxq = digamma(px + q)
-    d_p = x * (psi_pxq - digamma(px) + np.log(m) + np.log(x) - log_gxm)
-    d_q = psi_pxq - digamma(q) + np.log(gamma) - log_gxm
-    d_gamma = q / gamma - (px + q) / (gamma + x * m)
-    value = -float(np.dot(w, ll))
-    grad = -np.array([p * np.dot(w, d_p), q * np.dot(w, d_q), gamma * np.dot(w, d_gamma)])
-    return value, grad
+    u, wu = data.x_values, data.x_weight
+    total_w = float(wu.sum())
+    pu = p * u
+    log_u = np.log(u)
+    log_g_xm = np.log(gamma + data.xm)
+    inv_g_xm = 1.0 / (gamma + data.xm)
+    sum_w_l = float(np.dot(data.w, log_g_xm))
+    sum_wx_l = float(np.dot(data.wx, log_g_xm))
+    psi_puq = digamma(pu + q)
+    ll = (
+        float(np.dot(wu, gammaln(pu + q) - gammaln(pu) + pu * log_u))
+        - total_w * gammaln(q)
+        + total_w * q * np.log(gamma)
+        + p * data.sum_wx_log_m
+        - data.sum_w_log_m
+        - p * sum_wx_l
+        - q * sum_w_l
+    )
+    d_p = float(np.dot(wu, u * (psi_puq - digamma(pu) + log_u))) + data.sum_wx_log_m - sum_wx_l
+    d_q = float(np.dot(wu, psi_puq)) - total_w * digamma(q) + total_w * np.log(gamma) - sum_w_l
+    d_gamma = total_w * q / gamma - p * float(np.dot(data.wx, inv_g_xm)) - q * float(np.dot(data.w, inv_g_xm))
+    return -float(ll), -np.array([p * d_p, q * d_q, gamma * d_gamma])
 
 
 def fit_gamma_gamma(
@@ -170,8 +216,9 @@ def fit_gamma_gamma(
         mean_m = float(np.dot(w, m) / total_weight)
         initial_params = (1.0, 3.0, 2.0 * mean_m)
     x0 = np.log(np.asarray(initial_params, dtype=np.float64))
+    data = _FitData.build(x, m, w)
     result = fit_log_params(
-        lambda th: _neg_ll_and_grad(th, x, m, w),
+        lambda th: _neg_ll_and_grad(th, data),
         x0,
         total_weight,
         max_iter=max_iter,
