@@ -1,0 +1,298 @@
+"""Every planted parameter of the simulator, in one place, with its default.
+
+The simulator's outputs are a test oracle: each model in the project is checked by recovering
+what was planted here. So every number that shapes the data lives in these dataclasses and is
+written, as effectively applied, to ``_truth.json`` (see ``SimulationConfig.to_truth``).
+``--effects none`` is not a separate code path: it builds the same config with every effect
+on purchases neutralised (multipliers 1, shifts 0, lifts 0), so the generator stays one process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+Effects = Literal["full", "none"]
+
+DEFAULT_START = date(2024, 7, 1)
+DEFAULT_END = date(2026, 6, 30)
+CHUNK_CUSTOMERS = 100_000
+MAX_CUSTOMERS = 90_000_000  # ids are "C" + 8 digits; orphan ids use 99_000_000 and up
+MAX_PRODUCTS = 900_000  # ids are "P" + 6 digits; orphan ids use 990_000 and up
+
+
+def default_products(customers: int) -> int:
+    """A catalogue size that grows with the shop: one product per 20 customers, 300..50k."""
+    return int(min(max(customers // 20, 300), 50_000))
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """Planted economics and behaviour of one acquisition channel."""
+
+    name: str
+    share: float  # share of signups
+    conversion_probability: float  # P(first completed order ever), before censoring by the window
+    first_order_delay_mean_days: float  # exponential delay signup -> first completed order
+    lambda_multiplier: float  # multiplies the BG/NBD purchase rate lambda
+    logit_p_shift: float  # added to logit(p) of the BG/NBD dropout probability
+    cac_per_signup: float | None  # paid channels only: spend per signup
+    browse_sessions_mean: float  # mean browse-only sessions per customer (besides the signup one)
+    add_to_cart_probability: float  # P(add_to_cart | focused product in a browse session)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.cac_per_signup is not None
+
+
+DEFAULT_CHANNELS: tuple[ChannelConfig, ...] = (
+    ChannelConfig("organic", 0.28, 0.32, 6.0, 1.10, -0.20, None, 1.2, 0.22),
+    ChannelConfig("paid_search", 0.24, 0.28, 3.0, 1.00, 0.00, 9.00, 1.0, 0.25),
+    ChannelConfig("paid_social", 0.18, 0.16, 9.0, 0.80, 0.35, 6.00, 1.4, 0.12),
+    ChannelConfig("affiliate", 0.10, 0.22, 5.0, 0.90, 0.15, 8.00, 1.0, 0.18),
+    ChannelConfig("email", 0.10, 0.38, 4.0, 1.15, -0.25, None, 1.3, 0.28),
+    ChannelConfig("referral", 0.10, 0.42, 7.0, 1.25, -0.35, None, 1.1, 0.26),
+)
+
+
+@dataclass(frozen=True)
+class CategoryConfig:
+    name: str
+    weight: float  # share of the catalogue
+    price_median: float  # lognormal list price at the window start
+    price_sigma: float
+
+
+DEFAULT_CATEGORIES: tuple[CategoryConfig, ...] = (
+    CategoryConfig("electronics", 0.10, 120.0, 0.8),
+    CategoryConfig("home_kitchen", 0.12, 35.0, 0.7),
+    CategoryConfig("beauty", 0.10, 22.0, 0.6),
+    CategoryConfig("fashion", 0.14, 40.0, 0.6),
+    CategoryConfig("sports_outdoors", 0.08, 45.0, 0.8),
+    CategoryConfig("toys_games", 0.08, 25.0, 0.7),
+    CategoryConfig("books", 0.10, 14.0, 0.4),
+    CategoryConfig("grocery", 0.08, 9.0, 0.5),
+    CategoryConfig("pet_supplies", 0.05, 20.0, 0.6),
+    CategoryConfig("health", 0.06, 18.0, 0.6),
+    CategoryConfig("automotive", 0.04, 40.0, 0.9),
+    CategoryConfig("office", 0.05, 15.0, 0.7),
+)
+
+DEFAULT_COUNTRIES: tuple[tuple[str, float], ...] = (
+    ("US", 0.30), ("GB", 0.10), ("DE", 0.10), ("FR", 0.08), ("CN", 0.14), ("JP", 0.05),
+    ("CA", 0.05), ("AU", 0.04), ("NL", 0.03), ("ES", 0.03), ("IT", 0.03), ("BR", 0.02),
+    ("IN", 0.01), ("KR", 0.01), ("SE", 0.01),
+)
+
+
+@dataclass(frozen=True)
+class BgNbdConfig:
+    """Fader, Hardie & Lee (2005): lambda ~ Gamma(r, rate=alpha) per day, p ~ Beta(a, b)."""
+
+    r: float = 0.75
+    alpha: float = 60.0
+    a: float = 0.9
+    b: float = 3.5
+
+
+@dataclass(frozen=True)
+class GammaGammaConfig:
+    """Fader, Hardie & Lee (2005) spend: nu ~ Gamma(q, rate=gamma), z ~ Gamma(p, rate=nu)."""
+
+    p: float = 4.0
+    q: float = 4.0
+    gamma: float = 60.0
+
+    @property
+    def mean_order_value(self) -> float:
+        return self.p * self.gamma / (self.q - 1.0)
+
+
+@dataclass(frozen=True)
+class SignupConfig:
+    growth_log_rate_per_year: float = 0.5  # signups/day grow as exp(g * years)
+    yearly_amplitude: float = 0.15
+    yearly_peak_day_of_year: float = 330.0  # late November
+    weekday_weights: tuple[float, ...] = (1.05, 1.00, 1.00, 0.98, 0.95, 0.92, 1.10)  # Mon..Sun
+    hour_weights: tuple[float, ...] = (
+        0.3, 0.2, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 0.9, 1.0, 1.1, 1.2,
+        1.3, 1.2, 1.1, 1.1, 1.2, 1.3, 1.5, 1.7, 1.8, 1.6, 1.1, 0.6,
+    )
+
+
+@dataclass(frozen=True)
+class SeasonalityConfig:
+    """Purchase intensity s(t) = 1 + A cos(2 pi (day_of_year - peak) / 365.25).
+
+    Applied as a time change: BG/NBD runs in operational time S(t) = integral of s, so the
+    process is exactly BG/NBD in S-time and dropout still happens only after purchases.
+    """
+
+    purchase_yearly_amplitude: float = 0.25
+    purchase_peak_day_of_year: float = 335.0  # early December
+
+
+@dataclass(frozen=True)
+class SatisfactionConfig:
+    """Per-customer satisfaction ~ N(0, 1): drives review ratings and, if effects act, dropout."""
+
+    dropout_logit_per_sd: float = -0.6  # logit(p) += this * satisfaction (unhappy -> churn)
+    rating_noise_sd: float = 0.8  # review latent = satisfaction + N(0, sd)
+    rating_cutpoints: tuple[float, ...] = (-1.8, -1.1, -0.4, 0.3)  # latent -> 1..5 stars
+
+
+@dataclass(frozen=True)
+class TasteConfig:
+    """Low-rank taste: score(u, i) = taste_scale * U_u . V_i, V_i = M_category + sd * noise."""
+
+    rank: int = 12
+    category_temperature: float = 3.0  # P(category | u) = softmax(temp * U_u . M_c)
+    item_noise_sd: float = 0.6  # per-dimension sd of V_i around its category centroid
+    taste_scale: float = 1.5
+    country_offset_sd: float = 0.4
+    channel_offset_sd: float = 0.3
+    candidates: int = 8  # candidate set per choice (popularity-weighted within category)
+    popularity_zipf_exponent: float = 0.75
+    rebuy_probability: float = 0.30  # line of a repeat order re-buys one of the first order's items
+    budget_coefficient: float = 0.5  # penalty on |log(reference price / per-line budget)|
+
+
+@dataclass(frozen=True)
+class PriceConfig:
+    changes_mean: float = 1.5  # each product: 1 + Poisson(mean) list-price changes, on week starts
+    change_log_sd: float = 0.15
+    beta_price: float = -2.0  # choice score += beta_price * log(price(t) / price at window start)
+
+
+@dataclass(frozen=True)
+class BasketConfig:
+    """Baskets are filled to the planted order total (see baskets.py)."""
+
+    extra_lines_mean: float = 0.9  # an order wants 1 + Poisson(mean) products
+    extra_units_mean: float = 0.15  # quantity of a non-first line = 1 + Poisson(mean)
+    max_lines: int = 16
+    stop_fraction: float = 0.10  # stop adding lines once list value >= (1 - this) x target
+    max_overshoot: float = 0.25  # a line's unit price may exceed the remaining target by this
+    coupon_share: float = 0.30  # orders with a coupon: target list value = total / (1 - c)
+    coupon_min: float = 0.05
+    coupon_max: float = 0.30
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    cancelled_per_completed: float = 0.05
+    returned_per_completed: float = 0.07
+    active_span_extra_days: float = 30.0  # extra orders fall in (first, last completed + this]
+
+
+@dataclass(frozen=True)
+class FunnelConfig:
+    order_extra_views_mean: float = 1.2  # other candidates viewed per purchased line
+    order_abandoned_cart_probability: float = 0.08  # P(add_to_cart) of such an extra view
+    browse_focus_mean: float = 1.0  # a browse session focuses on 1 + Poisson(mean) products
+    browse_extra_views_mean: float = 1.5  # other candidates viewed per focused product
+    browse_sessions_per_order: float = 0.5  # extra browse sessions per order the customer places
+    browse_horizon_days: float = 60.0  # browsing continues this long after the last order/signup
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    probability_per_completed_line: float = 0.10
+    delay_min_days: float = 1.0
+    delay_mean_extra_days: float = 6.0
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    experiment_id: str = "checkout_free_shipping_2025q4"
+    window_start: date = date(2025, 10, 1)
+    window_end: date = date(2026, 1, 31)  # inclusive; customers signing up within are assigned
+    treatment_share: float = 0.5
+    relative_lift: float = 0.12  # treatment multiplies first-order conversion by (1 + lift)
+    metric: str = "first completed order within 30 days of assignment"
+    metric_window_days: int = 30
+
+
+@dataclass(frozen=True)
+class MarketingConfig:
+    noise_sigma: float = 0.05  # daily spend = signups * cac * exp(sigma Z - sigma^2 / 2)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    customers: int
+    seed: int
+    start: date = DEFAULT_START
+    end: date = DEFAULT_END  # inclusive: data runs up to end 23:59:59.999999
+    dirty_rate: float = 0.0
+    effects: Effects = "full"
+    products: int = 0  # 0 = default_products(customers)
+    channels: tuple[ChannelConfig, ...] = DEFAULT_CHANNELS
+    categories: tuple[CategoryConfig, ...] = DEFAULT_CATEGORIES
+    countries: tuple[tuple[str, float], ...] = DEFAULT_COUNTRIES
+    bgnbd: BgNbdConfig = field(default_factory=BgNbdConfig)
+    gamma_gamma: GammaGammaConfig = field(default_factory=GammaGammaConfig)
+    signups: SignupConfig = field(default_factory=SignupConfig)
+    seasonality: SeasonalityConfig = field(default_factory=SeasonalityConfig)
+    satisfaction: SatisfactionConfig = field(default_factory=SatisfactionConfig)
+    taste: TasteConfig = field(default_factory=TasteConfig)
+    prices: PriceConfig = field(default_factory=PriceConfig)
+    basket: BasketConfig = field(default_factory=BasketConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
+    funnel: FunnelConfig = field(default_factory=FunnelConfig)
+    reviews: ReviewConfig = field(default_factory=ReviewConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    marketing: MarketingConfig = field(default_factory=MarketingConfig)
+    chunk_customers: int = CHUNK_CUSTOMERS
+
+
+def build_config(
+    customers: int = 50_000,
+    seed: int = 42,
+    start: date = DEFAULT_START,
+    end: date = DEFAULT_END,
+    dirty_rate: float = 0.0,
+    effects: Effects = "full",
+    products: int | None = None,
+) -> SimulationConfig:
+    """Validated config with the effective parameters for the chosen effects switch.
+
+    With ``effects="none"`` channel multipliers/shifts, the satisfaction effect on dropout,
+    purchase seasonality, the price elasticity and the experiment lift are all neutral, so
+    every converted customer follows plain BG/NBD + Gamma-Gamma with the global parameters.
+    Channels still differ in share, conversion, delay, CAC and funnel: those are acquisition,
+    not purchase behaviour.
+    """
+    if not isinstance(customers, int) or customers < 1:
+        raise ValueError(f"customers must be a positive integer, got {customers!r}")
+    if customers > MAX_CUSTOMERS:
+        raise ValueError(f"customers must be at most {MAX_CUSTOMERS:,}, got {customers:,}")
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if end <= start:
+        raise ValueError(f"end ({end}) must be after start ({start})")
+    if not 0.0 <= dirty_rate <= 0.5:
+        raise ValueError(f"dirty_rate must be within [0, 0.5], got {dirty_rate}")
+    if effects not in ("full", "none"):
+        raise ValueError(f"effects must be 'full' or 'none', got {effects!r}")
+    n_products = default_products(customers) if products is None else products
+    n_categories = len(DEFAULT_CATEGORIES)
+    if not isinstance(n_products, int) or not n_categories <= n_products <= MAX_PRODUCTS:
+        raise ValueError(f"products must be an integer in [{n_categories}, {MAX_PRODUCTS:,}], got {n_products!r}")
+
+    config = SimulationConfig(
+        customers=customers, seed=seed, start=start, end=end, dirty_rate=float(dirty_rate),
+        effects=effects, products=n_products,
+    )
+    if effects == "none":
+        config = dataclasses.replace(
+            config,
+            channels=tuple(dataclasses.replace(c, lambda_multiplier=1.0, logit_p_shift=0.0) for c in config.channels),
+            satisfaction=dataclasses.replace(config.satisfaction, dropout_logit_per_sd=0.0),
+            seasonality=dataclasses.replace(config.seasonality, purchase_yearly_amplitude=0.0),
+            prices=dataclasses.replace(config.prices, beta_price=0.0),
+            experiment=dataclasses.replace(config.experiment, relative_lift=0.0),
+        )
+    return config

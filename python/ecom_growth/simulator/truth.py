@@ -1,0 +1,212 @@
+"""``_truth.json``: every planted parameter as applied, plus realised counts.
+
+The layout is a contract for tests elsewhere in the project (e.g. truth["bgnbd"]["r"],
+truth["channels"]["paid_search"]["cac_per_converted_customer"]); keys are sorted and floats
+are plain JSON numbers, so the file is byte-identical for the same arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+
+from ecom_growth.simulator.config import SimulationConfig
+from ecom_growth.simulator.experiments import ExperimentWindow
+from ecom_growth.simulator.timeline import Window
+
+TRUTH_SCHEMA_VERSION = 1
+
+
+@dataclass
+class Realised:
+    """Counts accumulated over chunks (what actually happened, for exact comparisons)."""
+
+    n_channels: int
+    signups: np.ndarray = field(init=False)
+    converted: np.ndarray = field(init=False)
+    spend: np.ndarray = field(init=False)
+    experiment_assigned: np.ndarray = field(default_factory=lambda: np.zeros(2, np.int64))
+    experiment_converted: np.ndarray = field(default_factory=lambda: np.zeros(2, np.int64))
+    experiment_converted_within_metric_window: np.ndarray = field(default_factory=lambda: np.zeros(2, np.int64))
+    orders_by_status: np.ndarray = field(default_factory=lambda: np.zeros(3, np.int64))
+    completed_order_cents: int = 0
+    repeat_customers: int = 0
+    alive_at_end: int = 0
+
+    def __post_init__(self) -> None:
+        self.signups = np.zeros(self.n_channels, np.int64)
+        self.converted = np.zeros(self.n_channels, np.int64)
+        self.spend = np.zeros(self.n_channels, np.float64)
+
+
+def _round(x: float, digits: int = 6) -> float:
+    return float(round(float(x), digits))
+
+
+def build_truth(
+    config: SimulationConfig, window: Window, experiment: ExperimentWindow, realised: Realised,
+    raw_rows: dict[str, int], clean_rows: dict[str, int], dirty: dict[str, dict[str, int]],
+    files: dict[str, str],
+) -> dict:
+    bg, gg = config.bgnbd, config.gamma_gamma
+    completed = int(realised.orders_by_status[0])
+    channels = {}
+    for i, c in enumerate(config.channels):
+        signups, converted = int(realised.signups[i]), int(realised.converted[i])
+        spend = _round(realised.spend[i], 2)
+        channels[c.name] = {
+            "share": c.share,
+            "first_order_conversion_probability": c.conversion_probability,
+            "first_order_delay_mean_days": c.first_order_delay_mean_days,
+            "lambda_multiplier": c.lambda_multiplier,
+            "logit_p_shift": c.logit_p_shift,
+            "is_paid": c.is_paid,
+            "cac_per_signup": c.cac_per_signup,
+            "cac_per_converted_customer": (
+                _round(c.cac_per_signup / c.conversion_probability) if c.is_paid else None
+            ),
+            "funnel": {
+                "browse_sessions_mean": c.browse_sessions_mean,
+                "add_to_cart_probability": c.add_to_cart_probability,
+            },
+            "realised": {
+                "signups": signups,
+                "converted": converted,
+                "conversion_rate": _round(converted / signups) if signups else None,
+                "spend": spend if c.is_paid else 0.0,
+                "cac_per_signup": _round(spend / signups) if c.is_paid and signups else None,
+                "cac_per_converted_customer": _round(spend / converted) if c.is_paid and converted else None,
+            },
+        }
+    exp = config.experiment
+    assigned = realised.experiment_assigned
+    conv_window = realised.experiment_converted_within_metric_window
+    experiments = {
+        exp.experiment_id: {
+            "experiment_id": exp.experiment_id,
+            "window_start": experiment.start.isoformat(),
+            "window_end": experiment.end.isoformat(),
+            "window_was_moved_into_data": experiment.was_moved,
+            "assignment": "customers whose signup_at falls in [window_start, window_end] (inclusive dates); "
+                          "assigned_at = signup_at",
+            "variants": ["control", "treatment"],
+            "treatment_share": exp.treatment_share,
+            "relative_lift": exp.relative_lift,
+            "lift_acts_on": "probability of ever placing a first completed order (delay unchanged)",
+            "metric": exp.metric,
+            "metric_window_days": exp.metric_window_days,
+            "realised": {
+                variant: {
+                    "assigned": int(assigned[i]),
+                    "converted_in_data": int(realised.experiment_converted[i]),
+                    "converted_within_metric_window": int(conv_window[i]),
+                    "conversion_rate_within_metric_window": _round(conv_window[i] / assigned[i]) if assigned[i] else None,
+                }
+                for i, variant in enumerate(("control", "treatment"))
+            },
+        }
+    }
+    taste = dataclasses.asdict(config.taste)
+    taste["categories"] = [c.name for c in config.categories]
+    return {
+        "schema_version": TRUTH_SCHEMA_VERSION,
+        "generator": "ecom_growth.simulator",
+        "seed": config.seed,
+        "effects": config.effects,
+        "args": {
+            "customers": config.customers, "seed": config.seed, "start": config.start.isoformat(),
+            "end": config.end.isoformat(), "dirty_rate": config.dirty_rate, "effects": config.effects,
+            "products": config.products,
+        },
+        "window": {
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+            "start_at": f"{window.start.isoformat()}T00:00:00",
+            "end_at_exclusive": f"{(window.end + timedelta(days=1)).isoformat()}T00:00:00",
+            "length_days": window.n_days,
+            "note": "end is inclusive: every clean timestamp t satisfies start_at <= t < end_at_exclusive",
+        },
+        "bgnbd": {
+            "r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "time_unit": "day",
+            "describes": "completed orders only. t = 0 at the customer's first completed order; "
+                         "repeat purchases Poisson(lambda); death with probability p right after each "
+                         "repeat purchase (never after the first); T = end_at_exclusive - first order.",
+            "exact_in_calendar_time": config.effects == "none",
+            "time": "calendar days" if config.effects == "none" else
+                    "operational days of the purchase clock (see seasonality); plus channel and satisfaction effects",
+        },
+        "gamma_gamma": {
+            "p": gg.p, "q": gg.q, "gamma": gg.gamma, "mean_order_value": _round(gg.mean_order_value),
+            "describes": "order_total of every order: nu_customer ~ Gamma(q, rate=gamma), "
+                         "order_total ~ Gamma(p, rate=nu) rounded to cents, independent of purchase timing",
+        },
+        "order_status": {
+            "cancelled_per_completed": config.status.cancelled_per_completed,
+            "returned_per_completed": config.status.returned_per_completed,
+            "active_span_extra_days": config.status.active_span_extra_days,
+            "describes": "cancelled/returned orders are EXTRA orders (Poisson counts relative to the customer's "
+                         "completed orders) at uniform times in (first order, last completed order + "
+                         "active_span_extra_days]; they are not part of the BG/NBD process",
+        },
+        "channels": channels,
+        "conversion": {
+            "definition": "a customer converts when their first completed order falls inside the window; "
+                          "P(ever converts) = first_order_conversion_probability (x (1 + lift) in treatment), "
+                          "delay ~ Exponential(first_order_delay_mean_days)",
+        },
+        "marketing": {
+            "noise_sigma": config.marketing.noise_sigma,
+            "describes": "daily spend per paid channel = signups that day x cac_per_signup x "
+                         "exp(sigma Z - sigma^2/2) (mean one); cac_per_converted_customer = "
+                         "cac_per_signup / first_order_conversion_probability",
+        },
+        "satisfaction": {
+            "distribution": "normal(0, 1) per customer",
+            "dropout_logit_per_sd": config.satisfaction.dropout_logit_per_sd,
+            "rating_noise_sd": config.satisfaction.rating_noise_sd,
+            "rating_cutpoints": list(config.satisfaction.rating_cutpoints),
+            "describes": "logit(p) += dropout_logit_per_sd x satisfaction; rating = 1 + #(cutpoints < "
+                         "satisfaction + N(0, rating_noise_sd))",
+        },
+        "seasonality": {
+            "purchase_yearly_amplitude": config.seasonality.purchase_yearly_amplitude,
+            "purchase_peak_day_of_year": config.seasonality.purchase_peak_day_of_year,
+            "describes": "purchase intensity x (1 + A cos(2 pi (day_of_year - peak) / 365.25)), applied as a "
+                         "time change of the BG/NBD process (day_of_year 0 = 1 January)",
+        },
+        "signups": dataclasses.asdict(config.signups),
+        "taste": taste,
+        "price_elasticity": {
+            "beta_price": config.prices.beta_price,
+            "changes_mean": config.prices.changes_mean,
+            "change_log_sd": config.prices.change_log_sd,
+            "describes": "list prices change at week starts (weeks counted from the window start); "
+                         "choice score += beta_price x log(list price at t / list price at window start), "
+                         "a multinomial-logit price elasticity among the candidates; history in "
+                         "_truth_prices.parquet",
+        },
+        "basket": dataclasses.asdict(config.basket),
+        "funnel": dataclasses.asdict(config.funnel),
+        "reviews": dataclasses.asdict(config.reviews),
+        "experiments": experiments,
+        "realised": {
+            "customers": config.customers,
+            "converted_customers": int(realised.converted.sum()),
+            "completed_orders": completed,
+            "cancelled_orders": int(realised.orders_by_status[1]),
+            "returned_orders": int(realised.orders_by_status[2]),
+            "mean_completed_order_value": _round(realised.completed_order_cents / 100.0 / completed, 4) if completed else None,
+            "customers_with_repeat_orders": realised.repeat_customers,
+            "converted_alive_at_end": realised.alive_at_end,
+        },
+        "raw_rows": raw_rows,
+        "clean_rows": clean_rows,
+        "dirty": dirty,
+        "dirty_rate": config.dirty_rate,
+        "dirty_rule": "per table and class, round(dirty_rate x clean_rows) rows (halves up), one defect each, "
+                      "appended after the clean rows; classes match staging's rejected_reason",
+        "files": files,
+    }

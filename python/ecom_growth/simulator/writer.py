@@ -1,0 +1,136 @@
+"""The raw data contract as Arrow schemas, and streaming Parquet writers.
+
+This module is the simulator's only file I/O. Files are written to ``<table>.parquet.tmp`` and
+renamed when complete, so a reader never sees a half-written table. Row groups are ~1M rows
+(chunks are buffered until then); compression is zstd. Same input, same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+TIMESTAMP = pa.timestamp("us")
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "customers": pa.schema([
+        ("customer_id", pa.string()), ("signup_at", TIMESTAMP), ("email", pa.string()),
+        ("country", pa.string()), ("acquisition_channel", pa.string()),
+    ]),
+    "products": pa.schema([
+        ("product_id", pa.string()), ("category", pa.string()), ("brand", pa.string()), ("list_price", pa.float64()),
+    ]),
+    "orders": pa.schema([
+        ("order_id", pa.string()), ("customer_id", pa.string()), ("ordered_at", TIMESTAMP),
+        ("status", pa.string()), ("order_total", pa.float64()), ("discount_total", pa.float64()),
+    ]),
+    "order_items": pa.schema([
+        ("order_id", pa.string()), ("product_id", pa.string()), ("quantity", pa.int32()), ("unit_price", pa.float64()),
+    ]),
+    "events": pa.schema([
+        ("event_id", pa.string()), ("customer_id", pa.string()), ("session_id", pa.string()),
+        ("event_type", pa.string()), ("product_id", pa.string()), ("occurred_at", TIMESTAMP),
+    ]),
+    "reviews": pa.schema([
+        ("review_id", pa.string()), ("customer_id", pa.string()), ("product_id", pa.string()),
+        ("rating", pa.int32()), ("review_text", pa.string()), ("created_at", TIMESTAMP),
+    ]),
+    "marketing_spend": pa.schema([("spend_date", pa.date32()), ("channel", pa.string()), ("spend", pa.float64())]),
+    "experiment_assignments": pa.schema([
+        ("experiment_id", pa.string()), ("customer_id", pa.string()), ("variant", pa.string()), ("assigned_at", TIMESTAMP),
+    ]),
+}
+TABLES: tuple[str, ...] = tuple(SCHEMAS)
+
+# The column that carries unparseable values in each table; it is written as text whenever
+# the dataset is dirty (so staging sees the same file shape at any dirty rate > 0).
+UNPARSEABLE_COLUMN: dict[str, str] = {
+    "customers": "signup_at",
+    "products": "list_price",
+    "orders": "order_total",
+    "order_items": "quantity",
+    "events": "occurred_at",
+    "reviews": "rating",
+    "marketing_spend": "spend",
+    "experiment_assignments": "assigned_at",
+}
+
+ROW_GROUP_ROWS = 1_000_000
+
+
+def output_schema(table: str, dirty: bool) -> pa.Schema:
+    schema = SCHEMAS[table]
+    if not dirty:
+        return schema
+    column = UNPARSEABLE_COLUMN[table]
+    return schema.set(schema.get_field_index(column), pa.field(column, pa.string()))
+
+
+def as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Clean typed values as text: ISO 'YYYY-MM-DD HH:MM:SS.ffffff' timestamps, plain numbers."""
+    if pa.types.is_string(values.type):
+        return values
+    if pa.types.is_timestamp(values.type):
+        return pc.strftime(values, format="%Y-%m-%d %H:%M:%S")
+    return pc.cast(values, pa.string())
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Cast a typed chunk to the file schema (text where the file keeps a column as text)."""
+    columns = []
+    for field in schema:
+        column = table[field.name]
+        if pa.types.is_string(field.type) and not pa.types.is_string(column.type):
+            column = as_text(column)
+        columns.append(column.cast(field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+class TableWriter:
+    """Buffers chunks of one table and writes ~ROW_GROUP_ROWS-row groups to Parquet."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path = Path(path)
+        self.tmp_path = self.path.with_name(self.path.name + ".tmp")
+        self.schema = schema
+        self.rows = 0
+        self._buffer: list[pa.Table] = []
+        self._buffered = 0
+        self._writer = pq.ParquetWriter(self.tmp_path, schema, compression="zstd")
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        table = conform(table, self.schema)
+        self.rows += table.num_rows
+        self._buffer.append(table)
+        self._buffered += table.num_rows
+        if self._buffered >= ROW_GROUP_ROWS:
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        if not self._buffer:
+            return
+        combined = pa.concat_tables(self._buffer)
+        whole = (combined.num_rows // ROW_GROUP_ROWS) * ROW_GROUP_ROWS
+        cut = combined.num_rows if final else whole
+        if cut:
+            self._writer.write_table(combined.slice(0, cut), row_group_size=ROW_GROUP_ROWS)
+        rest = combined.slice(cut)
+        self._buffer = [rest] if rest.num_rows else []
+        self._buffered = rest.num_rows
+
+    def close(self) -> None:
+        self._flush(final=True)
+        if self.rows == 0:
+            self._writer.write_table(self.schema.empty_table())
+        self._writer.close()
+        os.replace(self.tmp_path, self.path)
+
+    def abort(self) -> None:
+        self._writer.close()
+        self.tmp_path.unlink(missing_ok=True)
