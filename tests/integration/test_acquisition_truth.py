@@ -106,6 +106,26 @@ def test_cac_per_converted_customer_within_5_percent_of_planted(warehouse, truth
         assert spend / converted == pytest.approx(planted, rel=0.05), channel
 
 
+def test_channel_summary_reports_the_pooled_cac(warehouse, truth):
+    """fct_channel_acquisition_summary is where BI reads a channel's CAC: same pooled ratios."""
+    totals = _complete_month_totals(warehouse)
+    summary = {
+        r[0]: r[1:]
+        for r in warehouse.execute(
+            "select acquisition_channel, cac, cac_per_signup, signups, converted_customers "
+            "from marts.fct_channel_acquisition_summary"
+        ).fetchall()
+    }
+    assert set(summary) == set(truth["channels"])
+    for channel in _paid_channels(truth):
+        signups, converted, spend = totals[channel]
+        cac, cac_per_signup, summary_signups, summary_converted = summary[channel]
+        assert (summary_signups, summary_converted) == (signups, converted), channel
+        assert float(cac) == pytest.approx(spend / converted, abs=0.0051), channel
+        assert float(cac_per_signup) == pytest.approx(spend / signups, abs=0.0051), channel
+        assert float(cac) == pytest.approx(truth["channels"][channel]["cac_per_converted_customer"], rel=0.05), channel
+
+
 def test_cac_per_converted_customer_matches_the_window_and_experiment_adjusted_expectation(warehouse, truth):
     # Same ratio against cac_per_signup / (p x P(delay <= window) x experiment factor); the only
     # remaining error is binomial noise in the conversions: allow 4 standard errors.
