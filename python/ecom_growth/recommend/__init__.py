@@ -1,0 +1,61 @@
+"""Product recommendations: implicit-feedback ALS, baselines, top-N with cold start, evaluation.
+
+Typical use (what the dbt models in models/ml/ do)::
+
+    fitted = fit_recommender(interactions, weighting="bm25", factors=64)
+    recs = recommend_top_n(fitted.model, fitted.matrix, fitted.maps, customers,
+                           interactions=interactions, n=10)
+    similar = similar_products(fitted.model, fitted.maps, n=10)
+    report = evaluate_recommenders(train_interactions, test_purchases, ks=(5, 10, 20))
+
+Modules: ``matrix`` (ids + confidence matrix), ``als`` (fit), ``baselines`` (popularity, item
+cosine), ``topn`` (recommendations + similar products), ``metrics`` (ranking metrics),
+``evaluation`` (temporal holdout comparison), ``synthetic`` (low-rank test data).
+"""
+
+from ecom_growth.recommend.als import FittedRecommender, fit_als, fit_recommender
+from ecom_growth.recommend.baselines import fit_item_cosine, popularity
+from ecom_growth.recommend.evaluation import (
+    EVALUATION_SCHEMA,
+    evaluate_recommenders,
+    relevant_items,
+    temporal_split,
+)
+from ecom_growth.recommend.matrix import (
+    IdMaps,
+    confidence,
+    indicator_matrix,
+    interaction_matrix,
+    purchased_pairs,
+)
+from ecom_growth.recommend.metrics import ranking_metrics
+from ecom_growth.recommend.synthetic import synthetic_purchases
+from ecom_growth.recommend.topn import (
+    RECOMMENDATION_SCHEMA,
+    SIMILAR_SCHEMA,
+    recommend_top_n,
+    similar_products,
+)
+
+__all__ = [
+    "EVALUATION_SCHEMA",
+    "RECOMMENDATION_SCHEMA",
+    "SIMILAR_SCHEMA",
+    "FittedRecommender",
+    "IdMaps",
+    "confidence",
+    "evaluate_recommenders",
+    "fit_als",
+    "fit_item_cosine",
+    "fit_recommender",
+    "indicator_matrix",
+    "interaction_matrix",
+    "popularity",
+    "purchased_pairs",
+    "ranking_metrics",
+    "recommend_top_n",
+    "relevant_items",
+    "similar_products",
+    "synthetic_purchases",
+    "temporal_split",
+]

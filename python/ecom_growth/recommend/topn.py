@@ -1,0 +1,429 @@
+"""Top-N recommendations for every customer, and similar products.
+
+One output row per (customer, rank). For customers in the matrix the model ranks the
+catalogue (in batch, inside implicit / scipy, no loop over customers); products the customer
+already bought are filtered unless ``filter_purchased=False`` (consumables). Whatever the model
+cannot fill (a customer unknown to the model - cold start -, a tiny catalogue, an item-item
+model without neighbours for the customer's items) is topped up from popularity: first the
+products popular among customers of the same acquisition channel, then global popularity,
+never repeating a product and never a product that is filtered. So every customer receives
+exactly ``min(n, catalogue size - filtered products)`` rows, where the catalogue is the
+products in the interaction matrix (a product nobody interacted with cannot be recommended).
+
+Ties: rows are ordered by score descending then product_id ascending (product index order
+equals product_id order, see ``IdMaps``), fallback rows by their popularity the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from ecom_growth.recommend.baselines import CHANNEL_COL, PopularityBy, popularity
+from ecom_growth.recommend.matrix import (
+    ITEM_COL,
+    USER_COL,
+    IdMaps,
+    indicator_matrix,
+    purchased_pairs,
+    require_columns,
+)
+
+log = logging.getLogger(__name__)
+
+RECOMMENDATION_SCHEMA = {
+    USER_COL: pl.String,
+    "rank": pl.Int32,
+    ITEM_COL: pl.String,
+    "score": pl.Float64,
+    "source": pl.String,
+}
+SIMILAR_SCHEMA = {
+    ITEM_COL: pl.String,
+    "rank": pl.Int32,
+    "similar_product_id": pl.String,
+    "score": pl.Float64,
+}
+SOURCE_CHANNEL = "popular_in_channel"
+SOURCE_GLOBAL = "popular_global"
+_INVALID_SCORE = -1e37  # implicit marks filtered / missing slots with -FLT_MAX
+
+
+def _is_matrix_factorization(model) -> bool:
+    return hasattr(model, "item_factors") and hasattr(model, "user_factors")
+
+
+def _is_item_item(model) -> bool:
+    return hasattr(model, "similarity") and getattr(model, "similarity", None) is not None
+
+
+def _customer_frame(customers: pl.DataFrame | None, maps: IdMaps) -> pl.DataFrame:
+    """customer_id, acquisition_channel (nullable), user_idx (null = not in the matrix)."""
+    if customers is None:
+        frame = pl.DataFrame({USER_COL: maps.user_ids}).with_columns(
+            pl.lit(None, pl.String).alias(CHANNEL_COL)
+        )
+    else:
+        require_columns(customers, (USER_COL,), "customers")
+        ids = customers.get_column(USER_COL)
+        if ids.null_count():
+            raise ValueError(f"customers.customer_id has {ids.null_count()} null value(s)")
+        channel = (
+            pl.col(CHANNEL_COL).cast(pl.String)
+            if CHANNEL_COL in customers.columns
+            else pl.lit(None, pl.String).alias(CHANNEL_COL)
+        )
+        frame = customers.select(pl.col(USER_COL).cast(pl.String), channel)
+        if frame.get_column(USER_COL).is_duplicated().any():
+            raise ValueError("customers.customer_id must be unique")
+    return frame.with_columns(user_idx=maps.user_index(frame.get_column(USER_COL)))
+
+
+def _empty_scores() -> pl.DataFrame:
+    return pl.DataFrame(schema={"user_idx": pl.Int32, "item_idx": pl.Int32, "score": pl.Float64})
+
+
+def _fix_ties(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows come sorted by score desc; make equal scores ascend by item index (= product_id)."""
+    if ids.shape[1] < 2:
+        return ids, scores
+    misordered = (scores[:, 1:] == scores[:, :-1]) & (ids[:, 1:] < ids[:, :-1])
+    rows = np.flatnonzero(misordered.any(axis=1))
+    if rows.size:  # only rows with exact float ties (rare): re-sort them all at once
+        sub_ids, sub_scores = ids[rows], scores[rows]
+        row_key = np.broadcast_to(np.arange(rows.size)[:, None], sub_ids.shape).ravel()
+        order = np.lexsort((sub_ids.ravel(), -sub_scores.astype(np.float64).ravel(), row_key))
+        ids[rows] = sub_ids.ravel()[order].reshape(sub_ids.shape)
+        scores[rows] = sub_scores.ravel()[order].reshape(sub_scores.shape)
+    return ids, scores
+
+
+def model_scores(
+    model,
+    matrix: sp.csr_matrix,
+    user_idx: np.ndarray,
+    *,
+    n: int,
+    filter_matrix: sp.csr_matrix | None,
+) -> pl.DataFrame:
+    """Long frame (user_idx, item_idx, score) of each user's best <= n unfiltered items.
+
+    Matrix factorisation models (ALS) rank with implicit's batched top-k (BLAS + C threads);
+    item-item models (CosineRecommender) score ``user_items @ similarity`` as one sparse
+    product (implicit's own item-item ``recommend`` loops over users in Python).
+    """
+    n_items = matrix.shape[1]
+    user_idx = np.asarray(user_idx, dtype=np.int32)
+    if n <= 0 or n_items == 0 or user_idx.size == 0:
+        return _empty_scores()
+    if _is_matrix_factorization(model):
+        if model.item_factors.shape[0] != n_items or model.user_factors.shape[0] != matrix.shape[0]:
+            raise ValueError(
+                "model factors do not match the matrix: "
+                f"{model.user_factors.shape[0]}x{model.item_factors.shape[0]} vs {matrix.shape}"
+            )
+        top = min(n, n_items)
+        query = filter_matrix[user_idx] if filter_matrix is not None else None
+        with threadpool_limits(1, "blas"):
+            ids, scores = model.recommend(
+                user_idx, query, N=top, filter_already_liked_items=filter_matrix is not None
+            )
+        ids, scores = _fix_ties(np.asarray(ids).copy(), np.asarray(scores).copy())
+        valid = scores > _INVALID_SCORE
+        users = np.broadcast_to(user_idx[:, None], ids.shape)
+        return pl.DataFrame(
+            {
+                "user_idx": users[valid].astype(np.int32),
+                "item_idx": ids[valid].astype(np.int32),
+                "score": scores[valid].astype(np.float64),
+            }
+        )
+    if _is_item_item(model):
+        sim = model.similarity
+        if sim.shape != (n_items, n_items):
+            raise ValueError(f"model similarity is {sim.shape}, matrix has {n_items} items")
+        scores = (matrix[user_idx] @ sim).tocoo()
+        frame = pl.DataFrame(
+            {
+                "user_idx": user_idx[scores.row],
+                "item_idx": scores.col.astype(np.int32),
+                "score": scores.data.astype(np.float64),
+            }
+        ).filter(pl.col("score") > 0)  # 0 = no neighbour evidence: leave it to the fallback
+        if filter_matrix is not None:
+            seen = filter_matrix[user_idx].tocoo()
+            frame = frame.join(
+                pl.DataFrame(
+                    {"user_idx": user_idx[seen.row], "item_idx": seen.col.astype(np.int32)}
+                ),
+                on=["user_idx", "item_idx"],
+                how="anti",
+            )
+        return (
+            frame.sort(["user_idx", "score", "item_idx"], descending=[False, True, False])
+            .filter(pl.int_range(pl.len()).over("user_idx") < n)
+        )
+    raise TypeError(
+        f"unsupported model {type(model).__name__}: need an implicit matrix factorisation "
+        "model (user_factors/item_factors) or an item-item model (similarity), or None"
+    )
+
+
+def _fallback_lists(
+    interactions: pl.DataFrame,
+    customers: pl.DataFrame,
+    maps: IdMaps,
+    *,
+    by: PopularityBy,
+    channels_needed: pl.Series,
+    length: int,
+) -> pl.DataFrame:
+    """Ranked fallback lists: list_key (channel, null = global), position, product_id, score, source.
+
+    Each channel's list is its own popular products followed by the rest of the global list,
+    truncated to ``length`` (enough for every customer that needs topping up).
+    """
+    schema = {
+        CHANNEL_COL: pl.String,
+        "position": pl.Int64,
+        ITEM_COL: pl.String,
+        "score": pl.Float64,
+        "source": pl.String,
+    }
+    pop = popularity(interactions, by=by, channels=customers)
+    catalogue = pl.DataFrame({ITEM_COL: maps.item_ids})
+    global_list = (
+        catalogue.join(
+            pop.filter(pl.col(CHANNEL_COL).is_null()).select(ITEM_COL, "popularity"),
+            on=ITEM_COL,
+            how="left",
+        )
+        .with_columns(pl.col("popularity").fill_null(0.0))
+        .sort(["popularity", ITEM_COL], descending=[True, False])
+        .head(length)
+        .with_row_index("position")
+        .select(
+            pl.lit(None, pl.String).alias(CHANNEL_COL),
+            pl.col("position").cast(pl.Int64),
+            ITEM_COL,
+            pl.col("popularity").alias("score"),
+            pl.lit(SOURCE_GLOBAL).alias("source"),
+        )
+    )
+    channel_head = (
+        pop.filter(pl.col(CHANNEL_COL).is_in(channels_needed.implode()))
+        .join(catalogue, on=ITEM_COL, how="semi")
+        .sort([CHANNEL_COL, "popularity", ITEM_COL], descending=[False, True, False])
+        .with_columns(position=pl.int_range(pl.len()).over(CHANNEL_COL).cast(pl.Int64))
+        .filter(pl.col("position") < length)
+        .select(
+            CHANNEL_COL,
+            "position",
+            ITEM_COL,
+            pl.col("popularity").alias("score"),
+            pl.lit(SOURCE_CHANNEL).alias("source"),
+        )
+    )
+    head_len = channel_head.group_by(CHANNEL_COL).agg(pl.len().cast(pl.Int64).alias("head_len"))
+    channel_tail = (
+        head_len.join(global_list.drop(CHANNEL_COL), how="cross")
+        .join(channel_head.select(CHANNEL_COL, ITEM_COL), on=[CHANNEL_COL, ITEM_COL], how="anti")
+        .sort([CHANNEL_COL, "position"])
+        .with_columns(
+            position=pl.col("head_len") + pl.int_range(pl.len()).over(CHANNEL_COL).cast(pl.Int64)
+        )
+        .filter(pl.col("position") < length)
+        .select(list(schema))
+    )
+    return pl.concat([global_list, channel_head, channel_tail]).cast(schema)
+
+
+def recommend_top_n(
+    model,
+    matrix: sp.csr_matrix,
+    maps: IdMaps,
+    customers: pl.DataFrame | None = None,
+    *,
+    interactions: pl.DataFrame,
+    n: int = 10,
+    filter_purchased: bool = True,
+    purchased: pl.DataFrame | None = None,
+    popularity_by: PopularityBy = "purchasers",
+    source: str = "als",
+) -> pl.DataFrame:
+    """Top-``n`` products for every customer in ``customers``.
+
+    Arguments:
+        model: a fitted implicit ALS model (``fit_als``), an item-item model
+            (``fit_item_cosine``), or None for pure popularity (the most-popular baseline).
+        matrix, maps: what the model was fitted on (``interaction_matrix``); the matrix's
+            products are the catalogue.
+        customers: customer_id and optionally acquisition_channel: everyone who must receive
+            recommendations (None = every customer in the matrix, no channel).
+        interactions: the frame the matrix was built from; gives popularity (for cold start
+            and top-up) and, unless ``purchased`` is given, the purchased pairs to filter
+            (``purchase_count > 0``, or every row when there is no purchase_count).
+        filter_purchased: drop products the customer already bought (False: allow repurchase,
+            e.g. consumables).
+        source: label of model rows (``"als"``, ``"item_cosine"``, ...).
+
+    Returns columns customer_id, rank (1..), product_id, score, source, sorted by customer_id
+    and rank. ``score`` is the model score for model rows and the popularity (distinct
+    purchasers or total strength, in the channel or globally, see ``source``) for fallback
+    rows: the two scales are not comparable.
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    require_columns(interactions, (USER_COL, ITEM_COL), "interactions")
+    if matrix.shape != (maps.n_users, maps.n_items):
+        raise ValueError(f"matrix shape {matrix.shape} does not match maps {maps.n_users}x{maps.n_items}")
+    cust = _customer_frame(customers, maps)
+    if purchased is None:
+        bought = purchased_pairs(interactions)
+    else:
+        require_columns(purchased, (USER_COL, ITEM_COL), "purchased")
+        bought = purchased.select(pl.col(USER_COL).cast(pl.String), pl.col(ITEM_COL).cast(pl.String))
+
+    # 1. model rows for customers the model knows
+    known = cust.filter(pl.col("user_idx").is_not_null())
+    if model is not None and known.height and maps.n_items and n:
+        filter_matrix = indicator_matrix(bought, maps) if filter_purchased else None
+        scored = model_scores(
+            model, matrix, known.get_column("user_idx").to_numpy(), n=n, filter_matrix=filter_matrix
+        )
+    else:
+        scored = _empty_scores()
+    model_rows = pl.DataFrame(
+        {
+            USER_COL: maps.user_id(scored.get_column("user_idx")),
+            ITEM_COL: maps.item_id(scored.get_column("item_idx")),
+            "score": scored.get_column("score"),
+        },
+        schema={USER_COL: pl.String, ITEM_COL: pl.String, "score": pl.Float64},
+    ).with_columns(
+        pl.lit(source, pl.String).alias("source"),
+        position=pl.int_range(pl.len()).over(USER_COL).cast(pl.Int64),
+    )
+
+    # 2. how many rows each customer still needs, and what they must not receive
+    counts = model_rows.group_by(USER_COL).agg(pl.len().cast(pl.Int64).alias("n_model"))
+    needing = (
+        cust.join(counts, on=USER_COL, how="left")
+        .with_columns(need=pl.lit(n, pl.Int64) - pl.col("n_model").fill_null(0))
+        .filter(pl.col("need") > 0)
+        .select(USER_COL, CHANNEL_COL, "need", "n_model")
+    )
+    topup = pl.DataFrame(schema={USER_COL: pl.String, ITEM_COL: pl.String, "score": pl.Float64,
+                                 "source": pl.String, "position": pl.Int64})
+    if needing.height and maps.n_items:
+        excluded = [model_rows.select(USER_COL, ITEM_COL)]
+        if filter_purchased:
+            excluded.append(bought)
+        excluded = (
+            pl.concat(excluded)
+            .join(needing.select(USER_COL), on=USER_COL, how="semi")
+            .join(pl.DataFrame({ITEM_COL: maps.item_ids}), on=ITEM_COL, how="semi")
+            .unique()
+        )
+        n_excluded = excluded.group_by(USER_COL).agg(pl.len().cast(pl.Int64).alias("n_excluded"))
+        needing = needing.join(n_excluded, on=USER_COL, how="left").with_columns(
+            span=pl.min_horizontal(
+                pl.col("need") + pl.col("n_excluded").fill_null(0), pl.lit(maps.n_items, pl.Int64)
+            )
+        )
+        lists = _fallback_lists(
+            interactions,
+            cust,
+            maps,
+            by=popularity_by,
+            channels_needed=needing.get_column(CHANNEL_COL).drop_nulls().unique(),
+            length=int(needing.get_column("span").max()),
+        )
+        channels_with_list = lists.get_column(CHANNEL_COL).drop_nulls().unique()
+        topup = (
+            needing.with_columns(
+                pl.when(pl.col(CHANNEL_COL).is_in(channels_with_list.implode()))
+                .then(pl.col(CHANNEL_COL))
+                .otherwise(None)
+                .alias("list_key"),
+                position=pl.int_ranges(0, pl.col("span"), dtype=pl.Int64),
+            )
+            .explode("position")
+            .drop_nulls("position")
+            .join(
+                lists.rename({CHANNEL_COL: "list_key"}),
+                on=["list_key", "position"],
+                how="inner",
+                nulls_equal=True,
+            )
+            .join(excluded, on=[USER_COL, ITEM_COL], how="anti")
+            .sort([USER_COL, "position"])
+            .filter(pl.int_range(pl.len()).over(USER_COL) < pl.col("need"))
+            .with_columns(
+                position=pl.col("n_model").fill_null(0)
+                + pl.int_range(pl.len()).over(USER_COL).cast(pl.Int64)
+            )
+            .select(USER_COL, ITEM_COL, "score", "source", "position")
+        )
+
+    out = (
+        pl.concat([model_rows, topup])
+        .sort([USER_COL, "position"])
+        .select(
+            USER_COL,
+            (pl.col("position") + 1).cast(pl.Int32).alias("rank"),
+            ITEM_COL,
+            "score",
+            "source",
+        )
+    )
+    log.info(
+        "recommendations: %d customers, %d rows (%d from the model, %d from popularity)",
+        cust.height,
+        out.height,
+        model_rows.height,
+        topup.height,
+    )
+    return out.cast(RECOMMENDATION_SCHEMA)
+
+
+def similar_products(model, maps: IdMaps, *, n: int = 10) -> pl.DataFrame:
+    """For every product in the model, the ``n`` products with the most similar ALS item
+    factors (cosine), excluding the product itself.
+
+    Returns product_id, rank (1..n), similar_product_id, score (cosine in [-1, 1]). Products
+    nobody interacted with have no factors, so they appear on neither side.
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    if not _is_matrix_factorization(model):
+        raise TypeError("similar_products needs a matrix factorisation model (item_factors)")
+    n_items = maps.n_items
+    if model.item_factors.shape[0] != n_items:
+        raise ValueError(
+            f"model has {model.item_factors.shape[0]} item factors, maps has {n_items} products"
+        )
+    if n == 0 or n_items < 2:
+        return pl.DataFrame(schema=SIMILAR_SCHEMA)
+    top = min(n + 1, n_items)
+    items = np.arange(n_items, dtype=np.int32)
+    with threadpool_limits(1, "blas"):
+        ids, scores = model.similar_items(items, N=top)
+    ids, scores = _fix_ties(np.asarray(ids).copy(), np.asarray(scores).copy())
+    keep = (ids != items[:, None]) & (scores > _INVALID_SCORE)
+    keep &= np.cumsum(keep, axis=1) <= n
+    rank = np.cumsum(keep, axis=1)
+    source = np.broadcast_to(items[:, None], ids.shape)
+    return pl.DataFrame(
+        {
+            ITEM_COL: maps.item_id(source[keep]),
+            "rank": rank[keep].astype(np.int32),
+            "similar_product_id": maps.item_id(ids[keep]),
+            "score": scores[keep].astype(np.float64),
+        },
+        schema=SIMILAR_SCHEMA,
+    )
