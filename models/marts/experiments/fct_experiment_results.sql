@@ -132,6 +132,13 @@ tested as (
             * (1.0 / compared.users + 1.0 / compared.control_users)), 0)  as z_score
     from compared
     cross join settings
+),
+
+with_p_values as (
+    select
+        tested.*,
+        {{ two_sided_normal_p_value('tested.z_score') }}                 as p_value
+    from tested
 )
 
 select
@@ -154,16 +161,16 @@ select
         exp(ln(tested.conversion_rate / tested.control_rate) + tested.z_critical * tested.standard_error_log_ratio) - 1
     end as double)                                                       as relative_lift_ci_high,
     cast(tested.z_score as double)                                       as z_score,
-    cast({{ two_sided_normal_p_value('tested.z_score') }} as double)     as p_value,
-    cast(case when not tested.is_control then
-        coalesce({{ two_sided_normal_p_value('tested.z_score') }} < 1 - tested.confidence_level, false)
+    cast(tested.p_value as double)                                       as p_value,
+    -- Undefined test (both arms at 0% or 100%): not significant. Control: not applicable.
+    cast(case when not tested.is_control then coalesce(tested.p_value < 1 - tested.confidence_level, false)
     end as boolean)                                                      as is_significant,
     cast(tested.confidence_level as double)                              as confidence_level,
     cast(srm_terms.srm_expected_share as double)                         as srm_expected_share,
     cast(srm.srm_chi_square as double)                                   as srm_chi_square,
     cast(srm.srm_p_value as double)                                      as srm_p_value,
     cast(coalesce(srm.srm_p_value < {{ srm_threshold }}, false) as boolean) as has_sample_ratio_mismatch
-from tested
+from with_p_values as tested
 inner join srm_terms
     on tested.experiment_id = srm_terms.experiment_id
     and tested.variant = srm_terms.variant
