@@ -21,6 +21,7 @@ from ecom_growth.churn import (
     make_recency_baseline,
     prepare_features,
     reference_values,
+    reliability_table,
     top_reasons,
     train_and_score,
     validate_snapshots,
@@ -195,6 +196,16 @@ def test_binary_metrics_on_a_hand_made_example():
     assert fixed["threshold"] == 0.5 and fixed["recall_at_threshold"] == 0.5
 
 
+def test_reliability_table_on_a_hand_made_example():
+    table = reliability_table(np.array([0, 1, 1, 0, 1]), np.array([0.1, 0.2, 0.8, 0.9, 1.0]), n_bins=2)
+    assert table.to_dicts() == [
+        {"bin_lower": 0.0, "bin_upper": 0.5, "n": 2, "mean_predicted": pytest.approx(0.15),
+         "observed_rate": 0.5},
+        {"bin_lower": 0.5, "bin_upper": 1.0, "n": 3, "mean_predicted": pytest.approx(0.9),
+         "observed_rate": pytest.approx(2 / 3)},
+    ]
+
+
 def test_risk_tiers_use_inclusive_lower_boundaries():
     p = np.array([1.0, 0.6, 0.5999, 0.3, 0.2999, 0.0])
     tiers = assign_risk_tiers(p, {"medium": 0.3, "high": 0.6})
@@ -311,6 +322,15 @@ def test_selected_model_recovers_signal_and_beats_recency_baseline(result):
     assert selected["roc_auc"][0] > baseline["roc_auc"][0] + 0.03
     assert selected["brier_score"][0] < 0.9 * selected["brier_score_base_rate"][0]
     assert selected["top_decile_lift"][0] > 1.5
+
+
+def test_selected_model_is_reliable_on_validation(result):
+    table = result.reliability
+    assert table["n"].sum() == 1000
+    populated = table.filter(pl.col("n") >= 60)
+    assert populated.height >= 4
+    gap = (populated["mean_predicted"] - populated["observed_rate"]).abs()
+    assert gap.max() < 0.1
 
 
 def test_evaluation_table_columns_and_ranges(result):

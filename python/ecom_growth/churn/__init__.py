@@ -16,7 +16,12 @@ A dbt Python model needs three lines::
 ``ml_churn_model_evaluation`` (:data:`EVALUATION_SCHEMA`). Same input, same output.
 """
 
-from ecom_growth.churn.evaluation import EVALUATION_SCHEMA, binary_metrics, best_f1_threshold
+from ecom_growth.churn.evaluation import (
+    EVALUATION_SCHEMA,
+    best_f1_threshold,
+    binary_metrics,
+    reliability_table,
+)
 from ecom_growth.churn.features import (
     CATEGORICAL_FEATURES,
     FEATURE_NAMES,
@@ -70,6 +75,7 @@ __all__ = [
     "prepare_features",
     "reason_contributions",
     "reference_values",
+    "reliability_table",
     "score_snapshot",
     "top_reasons",
     "train_and_score",

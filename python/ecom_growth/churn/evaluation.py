@@ -122,6 +122,36 @@ def binary_metrics(
     }
 
 
+def reliability_table(y_true: np.ndarray, p: np.ndarray, *, n_bins: int = 10) -> pl.DataFrame:
+    """Reliability (calibration) curve: predicted vs observed churn rate per probability bin.
+
+    Equal-width bins on [0, 1] (bin k holds k/n_bins <= p < (k+1)/n_bins, the last bin
+    includes 1); only non-empty bins are returned. A calibrated model has
+    ``mean_predicted ~= observed_rate`` in every well-populated bin.
+    """
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    frame = pl.DataFrame({"y": np.asarray(y_true, dtype=np.float64), "p": p})
+    return (
+        frame.with_columns(
+            (pl.col("p") * n_bins).floor().cast(pl.Int64).clip(0, n_bins - 1).alias("bin")
+        )
+        .group_by("bin")
+        .agg(
+            pl.len().cast(pl.Int64).alias("n"),
+            pl.col("p").mean().alias("mean_predicted"),
+            pl.col("y").mean().alias("observed_rate"),
+        )
+        .with_columns(
+            (pl.col("bin") / n_bins).alias("bin_lower"),
+            ((pl.col("bin") + 1) / n_bins).alias("bin_upper"),
+        )
+        .sort("bin")
+        .select("bin_lower", "bin_upper", "n", "mean_predicted", "observed_rate")
+    )
+
+
 def empty_evaluation() -> pl.DataFrame:
     """The evaluation table with no rows (and the right schema)."""
     return pl.DataFrame(schema=EVALUATION_SCHEMA)

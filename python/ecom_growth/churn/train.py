@@ -41,7 +41,7 @@ from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from threadpoolctl import threadpool_limits
 
-from ecom_growth.churn.evaluation import EVALUATION_SCHEMA, binary_metrics
+from ecom_growth.churn.evaluation import EVALUATION_SCHEMA, binary_metrics, reliability_table
 from ecom_growth.churn.features import (
     FeatureReference,
     prepare_features,
@@ -77,7 +77,8 @@ class ChurnResult:
 
     ``evaluation`` is ``ml_churn_model_evaluation``, ``scores`` is ``ml_churn_scores``,
     ``model`` the selected estimator refit on all labelled snapshots (a ``CalibratedClassifierCV``
-    when calibration was applied), taking ``prepare_features`` output.
+    when calibration was applied), taking ``prepare_features`` output. ``reliability`` is the
+    selected model's reliability curve on the validation snapshot (before the final refit).
     """
 
     evaluation: pl.DataFrame
@@ -87,6 +88,7 @@ class ChurnResult:
     calibration_method: str | None
     threshold: float
     reference: FeatureReference
+    reliability: pl.DataFrame
 
 
 @dataclass(frozen=True)
@@ -363,6 +365,7 @@ def _train_and_score(
 
     rows = []
     chosen_method: dict[str, str | None] = {}
+    validation_p: dict[str, np.ndarray] = {}
     for name, estimator in candidates.items():
         t0 = time.perf_counter()
         variants: dict[str | None, np.ndarray] = {}
@@ -395,6 +398,7 @@ def _train_and_score(
                     metrics[best]["brier_score"], raw["brier_score"], best,
                     time.perf_counter() - t0)
         rows.append({"model": name, "is_calibrated": best is not None, **metrics[best]})
+        validation_p[name] = variants[best]
 
     # selection: highest validation PR-AUC; ties go to the earlier (simpler) candidate
     selected = max(rows, key=lambda r: r["pr_auc"])  # max() returns the first maximum
@@ -444,4 +448,5 @@ def _train_and_score(
         calibration_method=method,
         threshold=float(selected["threshold"]),
         reference=reference,
+        reliability=reliability_table(y_val, validation_p[selected_name]),
     )
