@@ -17,6 +17,7 @@ from ecom_growth.churn import (
     FeatureReference,
     assign_risk_tiers,
     binary_metrics,
+    make_hist_gradient_boosting,
     make_logistic_regression,
     make_recency_baseline,
     prepare_features,
@@ -305,6 +306,17 @@ def test_recency_baseline_gives_at_most_one_reason(snapshots):
     with_reason = scores.join(snapshots.filter(pl.col("is_scoring_snapshot")), on="customer_id")
     has = with_reason.filter(pl.col("reason_1").is_not_null())
     assert has.height > 0 and (has["days_since_last_order"] > typical).all()
+
+
+def test_tree_model_risk_never_falls_with_recency(snapshots):
+    labelled = snapshots.filter(~pl.col("is_scoring_snapshot"))
+    X = prepare_features(labelled)
+    model = make_hist_gradient_boosting().fit(X, labelled["is_churned"].to_numpy())
+    p = model.predict_proba(X)[:, 1]
+    later = model.predict_proba(X.with_columns(pl.col("days_since_last_order") + 60))[:, 1]
+    more_recent_orders = model.predict_proba(X.with_columns(pl.col("orders_last_30d") + 1))[:, 1]
+    assert (later >= p - 1e-12).all() and (later > p + 1e-3).mean() > 0.3
+    assert (more_recent_orders <= p + 1e-12).all()
 
 
 # ---------------------------------------------------------------- training on planted truth

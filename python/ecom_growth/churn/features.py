@@ -46,13 +46,18 @@ class Feature:
     scale: float = 1.0
     log_scale: bool = False
     """Heavy-tailed counts, durations and money: log1p before standardising (linear model)."""
+    monotone: int = 0
+    """Known direction of the effect on churn with everything else fixed (+1: risk rises with
+    the value), imposed on the tree model. Only where the evidence is unambiguous: it keeps
+    the model (and the perturbation reasons) from saying "ordered very recently" raises risk
+    through some quirk of an off-data feature combination."""
 
 
 FEATURES: tuple[Feature, ...] = (
     Feature("days_since_last_order", "numeric",
             "Days from the last completed order to the snapshot date.",
             "long time since the last order", "ordered very recently",
-            "no completed order on record", " days", log_scale=True),
+            "no completed order on record", " days", log_scale=True, monotone=1),
     Feature("tenure_days", "numeric",
             "Days from the first completed order to the snapshot date.",
             "long-standing customer", "new customer (short tenure)",
@@ -72,11 +77,11 @@ FEATURES: tuple[Feature, ...] = (
     Feature("orders_last_30d", "numeric",
             "Completed orders in the 30 days before the snapshot.",
             "many orders in the last 30 days", "few orders in the last 30 days",
-            "no recent order data", " orders", log_scale=True),
+            "no recent order data", " orders", log_scale=True, monotone=-1),
     Feature("orders_last_90d", "numeric",
             "Completed orders in the 90 days before the snapshot.",
             "many orders in the last 90 days", "few orders in the last 90 days",
-            "no order data for the last 90 days", " orders", log_scale=True),
+            "no order data for the last 90 days", " orders", log_scale=True, monotone=-1),
     Feature("order_trend_ratio", "numeric",
             "Orders in the last 90 days / (orders in the 90 days before that + 1).",
             "order frequency rising", "order frequency falling (last 90 days vs the 90 before)",
@@ -149,6 +154,7 @@ FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 NUMERIC_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind == "numeric")
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind == "categorical")
 LOG_SCALED_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.log_scale)
+MONOTONE: dict[str, int] = {f.name: f.monotone for f in FEATURES if f.monotone}
 REQUIRED_COLUMNS: tuple[str, ...] = ID_COLUMNS + FEATURE_NAMES
 
 
@@ -166,11 +172,13 @@ def feature_spec_frame() -> pl.DataFrame:
             "decimals": [f.decimals for f in FEATURES],
             "scale": [f.scale for f in FEATURES],
             "log_scale": [f.log_scale for f in FEATURES],
+            "monotone": [f.monotone for f in FEATURES],
         },
         schema={
             "feature": pl.String, "kind": pl.String, "description": pl.String,
             "high_reason": pl.String, "low_reason": pl.String, "missing_reason": pl.String,
             "suffix": pl.String, "decimals": pl.Int64, "scale": pl.Float64, "log_scale": pl.Boolean,
+            "monotone": pl.Int64,
         },
     )
 

@@ -11,7 +11,8 @@ Three candidates, all with a fixed ``random_state`` so a rebuild gives the same 
   are close to additive.
 - ``hist_gradient_boosting``: all features, NaN handled natively (no imputation, so
   missingness can go either way at each split), categoricals as native categorical splits.
-  Captures interactions (e.g. recency relative to the customer's own rhythm).
+  Captures interactions (e.g. recency relative to the customer's own rhythm). Risk is
+  constrained to rise with ``days_since_last_order`` (the spec's ``monotone``).
 
 Each pipeline accepts exactly the columns of :data:`FEATURE_NAMES`, so any candidate can be
 swapped, calibrated or perturbed (reasons) without knowing its internals.
@@ -28,7 +29,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from ecom_growth.churn.features import CATEGORICAL_FEATURES, LOG_SCALED_FEATURES, NUMERIC_FEATURES
+from ecom_growth.churn.features import (
+    CATEGORICAL_FEATURES,
+    LOG_SCALED_FEATURES,
+    MONOTONE,
+    NUMERIC_FEATURES,
+)
 
 MAX_CATEGORIES = 64
 """Rare categories beyond this are pooled: keeps one-hot width and HGB bins bounded."""
@@ -43,28 +49,31 @@ def signed_log1p(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
-class DropAllMissingColumns(TransformerMixin, BaseEstimator):
-    """Drop columns that are entirely NaN at fit time.
+class EmptyColumnsToZero(TransformerMixin, BaseEstimator):
+    """Replace columns that are entirely NaN at fit time by zeros (same columns, same order).
 
     HistGradientBoosting cannot bin an all-NaN column (e.g. no events table, or a training
-    fold from before events were collected); such a column carries no information anyway.
+    fold from before events were collected); a constant column carries no information and
+    never splits. Keeping the column (rather than dropping it) keeps column positions fixed,
+    which ``categorical_features`` and ``monotonic_cst`` rely on.
     """
 
     def fit(self, X, y=None):  # noqa: D102 - sklearn protocol
         X = np.asarray(X, dtype=np.float64)
-        self.keep_ = ~np.all(np.isnan(X), axis=0) if X.shape[0] else np.ones(X.shape[1], bool)
+        self.empty_ = np.all(np.isnan(X), axis=0) if X.shape[0] else np.zeros(X.shape[1], bool)
         self.n_features_in_ = X.shape[1]
         return self
 
     def transform(self, X):  # noqa: D102 - sklearn protocol
-        return np.asarray(X, dtype=np.float64)[:, self.keep_]
+        X = np.array(X, dtype=np.float64)
+        X[:, self.empty_] = 0.0
+        return X
 
     def get_feature_names_out(self, input_features=None):  # noqa: D102 - sklearn protocol
-        names = np.asarray(
+        return np.asarray(
             input_features if input_features is not None
             else [f"x{i}" for i in range(self.n_features_in_)], dtype=object
         )
-        return names[self.keep_]
 
 
 def _numeric_branch(columns: list[str], log: bool) -> Pipeline:
@@ -106,7 +115,7 @@ def make_hist_gradient_boosting(random_state: int = 42) -> Pipeline:
              OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
                             encoded_missing_value=np.nan, max_categories=MAX_CATEGORIES),
              list(CATEGORICAL_FEATURES)),
-            ("numeric", DropAllMissingColumns(), list(NUMERIC_FEATURES)),
+            ("numeric", EmptyColumnsToZero(), list(NUMERIC_FEATURES)),
         ],
         sparse_threshold=0.0,
     )
@@ -119,8 +128,9 @@ def make_hist_gradient_boosting(random_state: int = 42) -> Pipeline:
         early_stopping=True,
         validation_fraction=0.15,
         n_iter_no_change=15,
-        # categoricals come first out of the ColumnTransformer
+        # categoricals come first out of the ColumnTransformer, then numerics in spec order
         categorical_features=list(range(len(CATEGORICAL_FEATURES))),
+        monotonic_cst=[0] * len(CATEGORICAL_FEATURES) + [MONOTONE.get(c, 0) for c in NUMERIC_FEATURES],
         random_state=random_state,
     )
     return Pipeline([("prep", prep), ("model", model)])
