@@ -1,0 +1,264 @@
+-- Point-in-time churn features and labels: one row per (customer, snapshot_date) for every
+-- customer with >= 1 completed order in [snapshot - churn_lookback_days, snapshot).
+--
+-- Point in time (see int_churn_snapshot_dates): features read rows strictly before
+-- snapshot_at (= snapshot_date 00:00); is_churned reads completed orders in
+-- [snapshot_at, label_window_end_at). Every input is also capped at as_of, labels included,
+-- so a backtest with an earlier as_of never sees a row after it. Staging is read directly
+-- (not int_orders) because labels need the orders after each snapshot.
+--
+-- Cost: each order joins the few snapshots after it (<= churn_snapshot_count + 1 copies of
+-- narrow rows); what only looks back (gap to the previous order, first purchase of a
+-- category) is computed once per row with a window or a group by, before the join.
+{%- set lookback_days = churn_var('churn_lookback_days') %}
+
+with snapshots as (
+    select
+        snapshot_date,
+        snapshot_at,
+        is_scoring_snapshot,
+        label_window_end_at,
+        {{ dbt.dateadd('day', -30, 'snapshot_at') }}                as last_30d_start_at,
+        {{ dbt.dateadd('day', -90, 'snapshot_at') }}                as last_90d_start_at,
+        {{ dbt.dateadd('day', -180, 'snapshot_at') }}               as prior_90d_start_at,
+        {{ dbt.dateadd('day', -lookback_days, 'snapshot_at') }}     as lookback_start_at
+    from {{ ref('int_churn_snapshot_dates') }}
+),
+
+as_of as (
+    select max(as_of) as as_of from {{ ref('int_churn_snapshot_dates') }}
+),
+
+orders as (
+    -- Every order up to as_of, any status (cancellations are a feature). The gap to the
+    -- previous completed order only looks back, so one window here serves every snapshot.
+    select
+        order_id,
+        customer_id,
+        ordered_at,
+        order_status = 'completed'                                  as is_completed,
+        cast(order_total as double)                                 as order_total,
+        cast(discount_total as double)                              as discount_total,
+        case when order_status = 'completed' then
+            {{ days_between(
+                'lag(ordered_at) over (partition by customer_id, order_status = \'completed\' order by ordered_at, order_id)',
+                'ordered_at') }}
+        end                                                         as gap_days
+    from {{ ref('stg_shop__orders') }}
+    where ordered_at <= (select as_of from as_of)
+),
+
+order_features as (
+    -- All order history before each snapshot; the population filter is the having clause.
+    select
+        orders.customer_id,
+        snapshots.snapshot_date,
+        snapshots.snapshot_at,
+        count(case when orders.is_completed then 1 end)                                     as orders_count,
+        count(case when orders.is_completed and orders.ordered_at >= snapshots.last_30d_start_at then 1 end)
+                                                                                            as orders_last_30d,
+        count(case when orders.is_completed and orders.ordered_at >= snapshots.last_90d_start_at then 1 end)
+                                                                                            as orders_last_90d,
+        count(case when orders.is_completed
+                    and orders.ordered_at >= snapshots.prior_90d_start_at
+                    and orders.ordered_at < snapshots.last_90d_start_at then 1 end)         as orders_prior_90d,
+        min(case when orders.is_completed then orders.ordered_at end)                       as first_order_at,
+        max(case when orders.is_completed then orders.ordered_at end)                       as last_order_at,
+        sum(case when orders.is_completed then orders.order_total end)                      as revenue_total,
+        -- orders without a discount figure drop out of both sides of discount_share
+        sum(case when orders.is_completed then orders.discount_total end)                   as discount_total,
+        sum(case when orders.is_completed then orders.order_total + orders.discount_total end)
+                                                                                            as list_value_total,
+        avg(orders.gap_days)                                                                as gap_mean_days,
+        stddev_samp(orders.gap_days)                                                        as gap_std_days,
+        count(case when not orders.is_completed then 1 end)                                 as cancelled_returned_orders,
+        count(*)                                                                            as orders_any_status
+    from orders
+    inner join snapshots
+        on orders.ordered_at < snapshots.snapshot_at
+    group by orders.customer_id, snapshots.snapshot_date, snapshots.snapshot_at, snapshots.lookback_start_at
+    having count(case when orders.is_completed and orders.ordered_at >= snapshots.lookback_start_at then 1 end) > 0
+),
+
+label_orders as (
+    -- Completed orders in the label window; none for the scoring snapshot (no window end).
+    select
+        orders.customer_id,
+        snapshots.snapshot_date,
+        count(*) as orders_in_label_window
+    from orders
+    inner join snapshots
+        on orders.ordered_at >= snapshots.snapshot_at
+        and orders.ordered_at < snapshots.label_window_end_at
+    where orders.is_completed
+    group by orders.customer_id, snapshots.snapshot_date
+),
+
+category_first_purchases as (
+    -- A category was bought before s iff its first purchase was: one row per (customer,
+    -- category) instead of a distinct count over every snapshot's copy of the items.
+    select
+        orders.customer_id,
+        products.category,
+        min(orders.ordered_at) as first_bought_at
+    from orders
+    inner join {{ ref('stg_shop__order_items') }} as items on orders.order_id = items.order_id
+    inner join {{ ref('stg_shop__products') }} as products on items.product_id = products.product_id
+    where orders.is_completed and products.category is not null
+    group by orders.customer_id, products.category
+),
+
+category_features as (
+    select
+        category_first_purchases.customer_id,
+        snapshots.snapshot_date,
+        count(*) as category_count
+    from category_first_purchases
+    inner join snapshots
+        on category_first_purchases.first_bought_at < snapshots.snapshot_at
+    group by category_first_purchases.customer_id, snapshots.snapshot_date
+),
+
+recent_sessions as (
+    -- Sessions as seen from s: only their events in [s - 30d, s). A cart whose purchase event
+    -- falls after s is abandoned as far as s can know.
+    select
+        events.customer_id,
+        snapshots.snapshot_date,
+        events.session_id,
+        count(case when events.event_type = 'view' then 1 end)          as views,
+        max(case when events.event_type = 'add_to_cart' then 1 else 0 end) as has_cart,
+        max(case when events.event_type = 'purchase' then 1 else 0 end)    as has_purchase
+    from {{ ref('stg_shop__events') }} as events
+    inner join snapshots
+        on events.occurred_at < snapshots.snapshot_at
+        and events.occurred_at >= snapshots.last_30d_start_at
+    where events.occurred_at <= (select as_of from as_of)
+    group by events.customer_id, snapshots.snapshot_date, events.session_id
+),
+
+session_features as (
+    select
+        customer_id,
+        snapshot_date,
+        count(session_id)                                              as sessions_last_30d,
+        sum(views)                                                     as views_last_30d,
+        sum(case when session_id is not null then has_cart end)       as carts_last_30d,
+        sum(case when session_id is not null and has_cart = 1 and has_purchase = 0 then 1 else 0 end)
+                                                                       as abandoned_carts_last_30d
+    from recent_sessions
+    group by customer_id, snapshot_date
+),
+
+review_history as (
+    select
+        reviews.customer_id,
+        snapshots.snapshot_date,
+        cast(reviews.rating as double) as rating,
+        row_number() over (
+            partition by reviews.customer_id, snapshots.snapshot_date
+            order by reviews.created_at desc, reviews.review_id desc
+        ) as recency_rank
+    from {{ ref('stg_shop__reviews') }} as reviews
+    inner join snapshots
+        on reviews.created_at < snapshots.snapshot_at
+    where reviews.created_at <= (select as_of from as_of)
+),
+
+review_features as (
+    select
+        customer_id,
+        snapshot_date,
+        count(*)                                            as review_count,
+        avg(rating)                                         as review_rating_avg,
+        min(rating)                                         as review_rating_min,
+        max(case when recency_rank = 1 then rating end)    as review_rating_latest
+    from review_history
+    group by customer_id, snapshot_date
+),
+
+joined as (
+    select
+        order_features.customer_id,
+        order_features.snapshot_date,
+        snapshots.is_scoring_snapshot,
+        case
+            when snapshots.is_scoring_snapshot then null
+            when label_orders.orders_in_label_window > 0 then 0
+            else 1
+        end                                                                        as is_churned,
+        customers.acquisition_channel,
+        customers.country,
+        {{ days_between('order_features.last_order_at', 'order_features.snapshot_at') }}  as days_since_last_order,
+        {{ days_between('order_features.first_order_at', 'order_features.snapshot_at') }} as tenure_days,
+        order_features.orders_count,
+        order_features.revenue_total,
+        order_features.revenue_total / order_features.orders_count                 as avg_order_value,
+        order_features.orders_last_30d,
+        order_features.orders_last_90d,
+        order_features.orders_last_90d / (order_features.orders_prior_90d + 1.0)   as order_trend_ratio,
+        order_features.gap_mean_days,
+        order_features.gap_std_days,
+        order_features.discount_total,
+        order_features.list_value_total,
+        order_features.cancelled_returned_orders,
+        order_features.orders_any_status,
+        coalesce(category_features.category_count, 0)                              as category_count,
+        coalesce(session_features.sessions_last_30d, 0)                            as sessions_last_30d,
+        coalesce(session_features.views_last_30d, 0)                               as views_last_30d,
+        session_features.carts_last_30d,
+        session_features.abandoned_carts_last_30d,
+        coalesce(review_features.review_count, 0)                                  as review_count,
+        review_features.review_rating_avg,
+        review_features.review_rating_min,
+        review_features.review_rating_latest
+    from order_features
+    inner join snapshots
+        on order_features.snapshot_date = snapshots.snapshot_date
+    left join {{ ref('stg_shop__customers') }} as customers
+        on order_features.customer_id = customers.customer_id
+    left join label_orders
+        on order_features.customer_id = label_orders.customer_id
+        and order_features.snapshot_date = label_orders.snapshot_date
+    left join category_features
+        on order_features.customer_id = category_features.customer_id
+        and order_features.snapshot_date = category_features.snapshot_date
+    left join session_features
+        on order_features.customer_id = session_features.customer_id
+        and order_features.snapshot_date = session_features.snapshot_date
+    left join review_features
+        on order_features.customer_id = review_features.customer_id
+        and order_features.snapshot_date = review_features.snapshot_date
+)
+
+select
+    cast(customer_id as {{ dbt.type_string() }})                              as customer_id,
+    cast(snapshot_date as date)                                               as snapshot_date,
+    cast(is_scoring_snapshot as {{ dbt.type_boolean() }})                     as is_scoring_snapshot,
+    cast(is_churned as {{ dbt.type_int() }})                                  as is_churned,
+    cast(acquisition_channel as {{ dbt.type_string() }})                      as acquisition_channel,
+    cast(country as {{ dbt.type_string() }})                                  as country,
+    cast(days_since_last_order as double)                                     as days_since_last_order,
+    cast(tenure_days as double)                                               as tenure_days,
+    cast(orders_count as {{ dbt.type_bigint() }})                             as orders_count,
+    cast(revenue_total as double)                                             as revenue_total,
+    cast(avg_order_value as double)                                           as avg_order_value,
+    cast(orders_last_30d as {{ dbt.type_bigint() }})                          as orders_last_30d,
+    cast(orders_last_90d as {{ dbt.type_bigint() }})                          as orders_last_90d,
+    cast(order_trend_ratio as double)                                         as order_trend_ratio,
+    cast(gap_mean_days as double)                                             as gap_mean_days,
+    cast(gap_std_days as double)                                              as gap_std_days,
+    -- null when the gaps are null, or all zero (same-instant orders: "overdue" is undefined)
+    cast(days_since_last_order / nullif(gap_mean_days, 0) as double)          as recency_over_gap,
+    cast(category_count as {{ dbt.type_bigint() }})                           as category_count,
+    cast(discount_total / nullif(list_value_total, 0) as double)              as discount_share,
+    cast(cancelled_returned_orders * 1.0 / orders_any_status as double)       as cancel_return_share,
+    cast(sessions_last_30d as {{ dbt.type_bigint() }})                        as sessions_last_30d,
+    cast(views_last_30d as {{ dbt.type_bigint() }})                           as views_last_30d,
+    cast(abandoned_carts_last_30d * 1.0 / nullif(carts_last_30d, 0) as double)
+                                                                              as cart_abandonment_rate_30d,
+    cast(review_count as {{ dbt.type_bigint() }})                             as review_count,
+    cast(review_rating_avg as double)                                         as review_rating_avg,
+    cast(review_rating_min as double)                                         as review_rating_min,
+    cast(review_rating_latest as double)                                      as review_rating_latest
+from joined
