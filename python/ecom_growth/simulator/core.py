@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import time
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -20,13 +21,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecom_growth.simulator.baskets import draw_baskets
-from ecom_growth.simulator.catalogue import build_catalogue, price_history_table, products_table
+from ecom_growth.simulator.catalogue import Catalogue, build_catalogue, price_history_table, products_table
 from ecom_growth.simulator.config import DEFAULT_END, DEFAULT_START, Effects, SimulationConfig, build_config
-from ecom_growth.simulator.customers import customers_table, draw_signups
+from ecom_growth.simulator.customers import Signups, customers_table, draw_signups
 from ecom_growth.simulator.dirty import CLASSES, DirtyContext, DirtyPool, build_dirty_rows
 from ecom_growth.simulator.events import draw_events
 from ecom_growth.simulator.experiments import (
-    NOT_ASSIGNED, assign_variants, assignments_table, conversion_multiplier, experiment_window,
+    NOT_ASSIGNED, ExperimentWindow, assign_variants, assignments_table, conversion_multiplier, experiment_window,
 )
 from ecom_growth.simulator.ids import format_ids, take_strings
 from ecom_growth.simulator.marketing import marketing_spend_table
@@ -37,7 +38,7 @@ from ecom_growth.simulator.reviews import draw_reviews
 from ecom_growth.simulator.taste import category_mix, customer_factors
 from ecom_growth.simulator.timeline import PurchaseClock, Window
 from ecom_growth.simulator.truth import Realised, build_truth
-from ecom_growth.simulator.writer import SCHEMAS, TABLES, TableWriter, output_schema
+from ecom_growth.simulator.writer import TABLES, Background, TableWriter, output_schema
 
 log = logging.getLogger(__name__)
 
@@ -98,52 +99,91 @@ def generate(
     return simulate(config, Path(out))
 
 
+@dataclass
+class _Shared:
+    """What every chunk reads: drawn once per run."""
+
+    config: SimulationConfig
+    window: Window
+    clock: PurchaseClock
+    catalogue: Catalogue
+    experiment: ExperimentWindow
+    signups: Signups
+    country_offsets: np.ndarray
+    channel_offsets: np.ndarray
+    product_ids: pa.StringArray
+
+
+@dataclass
+class _Sinks:
+    """Where chunks put their output: writers, dirty-row templates, counters."""
+
+    writers: dict[str, TableWriter]
+    truth_customers: TableWriter
+    pool: DirtyPool
+    dirty_rng: np.random.Generator
+    realised: Realised
+    offsets: dict[str, int] = field(default_factory=lambda: {"order": 0, "event": 0, "session": 0, "review": 0})
+
+
 def simulate(config: SimulationConfig, out: Path) -> dict:
+    """``generate`` for a ready-made (possibly customised) config."""
     started = time.perf_counter()
     window = Window(config.start, config.end)
-    clock = PurchaseClock(window, config.seasonality.purchase_yearly_amplitude, config.seasonality.purchase_peak_day_of_year)
     master = np.random.SeedSequence(config.seed)
     signup_seed, catalogue_seed, marketing_seed, dirty_seed, chunk_root = master.spawn(5)
-    dirty_rng = np.random.default_rng(dirty_seed)
-
-    signups = draw_signups(np.random.default_rng(signup_seed), config, window)
     catalogue_rng = np.random.default_rng(catalogue_seed)
     catalogue = build_catalogue(catalogue_rng, config, window)
     k = config.taste.rank
-    country_offsets = config.taste.country_offset_sd * catalogue_rng.standard_normal((len(config.countries), k))
-    channel_offsets = config.taste.channel_offset_sd * catalogue_rng.standard_normal((len(config.channels), k))
-    exp_window = experiment_window(config, window)
-    product_ids = catalogue.ids
-    channel_names = [c.name for c in config.channels]
+    shared = _Shared(
+        config=config,
+        window=window,
+        clock=PurchaseClock(window, config.seasonality.purchase_yearly_amplitude, config.seasonality.purchase_peak_day_of_year),
+        catalogue=catalogue,
+        experiment=experiment_window(config, window),
+        signups=draw_signups(np.random.default_rng(signup_seed), config, window),
+        country_offsets=config.taste.country_offset_sd * catalogue_rng.standard_normal((len(config.countries), k)),
+        channel_offsets=config.taste.channel_offset_sd * catalogue_rng.standard_normal((len(config.channels), k)),
+        product_ids=catalogue.ids,
+    )
     log.info("simulating %s customers, %s products, %s .. %s (effects=%s, dirty_rate=%s)",
              f"{config.customers:,}", f"{config.products:,}", window.start, window.end, config.effects, config.dirty_rate)
 
     out.mkdir(parents=True, exist_ok=True)
+    (out / TRUTH_FILE).unlink(missing_ok=True)  # no stale truth next to half-written tables
     is_dirty = config.dirty_rate > 0
-    writers = {t: TableWriter(out / f"{t}.parquet", output_schema(t, is_dirty)) for t in TABLES}
-    truth_customers = TableWriter(out / TRUTH_CUSTOMERS_FILE, TRUTH_CUSTOMERS_SCHEMA)
-    pool = DirtyPool(config.dirty_rate)
-    realised = Realised(len(config.channels))
+    # Two writer threads: events (the bulk of the bytes) and everything else.
+    background, events_background = Background(), Background()
+    writers = {
+        t: TableWriter(out / f"{t}.parquet", output_schema(t, is_dirty), events_background if t == "events" else background)
+        for t in TABLES
+    }
+    sinks = _Sinks(
+        writers=writers,
+        truth_customers=TableWriter(out / TRUTH_CUSTOMERS_FILE, TRUTH_CUSTOMERS_SCHEMA, background),
+        pool=DirtyPool(config.dirty_rate),
+        dirty_rng=np.random.default_rng(dirty_seed),
+        realised=Realised(len(config.channels)),
+    )
     try:
         products = products_table(catalogue)
         writers["products"].write(products)
-        pool.offer(dirty_rng, "products", products)
-        spend = marketing_spend_table(np.random.default_rng(marketing_seed), config, window, signups.days, signups.channel)
+        sinks.pool.offer(sinks.dirty_rng, "products", products)
+        spend = marketing_spend_table(
+            np.random.default_rng(marketing_seed), config, window, shared.signups.days, shared.signups.channel,
+        )
         writers["marketing_spend"].write(spend)
-        pool.offer(dirty_rng, "marketing_spend", spend)
-        for i, name in enumerate(channel_names):
-            realised.spend[i] = pc.sum(pc.filter(spend["spend"], pc.equal(spend["channel"], name))).as_py() or 0.0
+        sinks.pool.offer(sinks.dirty_rng, "marketing_spend", spend)
+        for i, channel in enumerate(config.channels):
+            sinks.realised.spend[i] = pc.sum(pc.filter(spend["spend"], pc.equal(spend["channel"], channel.name))).as_py() or 0.0
 
         n_chunks = math.ceil(config.customers / config.chunk_customers)
-        offsets = {"order": 0, "event": 0, "session": 0, "review": 0}
         for chunk, chunk_seed in enumerate(chunk_root.spawn(n_chunks)):
             lo = chunk * config.chunk_customers
             hi = min(config.customers, lo + config.chunk_customers)
-            _simulate_chunk(
-                np.random.default_rng(chunk_seed), dirty_rng, config, window, clock, catalogue, exp_window,
-                signups, lo, hi, country_offsets, channel_offsets, product_ids, writers, truth_customers,
-                pool, realised, offsets,
-            )
+            background.wait()  # at most one chunk waiting to be written: memory stays flat
+            events_background.wait()
+            _simulate_chunk(np.random.default_rng(chunk_seed), shared, sinks, lo, hi)
             log.info("chunk %d/%d: customers %s..%s done (%.1fs)", chunk + 1, n_chunks, f"{lo:,}", f"{hi - 1:,}",
                      time.perf_counter() - started)
 
@@ -152,28 +192,34 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
                                start_us=window.start_us)
         dirty: dict[str, dict[str, int]] = {}
         for t in TABLES:
+            counts = {c: 0 for c in CLASSES[t]}
             if is_dirty:
-                rows, counts = build_dirty_rows(dirty_rng, t, pool, context, config.dirty_rate)
+                rows, counts = build_dirty_rows(sinks.dirty_rng, t, sinks.pool, context, config.dirty_rate)
                 if rows is not None:
                     writers[t].write(rows)
-            else:
-                counts = {c: 0 for c in CLASSES[t]}
             dirty[t] = counts
         raw_rows = {t: writers[t].rows for t in TABLES}
-        for writer in writers.values():
-            writer.close()
-        truth_customers.close()
-        prices = TableWriter(out / TRUTH_PRICES_FILE, price_history_table(catalogue, window).schema)
-        prices.write(price_history_table(catalogue, window))
+        events_background.submit(writers["events"].finish)
+        for name, writer in writers.items():
+            if name != "events":
+                background.submit(writer.finish)
+        background.submit(sinks.truth_customers.finish)
+        history = price_history_table(catalogue, window)
+        prices = TableWriter(out / TRUTH_PRICES_FILE, history.schema)
+        prices.write(history)
         prices.close()
+        background.close()
+        events_background.close()
     except BaseException:
-        for writer in [*writers.values(), truth_customers]:
+        background.close(raise_errors=False)
+        events_background.close(raise_errors=False)
+        for writer in [*writers.values(), sinks.truth_customers]:
             writer.abort()
         raise
 
     files = {t: f"{t}.parquet" for t in TABLES}
     files.update({"truth_customers": TRUTH_CUSTOMERS_FILE, "truth_prices": TRUTH_PRICES_FILE})
-    truth = build_truth(config, window, exp_window, realised, raw_rows, clean_rows, dirty, files)
+    truth = build_truth(config, window, shared.experiment, sinks.realised, raw_rows, clean_rows, dirty, files)
     text = json.dumps(truth, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     tmp = out / (TRUTH_FILE + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -182,21 +228,21 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
     return json.loads(text)
 
 
-def _simulate_chunk(
-    rng, dirty_rng, config, window, clock, catalogue, exp_window, signups, lo, hi,
-    country_offsets, channel_offsets, product_ids, writers, truth_customers, pool, realised, offsets,
-) -> None:
+def _simulate_chunk(rng: np.random.Generator, shared: _Shared, sinks: _Sinks, lo: int, hi: int) -> None:
+    """Customers lo..hi-1: draw everything about them and hand the tables to the writers."""
+    config, window, catalogue, product_ids = shared.config, shared.window, shared.catalogue, shared.product_ids
+    writers, pool, realised, offsets = sinks.writers, sinks.pool, sinks.realised, sinks.offsets
     number = np.arange(lo, hi)
-    signup_days = signups.days[lo:hi]
-    channel = signups.channel[lo:hi]
-    country = signups.country[lo:hi]
+    signup_days = shared.signups.days[lo:hi]
+    channel = shared.signups.channel[lo:hi]
+    country = shared.signups.country[lo:hi]
     customer_ids = format_ids("C", number, 8)
 
-    variant = assign_variants(rng, config, exp_window, signup_days)
+    variant = assign_variants(rng, config, shared.experiment, signup_days)
     traits = draw_traits(rng, config, channel)
     conversion = draw_conversion(rng, config, window, channel, signup_days, conversion_multiplier(config, variant))
-    orders, lifetimes = draw_orders(rng, config, window, clock, conversion, traits)
-    factors = customer_factors(rng, config, country, channel, country_offsets, channel_offsets)
+    orders, lifetimes = draw_orders(rng, config, window, shared.clock, conversion, traits)
+    factors = customer_factors(rng, config, country, channel, shared.country_offsets, shared.channel_offsets)
     mix = category_mix(config, catalogue, factors)
     baskets = draw_baskets(rng, config, window, catalogue, factors, mix, orders)
 
@@ -230,13 +276,13 @@ def _simulate_chunk(
     for name, table in (("customers", customers), ("orders", orders_table), ("events", events_table),
                         ("reviews", reviews_table), ("experiment_assignments", assignments)):
         writers[name].write(table)
-        pool.offer(dirty_rng, name, table)
+        pool.offer(sinks.dirty_rng, name, table)
     writers["order_items"].write(items_table)
     if pool.rate > 0:
-        alt = _alt_products(dirty_rng, lines.order, lines.product, catalogue.n)
-        pool.offer(dirty_rng, "order_items", items_table, {"_alt_product_id": product_ids.take(pa.array(alt))})
+        alt = _alt_products(sinks.dirty_rng, lines.order, lines.product, catalogue.n)
+        pool.offer(sinks.dirty_rng, "order_items", items_table, {"_alt_product_id": product_ids.take(pa.array(alt))})
         unassigned = np.flatnonzero(variant == NOT_ASSIGNED)
-        pool.offer_alt_customers(dirty_rng, customer_ids.take(pa.array(unassigned)), int((variant != NOT_ASSIGNED).sum()))
+        pool.offer_alt_customers(sinks.dirty_rng, customer_ids.take(pa.array(unassigned)), int((variant != NOT_ASSIGNED).sum()))
 
     offsets["order"] += n_orders
     offsets["event"] += events_table.num_rows
@@ -265,7 +311,7 @@ def _simulate_chunk(
     variant_labels = pc.if_else(
         pa.array(variant >= 0), take_strings(["control", "treatment"], np.maximum(variant, 0)), pa.scalar(None, pa.string()),
     )
-    truth_customers.write(pa.table({
+    sinks.truth_customers.write(pa.table({
         "customer_id": customer_ids,
         "acquisition_channel": take_strings([c.name for c in config.channels], channel),
         "will_convert": pa.array(conversion.will_convert),

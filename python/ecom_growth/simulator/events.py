@@ -129,7 +129,7 @@ def draw_events(
     all_session_us = np.concatenate([order_us, session_us])
     session_rank = np.empty(all_session_us.size, dtype=np.int64)
     session_rank[np.lexsort((np.arange(all_session_us.size), all_session_us))] = np.arange(all_session_us.size)
-    order = np.lexsort((kind, session_rank[session], at_us))
+    order = np.argsort(at_us, kind="stable")  # ties keep construction order (view, cart, purchase)
     table = pa.table(
         {
             "event_id": format_ids("E", event_offset + np.arange(order.size), 11),

@@ -7,8 +7,6 @@ total spend / converted customers recovers cac_per_signup / conversion probabili
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import numpy as np
 import pyarrow as pa
 

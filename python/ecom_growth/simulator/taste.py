@@ -23,7 +23,7 @@ import numpy as np
 from ecom_growth.simulator.catalogue import Catalogue
 from ecom_growth.simulator.config import SimulationConfig
 
-_BATCH = 200_000
+_BATCH = 65_536  # draws per batch: temporaries of a few MB stay in cache
 
 
 def customer_factors(
@@ -125,15 +125,15 @@ def choose_items(
         if taste.taste_scale != 1.0:
             score *= taste.taste_scale
         if beta_price != 0.0:
-            score += beta_price * catalogue.log_price_ratio[products, week[lo:hi, None]]
+            n_weeks = catalogue.log_price_ratio.shape[1]
+            flat = products * n_weeks + week[lo:hi, None]
+            score += beta_price * catalogue.log_price_ratio.reshape(-1)[flat]
+        reference = catalogue.log_reference_price[products]
         if budget_log is not None and taste.budget_coefficient != 0.0:
-            score -= taste.budget_coefficient * np.abs(
-                catalogue.log_reference_price[products] - budget_log[lo:hi, None]
-            )
+            score -= taste.budget_coefficient * np.abs(reference - budget_log[lo:hi, None])
         uniform = np.maximum(rng.random(score.shape, dtype=np.float32), np.float32(1e-30))
         score -= np.log(-np.log(uniform))  # + Gumbel noise
         if price_cap is not None:
-            reference = catalogue.log_reference_price[products]
             affordable = reference <= np.log(price_cap[lo:hi, None])
             score = np.where(affordable, score, -np.inf)
             none = ~affordable.any(axis=1)

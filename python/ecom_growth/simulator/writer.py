@@ -8,6 +8,7 @@ renamed when complete, so a reader never sees a half-written table. Row groups a
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -90,14 +91,48 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-class TableWriter:
-    """Buffers chunks of one table and writes ~ROW_GROUP_ROWS-row groups to Parquet."""
+class Background:
+    """One background thread that runs write jobs in submission order.
 
-    def __init__(self, path: Path, schema: pa.Schema):
+    Parquet encoding and zstd release the GIL, so writing chunk i overlaps generating chunk
+    i + 1 (the machine has two cores). A single worker keeps the job order, so the bytes of
+    every file are the same as with synchronous writes. ``wait`` bounds the memory in flight.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+        self._pending: list[Future] = []
+
+    def submit(self, job, *args) -> None:
+        self._pending.append(self._pool.submit(job, *args))
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def close(self, raise_errors: bool = True) -> None:
+        try:
+            if raise_errors:
+                self.wait()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pending = []
+
+
+class TableWriter:
+    """Buffers chunks of one table and writes ~ROW_GROUP_ROWS-row groups to Parquet.
+
+    With a ``background`` queue, conversion and writing happen on its thread; ``rows`` is
+    counted at submission, so it is always up to date on the caller's side.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, background: Background | None = None):
         self.path = Path(path)
         self.tmp_path = self.path.with_name(self.path.name + ".tmp")
         self.schema = schema
         self.rows = 0
+        self._background = background
         self._buffer: list[pa.Table] = []
         self._buffered = 0
         self._writer = pq.ParquetWriter(self.tmp_path, schema, compression="zstd")
@@ -105,8 +140,14 @@ class TableWriter:
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        table = conform(table, self.schema)
         self.rows += table.num_rows
+        if self._background is None:
+            self._append(table)
+        else:
+            self._background.submit(self._append, table)
+
+    def _append(self, table: pa.Table) -> None:
+        table = conform(table, self.schema)
         self._buffer.append(table)
         self._buffered += table.num_rows
         if self._buffered >= ROW_GROUP_ROWS:
@@ -125,6 +166,13 @@ class TableWriter:
         self._buffered = rest.num_rows
 
     def close(self) -> None:
+        """Write what is buffered and move the finished file into place (waits for the queue)."""
+        if self._background is not None:
+            self._background.wait()
+        self.finish()
+
+    def finish(self) -> None:
+        """``close`` without waiting: to be run as the last job of this writer's queue."""
         self._flush(final=True)
         if self.rows == 0:
             self._writer.write_table(self.schema.empty_table())
@@ -132,5 +180,8 @@ class TableWriter:
         os.replace(self.tmp_path, self.path)
 
     def abort(self) -> None:
-        self._writer.close()
-        self.tmp_path.unlink(missing_ok=True)
+        """Drop a partly written file after an error (never leaves a .tmp behind)."""
+        try:
+            self._writer.close()
+        finally:
+            self.tmp_path.unlink(missing_ok=True)
