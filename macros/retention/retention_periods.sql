@@ -44,3 +44,9 @@
     select cast({{ value }} as {{ data_type }}) as {{ column_name }}{{ ' union all' if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
+
+{#- Whole days from one timestamp to a later one, rounded up: a gap of 29.3 days is on day 30,
+    so "within D days" (gap <= D) is exactly "whole days <= D" for whole D. -#}
+{% macro retention_whole_days_between(start, end) -%}
+    cast(ceil({{ days_between(start, end) }}) as bigint)
+{%- endmacro %}

@@ -6,9 +6,13 @@
 --                          (the classic repeat-purchase curve);
 --   between_orders:        one subject per completed order, to the next completed order (the
 --                          inter-purchase time; subjects of one customer are not independent).
--- KM: S(t) = prod over event times t_i <= t of (1 - d_i / n_i), computed as
--- exp(sum(ln(1 - d_i / n_i))); a time where every subject at risk has the event (d = n) sets
--- S to exactly 0 from then on instead of taking ln(0).
+-- Time is counted in whole days, rounded UP (a next order 29.3 days later is "within 30 days"),
+-- so at every integer day the event, censoring and at-risk counts are exact and the KM time
+-- line has at most one row per day and segment, whatever the data size.
+-- KM: S(t) = prod over event days t_i <= t of (1 - d_i / n_i), computed as
+-- exp(sum(ln(1 - d_i / n_i))); a day on which every subject at risk has the event (d = n) sets
+-- S to exactly 0 from then on instead of taking ln(0). Events on a day count before the
+-- censorings of that day (the usual convention).
 {%- set curve_days = retention_curve_days() %}
 {%- set curve_types = retention_curve_types() %}
 
@@ -42,7 +46,7 @@ subjects as (
         'first_to_second_order' as curve_type,
         customers.customer_id,
         {{ retention_period_start('month', 'customers.first_order_at') }} as cohort_month,
-        {{ days_between('customers.first_order_at', 'coalesce(customers.second_order_at, as_of.as_of)') }} as duration_days,
+        {{ retention_whole_days_between('customers.first_order_at', 'coalesce(customers.second_order_at, as_of.as_of)') }} as exit_day,
         customers.second_order_at is not null as is_event
     from customers
     cross join as_of
@@ -57,7 +61,7 @@ subjects as (
         'between_orders' as curve_type,
         customers.customer_id,
         {{ retention_period_start('month', 'customers.first_order_at') }} as cohort_month,
-        {{ days_between('completed_orders.ordered_at', 'coalesce(completed_orders.next_order_at, as_of.as_of)') }} as duration_days,
+        {{ retention_whole_days_between('completed_orders.ordered_at', 'coalesce(completed_orders.next_order_at, as_of.as_of)') }} as exit_day,
         completed_orders.next_order_at is not null as is_event
     from completed_orders
     -- the join keeps the cohort customers only (signed up by as_of), as the other curve does
@@ -72,7 +76,7 @@ segmented_subjects as (
         segments.segment_type,
         segments.segment_value,
         subjects.customer_id,
-        subjects.duration_days,
+        subjects.exit_day,
         subjects.is_event
     from subjects
     inner join segments on subjects.customer_id = segments.customer_id
@@ -84,7 +88,7 @@ segmented_subjects as (
         'cohort_month' as segment_type,
         {{ dbt.cast('cohort_month', dbt.type_string()) }} as segment_value,
         customer_id,
-        duration_days,
+        exit_day,
         is_event
     from subjects
 ),
@@ -100,13 +104,13 @@ segment_sizes as (
     group by 1, 2, 3
 ),
 
--- One row per distinct time at which subjects leave the risk set (by event or censoring).
-exit_times as (
+-- One row per day on which subjects leave the risk set (by event or censoring).
+exit_days as (
     select
         curve_type,
         segment_type,
         segment_value,
-        duration_days,
+        exit_day,
         sum(case when is_event then 1 else 0 end)     as n_events,
         sum(case when is_event then 0 else 1 end)     as n_censored,
         count(*)                                       as n_exits
@@ -114,22 +118,22 @@ exit_times as (
     group by 1, 2, 3, 4
 ),
 
--- n_i = subjects still at risk just before t_i = everyone minus those who left earlier.
+-- n_i = subjects still at risk at the start of day t_i = everyone minus those who left earlier.
 risk_sets as (
     select
-        exit_times.*,
+        exit_days.*,
         segment_sizes.n_subjects
-            - sum(exit_times.n_exits) over (
-                partition by exit_times.curve_type, exit_times.segment_type, exit_times.segment_value
-                order by exit_times.duration_days
+            - sum(exit_days.n_exits) over (
+                partition by exit_days.curve_type, exit_days.segment_type, exit_days.segment_value
+                order by exit_days.exit_day
                 rows between unbounded preceding and current row
             )
-            + exit_times.n_exits as n_at_risk
-    from exit_times
+            + exit_days.n_exits as n_at_risk
+    from exit_days
     inner join segment_sizes
-        on exit_times.curve_type = segment_sizes.curve_type
-        and exit_times.segment_type = segment_sizes.segment_type
-        and exit_times.segment_value = segment_sizes.segment_value
+        on exit_days.curve_type = segment_sizes.curve_type
+        and exit_days.segment_type = segment_sizes.segment_type
+        and exit_days.segment_value = segment_sizes.segment_value
 ),
 
 km_terms as (
@@ -137,7 +141,7 @@ km_terms as (
         curve_type,
         segment_type,
         segment_value,
-        duration_days,
+        exit_day,
         0 as is_reading,
         n_events,
         n_censored,
@@ -155,7 +159,7 @@ readings as (
         segment_sizes.curve_type,
         segment_sizes.segment_type,
         segment_sizes.segment_value,
-        cast(days.day as double) as duration_days,
+        cast(days.day as bigint) as exit_day,
         1 as is_reading,
         0 as n_events,
         0 as n_censored,
@@ -171,26 +175,26 @@ time_lines as (
         curve_type,
         segment_type,
         segment_value,
-        duration_days,
+        exit_day,
         is_reading,
         sum(n_events) over (
             partition by curve_type, segment_type, segment_value
-            order by duration_days, is_reading
+            order by exit_day, is_reading
             rows between unbounded preceding and current row
         ) as events_cumulative,
         sum(n_censored) over (
             partition by curve_type, segment_type, segment_value
-            order by duration_days, is_reading
+            order by exit_day, is_reading
             rows between unbounded preceding and current row
         ) as censored_cumulative,
         sum(log_survival_term) over (
             partition by curve_type, segment_type, segment_value
-            order by duration_days, is_reading
+            order by exit_day, is_reading
             rows between unbounded preceding and current row
         ) as log_survival,
         sum(is_extinction) over (
             partition by curve_type, segment_type, segment_value
-            order by duration_days, is_reading
+            order by exit_day, is_reading
             rows between unbounded preceding and current row
         ) as extinctions
     from (
@@ -205,7 +209,7 @@ curves as (
         time_lines.curve_type,
         time_lines.segment_type,
         time_lines.segment_value,
-        cast(time_lines.duration_days as bigint) as day,
+        time_lines.exit_day as day,
         segment_sizes.n_customers,
         segment_sizes.n_subjects,
         segment_sizes.n_subjects - time_lines.events_cumulative - time_lines.censored_cumulative as at_risk,
