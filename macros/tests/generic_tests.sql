@@ -33,3 +33,11 @@ select count(*) as n_rows
 from {{ model }}
 having count(*) < {{ min_rows }}
 {% endtest %}
+
+{#- Fails unless exactly one row satisfies the condition (e.g. exactly one selected model). -#}
+{% test exactly_one_row_where(model, condition) %}
+select count(*) as n_rows
+from {{ model }}
+where {{ condition }}
+having count(*) <> 1
+{% endtest %}
