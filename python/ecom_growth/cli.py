@@ -37,7 +37,7 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--start", type=_iso_date, default=DEFAULT_START, help=f"first day (default {DEFAULT_START})")
     parser.add_argument("--end", type=_iso_date, default=DEFAULT_END, help=f"last day, inclusive (default {DEFAULT_END})")
     parser.add_argument("--dirty-rate", type=float, default=0.0,
-                        help="per table and defect class, append this fraction of bad rows (default 0)")
+                        help="per table and defect class, append this fraction of bad rows, at most 0.15 (default 0)")
     parser.add_argument("--effects", choices=("full", "none"), default="full",
                         help="'none': plain BG/NBD + Gamma-Gamma for every customer (default full)")
     parser.add_argument("--products", type=int, default=None,

@@ -453,6 +453,8 @@ def test_bad_arguments_raise_clear_value_errors():
         build_config(start=date(2025, 1, 1), end=date(2024, 1, 1))
     with pytest.raises(ValueError, match="dirty_rate"):
         build_config(dirty_rate=-0.1)
+    with pytest.raises(ValueError, match="dirty_rate"):
+        build_config(dirty_rate=0.5)
     assert build_config(customers=50_000).products == 2_500
     assert build_config(customers=1_000).products == 300
     assert build_config(customers=5_000_000).products == 50_000

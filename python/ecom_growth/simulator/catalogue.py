@@ -7,13 +7,14 @@ a change log; that keeps the item-choice hot loop a handful of gathers.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
 from ecom_growth.simulator.config import SimulationConfig
-from ecom_growth.simulator.ids import format_ids, take_strings
+from ecom_growth.simulator.ids import FixedWidthIds, take_strings
 from ecom_growth.simulator.timeline import Window
 
 _BRAND_HEADS = (
@@ -45,9 +46,9 @@ class Catalogue:
     log_price_ratio: np.ndarray  # (n, n_weeks) float32 log(price(t) / price at window start)
     log_reference_price: np.ndarray  # float32 log of the window-start list price (currency units)
 
-    @property
-    def ids(self) -> pa.StringArray:
-        return format_ids("P", np.arange(self.n), 6)
+    @functools.cached_property
+    def ids(self) -> FixedWidthIds:
+        return FixedWidthIds("P", np.arange(self.n), 6)
 
 
 def _to_price_cents(prices: np.ndarray) -> np.ndarray:
@@ -144,7 +145,7 @@ def products_table(catalogue: Catalogue) -> pa.Table:
     """The raw ``products`` export: list_price is the CURRENT price (the last price week)."""
     return pa.table(
         {
-            "product_id": catalogue.ids,
+            "product_id": catalogue.ids.array,
             "category": take_strings(catalogue.category_names, catalogue.category),
             "brand": take_strings(catalogue.brand_names, catalogue.brand),
             "list_price": pa.array(catalogue.price_cents[:, -1] / 100.0, type=pa.float64()),
@@ -160,7 +161,7 @@ def price_history_table(catalogue: Catalogue, window: Window) -> pa.Table:
     valid_from = window.start_us + week.astype(np.int64) * 7 * 86_400_000_000
     return pa.table(
         {
-            "product_id": catalogue.ids.take(pa.array(product)),
+            "product_id": catalogue.ids.take(product),
             "valid_from": pa.array(valid_from, type=pa.timestamp("us")),
             "list_price": pa.array(catalogue.price_cents[product, week] / 100.0, type=pa.float64()),
         }

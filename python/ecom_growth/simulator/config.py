@@ -21,6 +21,7 @@ DEFAULT_END = date(2026, 6, 30)
 CHUNK_CUSTOMERS = 100_000
 MAX_CUSTOMERS = 90_000_000  # ids are "C" + 8 digits; orphan ids use 99_000_000 and up
 MAX_PRODUCTS = 900_000  # ids are "P" + 6 digits; orphan ids use 990_000 and up
+MAX_DIRTY_RATE = 0.15
 
 
 def default_products(customers: int) -> int:
@@ -273,8 +274,9 @@ def build_config(
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if end <= start:
         raise ValueError(f"end ({end}) must be after start ({start})")
-    if not 0.0 <= dirty_rate <= 0.5:
-        raise ValueError(f"dirty_rate must be within [0, 0.5], got {dirty_rate}")
+    if not 0.0 <= dirty_rate <= MAX_DIRTY_RATE:
+        # Each class takes its own template rows; above 1 / (number of classes) they run out.
+        raise ValueError(f"dirty_rate must be within [0, {MAX_DIRTY_RATE}], got {dirty_rate}")
     if effects not in ("full", "none"):
         raise ValueError(f"effects must be 'full' or 'none', got {effects!r}")
     n_products = default_products(customers) if products is None else products

@@ -29,7 +29,7 @@ from ecom_growth.simulator.events import draw_events
 from ecom_growth.simulator.experiments import (
     NOT_ASSIGNED, ExperimentWindow, assign_variants, assignments_table, conversion_multiplier, experiment_window,
 )
-from ecom_growth.simulator.ids import format_ids, take_strings
+from ecom_growth.simulator.ids import FixedWidthIds, take_strings
 from ecom_growth.simulator.marketing import marketing_spend_table
 from ecom_growth.simulator.purchases import (
     COMPLETED, STATUS_LABELS, draw_conversion, draw_orders, draw_traits,
@@ -111,7 +111,7 @@ class _Shared:
     signups: Signups
     country_offsets: np.ndarray
     channel_offsets: np.ndarray
-    product_ids: pa.StringArray
+    product_ids: FixedWidthIds
 
 
 @dataclass
@@ -178,11 +178,15 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
             sinks.realised.spend[i] = pc.sum(pc.filter(spend["spend"], pc.equal(spend["channel"], channel.name))).as_py() or 0.0
 
         n_chunks = math.ceil(config.customers / config.chunk_customers)
+        previous = (0, 0)  # writer checkpoints after the chunk before the last one
         for chunk, chunk_seed in enumerate(chunk_root.spawn(n_chunks)):
             lo = chunk * config.chunk_customers
             hi = min(config.customers, lo + config.chunk_customers)
-            background.wait()  # at most one chunk waiting to be written: memory stays flat
-            events_background.wait()
+            # The last chunk's tables are written while this one is generated; older ones must
+            # be done, so at most two chunks are in memory.
+            background.wait(previous[0])
+            events_background.wait(previous[1])
+            previous = (background.checkpoint(), events_background.checkpoint())
             _simulate_chunk(np.random.default_rng(chunk_seed), shared, sinks, lo, hi)
             log.info("chunk %d/%d: customers %s..%s done (%.1fs)", chunk + 1, n_chunks, f"{lo:,}", f"{hi - 1:,}",
                      time.perf_counter() - started)
@@ -236,7 +240,7 @@ def _simulate_chunk(rng: np.random.Generator, shared: _Shared, sinks: _Sinks, lo
     signup_days = shared.signups.days[lo:hi]
     channel = shared.signups.channel[lo:hi]
     country = shared.signups.country[lo:hi]
-    customer_ids = format_ids("C", number, 8)
+    customer_ids = FixedWidthIds("C", number, 8)
 
     variant = assign_variants(rng, config, shared.experiment, signup_days)
     traits = draw_traits(rng, config, channel)
@@ -246,12 +250,12 @@ def _simulate_chunk(rng: np.random.Generator, shared: _Shared, sinks: _Sinks, lo
     mix = category_mix(config, catalogue, factors)
     baskets = draw_baskets(rng, config, window, catalogue, factors, mix, orders)
 
-    customers = customers_table(rng, config, window, number, signup_days, channel, country)
+    customers = customers_table(rng, config, window, number, customer_ids.array, signup_days, channel, country)
     n_orders = orders.customer.size
-    order_ids = format_ids("O", offsets["order"] + np.arange(n_orders), 9)
+    order_ids = FixedWidthIds("O", offsets["order"] + np.arange(n_orders), 9)
     orders_table = pa.table({
-        "order_id": order_ids,
-        "customer_id": customer_ids.take(pa.array(orders.customer)),
+        "order_id": order_ids.array,
+        "customer_id": customer_ids.take(orders.customer),
         "ordered_at": pa.array(window.to_us(orders.days), type=pa.timestamp("us")),
         "status": take_strings(STATUS_LABELS, orders.status),
         "order_total": pa.array(orders.total_cents / 100.0, type=pa.float64()),
@@ -259,8 +263,8 @@ def _simulate_chunk(rng: np.random.Generator, shared: _Shared, sinks: _Sinks, lo
     })
     lines = baskets.lines
     items_table = pa.table({
-        "order_id": order_ids.take(pa.array(lines.order)),
-        "product_id": product_ids.take(pa.array(lines.product)),
+        "order_id": order_ids.take(lines.order),
+        "product_id": product_ids.take(lines.product),
         "quantity": pa.array(lines.quantity.astype(np.int32), type=pa.int32()),
         "unit_price": pa.array(lines.unit_cents / 100.0, type=pa.float64()),
     })
@@ -280,9 +284,9 @@ def _simulate_chunk(rng: np.random.Generator, shared: _Shared, sinks: _Sinks, lo
     writers["order_items"].write(items_table)
     if pool.rate > 0:
         alt = _alt_products(sinks.dirty_rng, lines.order, lines.product, catalogue.n)
-        pool.offer(sinks.dirty_rng, "order_items", items_table, {"_alt_product_id": product_ids.take(pa.array(alt))})
+        pool.offer(sinks.dirty_rng, "order_items", items_table, {"_alt_product_id": product_ids.take(alt)})
         unassigned = np.flatnonzero(variant == NOT_ASSIGNED)
-        pool.offer_alt_customers(sinks.dirty_rng, customer_ids.take(pa.array(unassigned)), int((variant != NOT_ASSIGNED).sum()))
+        pool.offer_alt_customers(sinks.dirty_rng, customer_ids.take(unassigned), int((variant != NOT_ASSIGNED).sum()))
 
     offsets["order"] += n_orders
     offsets["event"] += events_table.num_rows
@@ -312,7 +316,7 @@ def _simulate_chunk(rng: np.random.Generator, shared: _Shared, sinks: _Sinks, lo
         pa.array(variant >= 0), take_strings(["control", "treatment"], np.maximum(variant, 0)), pa.scalar(None, pa.string()),
     )
     sinks.truth_customers.write(pa.table({
-        "customer_id": customer_ids,
+        "customer_id": customer_ids.array,
         "acquisition_channel": take_strings([c.name for c in config.channels], channel),
         "will_convert": pa.array(conversion.will_convert),
         "is_converted": pa.array(converted),

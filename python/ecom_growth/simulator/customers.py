@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ecom_growth.simulator.config import SimulationConfig
-from ecom_growth.simulator.ids import format_ids, take_strings
+from ecom_growth.simulator.ids import take_strings
 from ecom_growth.simulator.timeline import Window
 
 _FIRST_NAMES = (
@@ -76,41 +76,39 @@ def draw_signups(rng: np.random.Generator, config: SimulationConfig, window: Win
 
 def customers_table(
     rng: np.random.Generator, config: SimulationConfig, window: Window, number: np.ndarray,
-    signup_days: np.ndarray, channel: np.ndarray, country: np.ndarray,
+    customer_ids: pa.StringArray, signup_days: np.ndarray, channel: np.ndarray, country: np.ndarray,
 ) -> pa.Table:
     """The raw ``customers`` export for one chunk (``number`` = global customer numbers)."""
     n = number.size
     country_codes = [code for code, _ in config.countries]
     domains = [_DOMAINS.get(code, ("gmail.com", "outlook.com")) for code in country_codes]
     domain_labels = [d for pair in domains for d in pair]
-    frame = pl.DataFrame(
-        {
-            "first": take_strings(_FIRST_NAMES, rng.integers(0, len(_FIRST_NAMES), n)),
-            "last": take_strings(_LAST_NAMES, rng.integers(0, len(_LAST_NAMES), n)),
-            "number": number,
-            "domain": take_strings(domain_labels, country.astype(np.int64) * 2 + rng.integers(0, 2, n)),
-            "style": rng.integers(0, 3, n),
-            "case": rng.random(n),
-        }
+    first = take_strings(_FIRST_NAMES, rng.integers(0, len(_FIRST_NAMES), n))
+    last = take_strings(_LAST_NAMES, rng.integers(0, len(_LAST_NAMES), n))
+    domain = take_strings(domain_labels, country.astype(np.int64) * 2 + rng.integers(0, 2, n))
+    style = rng.integers(0, 3, n)
+    case = rng.random(n)
+    digits = pc.cast(pa.array(number), pa.string())
+
+    def join(*parts: pa.Array | str) -> pa.Array:
+        return pc.binary_join_element_wise(*parts, "")
+
+    # Local parts "mary.smith42", "mary_42" or "msmith42" (the number keeps addresses unique).
+    local = pc.case_when(
+        pc.make_struct(pa.array(style == 0), pa.array(style == 1)),
+        join(first, ".", last, digits), join(first, "_", digits), join(pc.utf8_slice_codeunits(first, 0, 1), last, digits),
     )
-    local = (
-        pl.when(pl.col("style") == 0).then(pl.concat_str("first", pl.lit("."), "last", pl.col("number").cast(pl.String)))
-        .when(pl.col("style") == 1).then(pl.concat_str("first", pl.lit("_"), pl.col("number").cast(pl.String)))
-        .otherwise(pl.concat_str(pl.col("first").str.slice(0, 1), "last", pl.col("number").cast(pl.String)))
-    )
-    email = pl.concat_str(local, pl.lit("@"), "domain")
+    email = join(local, "@", domain)
     # Real exports are messy: some addresses are upper-cased or padded with spaces.
-    email = (
-        pl.when(pl.col("case") < EMAIL_UPPERCASE_SHARE).then(email.str.to_uppercase())
-        .when(pl.col("case") < EMAIL_UPPERCASE_SHARE + EMAIL_PADDED_SHARE).then(pl.concat_str(pl.lit(" "), email, pl.lit("  ")))
-        .otherwise(email)
+    email = pc.case_when(
+        pc.make_struct(pa.array(case < EMAIL_UPPERCASE_SHARE), pa.array(case < EMAIL_UPPERCASE_SHARE + EMAIL_PADDED_SHARE)),
+        pc.utf8_upper(email), join(" ", email, "  "), email,
     )
-    emails = frame.select(email.alias("email")).to_series().to_arrow().cast(pa.string())
     return pa.table(
         {
-            "customer_id": format_ids("C", number, 8),
+            "customer_id": customer_ids,
             "signup_at": pa.array(window.to_us(signup_days), type=pa.timestamp("us")),
-            "email": emails,
+            "email": email,
             "country": take_strings(country_codes, country),
             "acquisition_channel": take_strings([c.name for c in config.channels], channel),
         }

@@ -20,7 +20,7 @@ import pyarrow as pa
 from ecom_growth.simulator.baskets import Baskets
 from ecom_growth.simulator.catalogue import Catalogue
 from ecom_growth.simulator.config import SimulationConfig
-from ecom_growth.simulator.ids import format_ids, take_strings
+from ecom_growth.simulator.ids import FixedWidthIds, format_ids, take_strings
 from ecom_growth.simulator.purchases import Orders
 from ecom_growth.simulator.taste import CategoryMix, choose_items
 from ecom_growth.simulator.timeline import US_PER_MINUTE, Window
@@ -63,7 +63,7 @@ def _minutes(rng: np.random.Generator, low: float, high: float, n: int) -> np.nd
 def draw_events(
     rng: np.random.Generator, config: SimulationConfig, window: Window, catalogue: Catalogue,
     factors: np.ndarray, mix: CategoryMix, signup_days: np.ndarray, channel: np.ndarray,
-    orders: Orders, baskets: Baskets, customer_ids: pa.StringArray, product_ids: pa.StringArray,
+    orders: Orders, baskets: Baskets, customer_ids: FixedWidthIds, product_ids: FixedWidthIds,
     event_offset: int, session_offset: int,
 ) -> tuple[pa.Table, int]:
     """The chunk's events table and its number of sessions (to offset the next chunk's ids)."""
@@ -133,10 +133,10 @@ def draw_events(
     table = pa.table(
         {
             "event_id": format_ids("E", event_offset + np.arange(order.size), 11),
-            "customer_id": customer_ids.take(pa.array(customer[order])),
+            "customer_id": customer_ids.take(customer[order]),
             "session_id": format_ids("S", session_offset + session_rank[session[order]], 11),
             "event_type": take_strings(EVENT_LABELS, kind[order]),
-            "product_id": product_ids.take(pa.array(product[order])),
+            "product_id": product_ids.take(product[order]),
             "occurred_at": pa.array(at_us[order], type=pa.timestamp("us")),
         }
     )

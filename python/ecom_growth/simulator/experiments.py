@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from ecom_growth.simulator.config import SimulationConfig
-from ecom_growth.simulator.ids import take_strings
+from ecom_growth.simulator.ids import FixedWidthIds, take_strings
 from ecom_growth.simulator.timeline import Window
 
 NOT_ASSIGNED, CONTROL, TREATMENT = -1, 0, 1
@@ -59,13 +59,13 @@ def conversion_multiplier(config: SimulationConfig, variant: np.ndarray) -> np.n
 
 
 def assignments_table(
-    config: SimulationConfig, window: Window, customer_ids: pa.StringArray, variant: np.ndarray, signup_days: np.ndarray,
+    config: SimulationConfig, window: Window, customer_ids: FixedWidthIds, variant: np.ndarray, signup_days: np.ndarray,
 ) -> pa.Table:
     assigned = np.flatnonzero(variant != NOT_ASSIGNED)
     return pa.table(
         {
             "experiment_id": take_strings([config.experiment.experiment_id], np.zeros(assigned.size, np.int64)),
-            "customer_id": customer_ids.take(pa.array(assigned)),
+            "customer_id": customer_ids.take(assigned),
             "variant": take_strings(VARIANT_LABELS, variant[assigned]),
             "assigned_at": pa.array(window.to_us(signup_days[assigned]), type=pa.timestamp("us")),
         }

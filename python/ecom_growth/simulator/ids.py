@@ -16,31 +16,60 @@ import pyarrow as pa
 
 def format_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.StringArray:
     """``prefix`` + zero-padded ``numbers`` (0 <= n < 10**width) as an Arrow string array."""
+    return strings_from_bytes(id_bytes(prefix, numbers, width))
+
+
+def strings_from_bytes(rows: np.ndarray) -> pa.StringArray:
+    """An (n, width) uint8 matrix of ASCII rows as an Arrow string array (no copy of the bytes)."""
+    n, row = rows.shape
+    if (n + 1) * row >= 2**31:
+        raise ValueError("too many ids for one Arrow string array: format them in chunks")
+    offsets = np.arange(0, (n + 1) * row, row, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(rows).reshape(-1)))
+
+
+class FixedWidthIds:
+    """Ids of one width kept as a byte matrix: ``take`` is a row gather, several times faster
+    than a string gather, which matters for the tens of millions of ids in the events."""
+
+    def __init__(self, prefix: str, numbers: np.ndarray, width: int):
+        self.rows = id_bytes(prefix, numbers, width)
+        self._records = self.rows.view(np.dtype((np.void, self.rows.shape[1]))).reshape(-1)
+
+    def __len__(self) -> int:
+        return self.rows.shape[0]
+
+    @property
+    def array(self) -> pa.StringArray:
+        return strings_from_bytes(self.rows)
+
+    def take(self, index: np.ndarray) -> pa.StringArray:
+        picked = np.take(self._records, np.asarray(index, dtype=np.intp))
+        return strings_from_bytes(picked.view(np.uint8).reshape(-1, self.rows.shape[1]))
+
+
+def id_bytes(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    """(n, len(prefix) + width) uint8 matrix of the ASCII ids."""
     values = np.asarray(numbers, dtype=np.int64)
     if values.size and (values.min() < 0 or values.max() >= 10**width):
         raise ValueError(f"id numbers must be within [0, 10**{width}) for prefix {prefix!r}")
     head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
     row = len(head) + width
     if row % 4 == 0 and 1 <= len(head) <= 3:
-        buffer = _four_byte_words(prefix, values, width).view(np.uint8)
-    else:
-        # Digits are written row-wise (one contiguous row per digit position, uint32
-        # arithmetic, which numpy divides fast) and transposed once at the end.
-        digits = np.empty((row, values.size), dtype=np.uint8)
-        digits[: len(head)] = head[:, None]
-        position = row - 1
-        for part, n_digits in ((values % 10**9, min(9, width)), (values // 10**9, max(0, width - 9))):
-            rest = part.astype(np.uint32)
-            for _ in range(n_digits):
-                digits[position] = rest % 10
-                digits[position] += 48
-                rest //= 10
-                position -= 1
-        buffer = np.ascontiguousarray(digits.T)
-    if (values.size + 1) * row >= 2**31:
-        raise ValueError("too many ids for one Arrow string array: format them in chunks")
-    offsets = np.arange(0, (values.size + 1) * row, row, dtype=np.int32)
-    return pa.StringArray.from_buffers(values.size, pa.py_buffer(offsets), pa.py_buffer(buffer.reshape(-1)))
+        return _four_byte_words(prefix, values, width).view(np.uint8).reshape(values.size, row)
+    # Digits are written row-wise (one contiguous row per digit position, uint32 arithmetic,
+    # which numpy divides fast) and transposed once at the end.
+    digits = np.empty((row, values.size), dtype=np.uint8)
+    digits[: len(head)] = head[:, None]
+    position = row - 1
+    for part, n_digits in ((values % 10**9, min(9, width)), (values // 10**9, max(0, width - 9))):
+        rest = part.astype(np.uint32)
+        for _ in range(n_digits):
+            digits[position] = rest % 10
+            digits[position] += 48
+            rest //= 10
+            position -= 1
+    return np.ascontiguousarray(digits.T)
 
 
 def take_strings(labels: Sequence[str], codes: np.ndarray) -> pa.StringArray:

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from ecom_growth.simulator.baskets import Lines
 from ecom_growth.simulator.config import SimulationConfig
-from ecom_growth.simulator.ids import format_ids, take_strings
+from ecom_growth.simulator.ids import FixedWidthIds, format_ids, take_strings
 from ecom_growth.simulator.purchases import COMPLETED, Orders
 from ecom_growth.simulator.timeline import Window
 
@@ -54,7 +54,7 @@ def ratings_from_satisfaction(rng: np.random.Generator, config: SimulationConfig
 
 def draw_reviews(
     rng: np.random.Generator, config: SimulationConfig, window: Window, orders: Orders, lines: Lines,
-    satisfaction: np.ndarray, country: np.ndarray, customer_ids: pa.StringArray, product_ids: pa.StringArray,
+    satisfaction: np.ndarray, country: np.ndarray, customer_ids: FixedWidthIds, product_ids: FixedWidthIds,
     review_offset: int,
 ) -> pa.Table:
     cfg = config.reviews
@@ -76,8 +76,8 @@ def draw_reviews(
     return pa.table(
         {
             "review_id": format_ids("R", review_offset + np.arange(reviewed.size), 11),
-            "customer_id": customer_ids.take(pa.array(customer[by_time])),
-            "product_id": product_ids.take(pa.array(lines.product[reviewed][by_time])),
+            "customer_id": customer_ids.take(customer[by_time]),
+            "product_id": product_ids.take(lines.product[reviewed][by_time]),
             "rating": pa.array(rating[by_time], type=pa.int32()),
             "review_text": take_strings(labels, pick[by_time]),
             "created_at": pa.array(window.to_us(created[by_time]), type=pa.timestamp("us")),

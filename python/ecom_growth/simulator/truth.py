@@ -189,7 +189,14 @@ def build_truth(
                          "_truth_prices.parquet",
         },
         "basket": dataclasses.asdict(config.basket),
-        "funnel": dataclasses.asdict(config.funnel),
+        "funnel": {
+            **dataclasses.asdict(config.funnel),
+            "describes": "every order (any status) comes from a session: views of its products and of "
+                         "1 + Poisson other candidates, add_to_cart of its products, one purchase event per "
+                         "order line at ordered_at; browse-only sessions (one at signup + Poisson(channel "
+                         "browse_sessions_mean + browse_sessions_per_order x orders)) view 1 + Poisson(browse_focus_mean) "
+                         "focused products and add each to the cart with the channel's add_to_cart_probability",
+        },
         "reviews": dataclasses.asdict(config.reviews),
         "experiments": experiments,
         "realised": {

@@ -96,19 +96,29 @@ class Background:
 
     Parquet encoding and zstd release the GIL, so writing chunk i overlaps generating chunk
     i + 1 (the machine has two cores). A single worker keeps the job order, so the bytes of
-    every file are the same as with synchronous writes. ``wait`` bounds the memory in flight.
+    every file are the same as with synchronous writes. ``wait(checkpoint)`` bounds the memory
+    in flight: the caller waits for the jobs of older chunks before making new ones.
     """
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
         self._pending: list[Future] = []
+        self._submitted = 0
 
     def submit(self, job, *args) -> None:
         self._pending.append(self._pool.submit(job, *args))
+        self._submitted += 1
 
-    def wait(self) -> None:
-        pending, self._pending = self._pending, []
-        for future in pending:
+    def checkpoint(self) -> int:
+        """A mark for ``wait``: every job submitted so far."""
+        return self._submitted
+
+    def wait(self, checkpoint: int | None = None) -> None:
+        """Wait for the jobs submitted before ``checkpoint`` (all jobs if None); re-raise errors."""
+        done_before = self._submitted - len(self._pending)
+        count = len(self._pending) if checkpoint is None else max(0, checkpoint - done_before)
+        ready, self._pending = self._pending[:count], self._pending[count:]
+        for future in ready:
             future.result()
 
     def close(self, raise_errors: bool = True) -> None:
