@@ -9,7 +9,10 @@
 --
 -- Cost: each order joins the few snapshots after it (<= churn_snapshot_count + 1 copies of
 -- narrow rows); what only looks back (gap to the previous order, first purchase of a
--- category) is computed once per row with a window or a group by, before the join.
+-- category) is computed once per row with a window or a group by, before the join; events
+-- are reduced to (session, day) rows and matched to the 30 days before each snapshot by
+-- equality. Sums are exact (decimal money, integer gap seconds), so the output does not
+-- depend on the order in which parallel threads add things up.
 {%- set lookback_days = churn_var('churn_lookback_days') %}
 
 with snapshots as (
@@ -37,13 +40,15 @@ orders as (
         customer_id,
         ordered_at,
         order_status = 'completed'                                  as is_completed,
-        cast(order_total as double)                                 as order_total,
-        cast(discount_total as double)                              as discount_total,
+        -- money stays decimal until the end: exact sums do not depend on summation order
+        order_total,
+        discount_total,
+        -- whole seconds: integer sums are exact, so gap_std_days does not depend on summation order
         case when order_status = 'completed' then
-            {{ days_between(
+            {{ dbt.datediff(
                 'lag(ordered_at) over (partition by customer_id, order_status = \'completed\' order by ordered_at, order_id)',
-                'ordered_at') }}
-        end                                                         as gap_days
+                'ordered_at', 'second') }}
+        end                                                         as gap_seconds
     from {{ ref('stg_shop__orders') }}
     where ordered_at <= (select as_of from as_of)
 ),
@@ -69,8 +74,10 @@ order_features as (
         sum(case when orders.is_completed then orders.discount_total end)                   as discount_total,
         sum(case when orders.is_completed then orders.order_total + orders.discount_total end)
                                                                                             as list_value_total,
-        avg(orders.gap_days)                                                                as gap_mean_days,
-        stddev_samp(orders.gap_days)                                                        as gap_std_days,
+        -- gap mean = (last - first) / (n - 1), see joined; gap std from exact integer sums
+        count(orders.gap_seconds)                                                           as gap_count,
+        cast(sum(orders.gap_seconds) as decimal(38, 0))                                     as gap_seconds_sum,
+        sum(cast(orders.gap_seconds as decimal(38, 0)) * orders.gap_seconds)                as gap_seconds_squared_sum,
         count(case when not orders.is_completed then 1 end)                                 as cancelled_returned_orders,
         count(*)                                                                            as orders_any_status
     from orders
@@ -119,22 +126,46 @@ category_features as (
     group by category_first_purchases.customer_id, snapshots.snapshot_date
 ),
 
+window_days_30d as (
+    -- The 30 calendar days before each snapshot. Snapshots start at 00:00, so "in the last 30
+    -- days" is exactly "on one of these dates": an equality join instead of a range join over
+    -- every event.
+    select
+        snapshots.snapshot_date,
+        cast({{ dbt.dateadd('day', '-offsets.generated_number', 'snapshots.snapshot_date') }} as date) as window_date
+    from snapshots
+    cross join ({{ dbt.generate_series(30) }}) as offsets
+),
+
+session_days as (
+    -- One row per (customer, session, day) with what happened in it, up to as_of.
+    select
+        customer_id,
+        session_id,
+        cast(occurred_at as date)                                       as event_date,
+        count(case when event_type = 'view' then 1 end)                 as views,
+        max(case when event_type = 'add_to_cart' then 1 else 0 end)     as has_cart,
+        max(case when event_type = 'purchase' then 1 else 0 end)        as has_purchase
+    from {{ ref('stg_shop__events') }}
+    where occurred_at <= (select as_of from as_of)
+        and occurred_at >= (select min(last_30d_start_at) from snapshots)
+    group by customer_id, session_id, cast(occurred_at as date)
+),
+
 recent_sessions as (
-    -- Sessions as seen from s: only their events in [s - 30d, s). A cart whose purchase event
+    -- Sessions as seen from s: only their days in [s - 30d, s). A cart whose purchase event
     -- falls after s is abandoned as far as s can know.
     select
-        events.customer_id,
-        snapshots.snapshot_date,
-        events.session_id,
-        count(case when events.event_type = 'view' then 1 end)          as views,
-        max(case when events.event_type = 'add_to_cart' then 1 else 0 end) as has_cart,
-        max(case when events.event_type = 'purchase' then 1 else 0 end)    as has_purchase
-    from {{ ref('stg_shop__events') }} as events
-    inner join snapshots
-        on events.occurred_at < snapshots.snapshot_at
-        and events.occurred_at >= snapshots.last_30d_start_at
-    where events.occurred_at <= (select as_of from as_of)
-    group by events.customer_id, snapshots.snapshot_date, events.session_id
+        session_days.customer_id,
+        window_days_30d.snapshot_date,
+        session_days.session_id,
+        sum(session_days.views)                                         as views,
+        max(session_days.has_cart)                                      as has_cart,
+        max(session_days.has_purchase)                                  as has_purchase
+    from session_days
+    inner join window_days_30d
+        on session_days.event_date = window_days_30d.window_date
+    group by session_days.customer_id, window_days_30d.snapshot_date, session_days.session_id
 ),
 
 session_features as (
@@ -192,15 +223,23 @@ joined as (
         {{ days_between('order_features.last_order_at', 'order_features.snapshot_at') }}  as days_since_last_order,
         {{ days_between('order_features.first_order_at', 'order_features.snapshot_at') }} as tenure_days,
         order_features.orders_count,
-        order_features.revenue_total,
-        order_features.revenue_total / order_features.orders_count                 as avg_order_value,
+        cast(order_features.revenue_total as double)                               as revenue_total,
+        cast(order_features.revenue_total as double) / order_features.orders_count as avg_order_value,
         order_features.orders_last_30d,
         order_features.orders_last_90d,
         order_features.orders_last_90d / (order_features.orders_prior_90d + 1.0)   as order_trend_ratio,
-        order_features.gap_mean_days,
-        order_features.gap_std_days,
-        order_features.discount_total,
-        order_features.list_value_total,
+        case when order_features.orders_count >= 2 then
+            {{ days_between('order_features.first_order_at', 'order_features.last_order_at') }}
+            / (order_features.orders_count - 1)
+        end                                                                        as gap_mean_days,
+        case when order_features.gap_count >= 2 then
+            sqrt(cast(
+                order_features.gap_count * order_features.gap_seconds_squared_sum
+                - order_features.gap_seconds_sum * order_features.gap_seconds_sum as double)
+                / (order_features.gap_count * (order_features.gap_count - 1))) / 86400.0
+        end                                                                        as gap_std_days,
+        cast(order_features.discount_total as double)                              as discount_total,
+        cast(order_features.list_value_total as double)                            as list_value_total,
         order_features.cancelled_returned_orders,
         order_features.orders_any_status,
         coalesce(category_features.category_count, 0)                              as category_count,
