@@ -26,6 +26,7 @@ from ecom_growth.recommend import (
     synthetic_purchases,
 )
 from ecom_growth.recommend.evaluation import temporal_split
+from ecom_growth.recommend.topn import factor_top_n
 
 
 def interactions(rows: list[tuple[str, str, float, int]]) -> pl.DataFrame:
@@ -187,6 +188,30 @@ def test_fit_recommender_learns_the_planted_pairs():
     recs = recommend_top_n(fitted.model, fitted.matrix, fitted.maps, interactions=frame, n=1)
     assert rows_of(recs, "new_x") == [("x2", "als")]
     assert rows_of(recs, "new_y") == [("y1", "als")]
+
+
+@pytest.mark.parametrize("n", [1, 5, 40])
+def test_fast_filtered_top_n_equals_implicit_recommend(n):
+    rng = np.random.default_rng(n)
+    n_users, n_items = 300, 40
+    model = AlternatingLeastSquares(factors=6)
+    model.user_factors = rng.normal(size=(n_users, 6)).astype(np.float32)
+    model.item_factors = rng.normal(size=(n_items, 6)).astype(np.float32)
+    # filtered counts from 0 to every item (some users have bought the whole catalogue)
+    blocked = sp.random(n_users, n_items, density=0.2, format="csr", random_state=1, dtype=np.float32)
+    blocked.data[:] = 1
+    blocked = sp.vstack([blocked[:-3], sp.csr_matrix(np.ones((3, n_items), dtype=np.float32))]).tocsr()
+    users = rng.permutation(n_users)[:200]
+    users = np.concatenate([users, [n_users - 1]])
+    ids, scores = factor_top_n(model, users, n, blocked)
+    ref_ids, ref_scores = model.recommend(users, blocked[users], N=n, filter_already_liked_items=True)
+    valid = ref_scores > -1e37
+    np.testing.assert_array_equal(np.where(valid, ref_ids, -1), ids)
+    np.testing.assert_allclose(ref_scores[valid], scores[valid], rtol=1e-6)  # BLAS batch shapes differ
+    assert (ids[-1] == -1).all()  # the user who bought everything gets nothing from the model
+    unfiltered, _ = factor_top_n(model, users, n, None)
+    ref_unfiltered, _ = model.recommend(users, None, N=n, filter_already_liked_items=False)
+    np.testing.assert_array_equal(unfiltered, ref_unfiltered)
 
 
 def test_fit_on_empty_matrix_gives_empty_factors():

@@ -84,7 +84,9 @@ def _customer_frame(customers: pl.DataFrame | None, maps: IdMaps) -> pl.DataFram
 
 
 def _empty_scores() -> pl.DataFrame:
-    return pl.DataFrame(schema={"user_idx": pl.Int32, "item_idx": pl.Int32, "score": pl.Float64})
+    return pl.DataFrame(
+        schema={"user_idx": pl.Int32, "item_idx": pl.Int32, "score": pl.Float64, "position": pl.Int64}
+    )
 
 
 def _fix_ties(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,6 +104,56 @@ def _fix_ties(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return ids, scores
 
 
+def factor_top_n(
+    model, user_idx: np.ndarray, n: int, filter_matrix: sp.csr_matrix | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``n`` items per user from a factor model, skipping each user's filtered items.
+
+    Same result as ``model.recommend(user_idx, filter_matrix[user_idx], N=n)``, computed
+    faster: implicit's own filtering walks the users one by one in Python (a scipy row slice
+    per user, under the GIL), which dominated the run time on a million users. Here users are
+    grouped by how many items they have filtered (powers of two: a dozen groups at most),
+    each group asks implicit's C top-k kernel for ``n + group size`` items without a filter,
+    and the filtered ones are dropped with one vectorised sorted-key lookup.
+    Returns (ids, scores) of shape (users, n'), n' = min(n, items); empty slots hold id -1 and
+    score -FLT_MAX, like implicit.
+    """
+    from implicit.cpu.topk import topk
+
+    items = np.ascontiguousarray(model.item_factors)
+    n_items = items.shape[0]
+    top = min(n, n_items)
+    users = np.ascontiguousarray(model.user_factors[user_idx])
+    threads = getattr(model, "num_threads", 0)
+    if filter_matrix is None:
+        return topk(items, users, top, num_threads=threads)
+    blocked = filter_matrix[user_idx].tocsr()
+    blocked.sort_indices()
+    n_blocked = np.diff(blocked.indptr)
+    group = np.ceil(np.log2(n_blocked + 1)).astype(np.int64)  # 0, 1, 2, 3-4 -> 2, ...
+    out_ids = np.full((user_idx.size, top), -1, dtype=np.int32)
+    out_scores = np.full((user_idx.size, top), -np.finfo(np.float32).max, dtype=np.float32)
+    for g in np.unique(group):  # a dozen groups at most, not a loop over users
+        rows = np.flatnonzero(group == g)
+        k = int(min(top + 2**g - 1, n_items))
+        ids, scores = topk(items, users[rows], k, num_threads=threads)
+        sub = blocked[rows]
+        keys = np.repeat(np.arange(rows.size, dtype=np.int64), np.diff(sub.indptr)) * n_items + sub.indices
+        candidates = np.arange(rows.size, dtype=np.int64)[:, None] * n_items + ids
+        if keys.size:
+            at = np.minimum(np.searchsorted(keys, candidates), keys.size - 1)
+            is_blocked = keys[at] == candidates
+        else:
+            is_blocked = np.zeros(candidates.shape, dtype=bool)
+        valid = ~is_blocked & (scores > _INVALID_SCORE)
+        slot = np.cumsum(valid, axis=1) - 1
+        keep = valid & (slot < top)
+        r, c = np.nonzero(keep)
+        out_ids[rows[r], slot[r, c]] = ids[r, c]
+        out_scores[rows[r], slot[r, c]] = scores[r, c]
+    return out_ids, out_scores
+
+
 def model_scores(
     model,
     matrix: sp.csr_matrix,
@@ -110,9 +162,10 @@ def model_scores(
     n: int,
     filter_matrix: sp.csr_matrix | None,
 ) -> pl.DataFrame:
-    """Long frame (user_idx, item_idx, score) of each user's best <= n unfiltered items.
+    """Long frame (user_idx, item_idx, score, position) of each user's best <= n unfiltered
+    items, position 0 = best.
 
-    Matrix factorisation models (ALS) rank with implicit's batched top-k (BLAS + C threads);
+    Matrix factorisation models (ALS) rank with implicit's C top-k kernel (``factor_top_n``);
     item-item models (CosineRecommender) score ``user_items @ similarity`` as one sparse
     product (implicit's own item-item ``recommend`` loops over users in Python).
     """
@@ -126,20 +179,18 @@ def model_scores(
                 "model factors do not match the matrix: "
                 f"{model.user_factors.shape[0]}x{model.item_factors.shape[0]} vs {matrix.shape}"
             )
-        top = min(n, n_items)
-        query = filter_matrix[user_idx] if filter_matrix is not None else None
         with threadpool_limits(1, "blas"):
-            ids, scores = model.recommend(
-                user_idx, query, N=top, filter_already_liked_items=filter_matrix is not None
-            )
+            ids, scores = factor_top_n(model, user_idx, n, filter_matrix)
         ids, scores = _fix_ties(np.asarray(ids).copy(), np.asarray(scores).copy())
-        valid = scores > _INVALID_SCORE
+        valid = scores > _INVALID_SCORE  # valid slots are a prefix of each row
         users = np.broadcast_to(user_idx[:, None], ids.shape)
+        positions = np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64)[None, :], ids.shape)
         return pl.DataFrame(
             {
                 "user_idx": users[valid].astype(np.int32),
                 "item_idx": ids[valid].astype(np.int32),
                 "score": scores[valid].astype(np.float64),
+                "position": positions[valid],
             }
         )
     if _is_item_item(model):
@@ -165,7 +216,8 @@ def model_scores(
             )
         return (
             frame.sort(["user_idx", "score", "item_idx"], descending=[False, True, False])
-            .filter(pl.int_range(pl.len()).over("user_idx") < n)
+            .with_columns(position=pl.int_range(pl.len()).over("user_idx").cast(pl.Int64))
+            .filter(pl.col("position") < n)
         )
     raise TypeError(
         f"unsupported model {type(model).__name__}: need an implicit matrix factorisation "
@@ -289,7 +341,7 @@ def recommend_top_n(
         bought = purchased.select(pl.col(USER_COL).cast(pl.String), pl.col(ITEM_COL).cast(pl.String))
 
     # 1. model rows for customers the model knows
-    known = cust.filter(pl.col("user_idx").is_not_null())
+    known = cust.filter(pl.col("user_idx").is_not_null()).sort("user_idx")  # = customer_id order
     if model is not None and known.height and maps.n_items and n:
         filter_matrix = indicator_matrix(bought, maps) if filter_purchased else None
         scored = model_scores(
@@ -302,17 +354,17 @@ def recommend_top_n(
             USER_COL: maps.user_id(scored.get_column("user_idx")),
             ITEM_COL: maps.item_id(scored.get_column("item_idx")),
             "score": scored.get_column("score"),
+            "source": pl.Series([source], dtype=pl.String).new_from_index(0, scored.height),
+            "position": scored.get_column("position"),
         },
-        schema={USER_COL: pl.String, ITEM_COL: pl.String, "score": pl.Float64},
-    ).with_columns(
-        pl.lit(source, pl.String).alias("source"),
-        position=pl.int_range(pl.len()).over(USER_COL).cast(pl.Int64),
+        schema={USER_COL: pl.String, ITEM_COL: pl.String, "score": pl.Float64, "source": pl.String,
+                "position": pl.Int64},
     )
 
     # 2. how many rows each customer still needs, and what they must not receive
-    counts = model_rows.group_by(USER_COL).agg(pl.len().cast(pl.Int64).alias("n_model"))
+    counts = scored.group_by("user_idx").agg(pl.len().cast(pl.Int64).alias("n_model"))
     needing = (
-        cust.join(counts, on=USER_COL, how="left")
+        cust.join(counts, on="user_idx", how="left")
         .with_columns(need=pl.lit(n, pl.Int64) - pl.col("n_model").fill_null(0))
         .filter(pl.col("need") > 0)
         .select(USER_COL, CHANNEL_COL, "need", "n_model")
@@ -370,10 +422,10 @@ def recommend_top_n(
             .select(USER_COL, ITEM_COL, "score", "source", "position")
         )
 
+    # model rows are already in (customer_id, position) order; only a top-up needs a re-sort
+    combined = pl.concat([model_rows, topup]).sort([USER_COL, "position"]) if topup.height else model_rows
     out = (
-        pl.concat([model_rows, topup])
-        .sort([USER_COL, "position"])
-        .select(
+        combined.select(
             USER_COL,
             (pl.col("position") + 1).cast(pl.Int32).alias("rank"),
             ITEM_COL,
