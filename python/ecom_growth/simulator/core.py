@@ -38,7 +38,7 @@ from ecom_growth.simulator.reviews import draw_reviews
 from ecom_growth.simulator.taste import category_mix, customer_factors
 from ecom_growth.simulator.timeline import PurchaseClock, Window
 from ecom_growth.simulator.truth import Realised, build_truth
-from ecom_growth.simulator.writer import TABLES, Background, TableWriter, output_schema
+from ecom_growth.simulator.writer import DICTIONARY_COLUMNS, TABLES, Background, TableWriter, output_schema
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,10 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
     # Two writer threads: events (the bulk of the bytes) and everything else.
     background, events_background = Background(), Background()
     writers = {
-        t: TableWriter(out / f"{t}.parquet", output_schema(t, is_dirty), events_background if t == "events" else background)
+        t: TableWriter(
+            out / f"{t}.parquet", output_schema(t, is_dirty), events_background if t == "events" else background,
+            DICTIONARY_COLUMNS[t],
+        )
         for t in TABLES
     }
     sinks = _Sinks(

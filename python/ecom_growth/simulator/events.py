@@ -37,12 +37,11 @@ class _Events:
     product: list[np.ndarray]
     at_us: list[np.ndarray]
 
-    def add(self, customer, session, kind, product, at_us) -> None:
-        n = np.size(at_us)
-        self.customer.append(np.broadcast_to(customer, n).astype(np.int64))
-        self.session.append(np.broadcast_to(session, n).astype(np.int64))
-        self.kind.append(np.broadcast_to(np.int8(kind), n))
-        self.product.append(np.broadcast_to(product, n).astype(np.int32))
+    def add(self, customer: np.ndarray, session: np.ndarray, kind: int, product: np.ndarray, at_us: np.ndarray) -> None:
+        self.customer.append(np.asarray(customer, dtype=np.int32))
+        self.session.append(np.asarray(session, dtype=np.int32))
+        self.kind.append(np.full(np.size(at_us), kind, dtype=np.int8))
+        self.product.append(np.asarray(product, dtype=np.int32))
         self.at_us.append(np.asarray(at_us, dtype=np.int64))
 
 
@@ -73,20 +72,24 @@ def draw_events(
     events = _Events([], [], [], [], [])
     signup_us = window.to_us(signup_days)
     order_us = window.to_us(orders.days)
+    last_us = window.end_us_exclusive - 1  # events near the end stay inside the window
 
     # --- order sessions (session number = order index) ---
+    # Minutes before the order; never before signup (a first order can follow it closely).
     lines = baskets.lines
     line_us = order_us[lines.order]
     line_customer = orders.customer[lines.order]
-    events.add(line_customer, lines.order, VIEW, lines.product, line_us - _minutes(rng, 2, 30, line_us.size))
-    events.add(line_customer, lines.order, ADD_TO_CART, lines.product, line_us - _minutes(rng, 1 / 6, 2, line_us.size))
+    not_before = signup_us[line_customer]
+    events.add(line_customer, lines.order, VIEW, lines.product, np.maximum(line_us - _minutes(rng, 2, 30, line_us.size), not_before))
+    events.add(line_customer, lines.order, ADD_TO_CART, lines.product,
+               np.maximum(line_us - _minutes(rng, 1 / 6, 2, line_us.size), not_before))
     events.add(line_customer, lines.order, PURCHASE, lines.product, line_us)
     row, shown = _other_candidates(rng, baskets.candidates, baskets.chosen_column, lines.draw, funnel.order_extra_views_mean)
-    shown_us = line_us[row] - _minutes(rng, 2, 30, row.size)
+    shown_us = np.maximum(line_us[row] - _minutes(rng, 2, 30, row.size), not_before[row])
     events.add(line_customer[row], lines.order[row], VIEW, shown, shown_us)
     carted = rng.random(row.size) < funnel.order_abandoned_cart_probability
     events.add(line_customer[row][carted], lines.order[row][carted], ADD_TO_CART, shown[carted],
-               shown_us[carted] + _minutes(rng, 1 / 12, 1, int(carted.sum())))
+               np.minimum(shown_us[carted] + _minutes(rng, 1 / 12, 1, int(carted.sum())), last_us))
 
     # --- browse-only sessions ---
     orders_per_customer = np.bincount(orders.customer, minlength=n_customers)
@@ -109,21 +112,21 @@ def draw_events(
     focus_product, candidates, chosen_column = choose_items(
         rng, config, catalogue, factors, mix, focus_customer, window.week(session_days[focus_session]),
     )
-    focus_us = session_us[focus_session] + _minutes(rng, 0, 20, focus_session.size)
+    focus_us = np.minimum(session_us[focus_session] + _minutes(rng, 0, 20, focus_session.size), last_us)
     events.add(focus_customer, session_number[focus_session], VIEW, focus_product, focus_us)
     cart_probability = np.array([c.add_to_cart_probability for c in config.channels])[channel[focus_customer]]
     carted = rng.random(focus_session.size) < cart_probability
     events.add(focus_customer[carted], session_number[focus_session][carted], ADD_TO_CART, focus_product[carted],
-               focus_us[carted] + _minutes(rng, 1 / 12, 1, int(carted.sum())))
+               np.minimum(focus_us[carted] + _minutes(rng, 1 / 12, 1, int(carted.sum())), last_us))
     row, shown = _other_candidates(rng, candidates, chosen_column, np.arange(focus_session.size), funnel.browse_extra_views_mean)
     events.add(focus_customer[row], session_number[focus_session][row], VIEW, shown,
-               session_us[focus_session][row] + _minutes(rng, 0, 20, row.size))
+               np.minimum(session_us[focus_session][row] + _minutes(rng, 0, 20, row.size), last_us))
 
     customer = np.concatenate(events.customer)
     session = np.concatenate(events.session)
     kind = np.concatenate(events.kind)
     product = np.concatenate(events.product)
-    at_us = np.clip(np.concatenate(events.at_us), signup_us[customer], window.end_us_exclusive - 1)
+    at_us = np.concatenate(events.at_us)
 
     # Session ids follow session start order; event ids follow time order.
     all_session_us = np.concatenate([order_us, session_us])
