@@ -59,7 +59,63 @@ def _run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_generate,)
+def _add_export(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="copy the marts and ML tables out of the warehouse as Parquet (atomic per file)",
+        description="Write <out>/<table>.parquet for every table of the marts and ml schemas, and "
+        "<out>/audiences/<action>.parquet per next-best action, each via a temporary file and a rename.",
+    )
+    parser.add_argument("--db", type=Path, default=Path("warehouse/ecom_growth.duckdb"), help="DuckDB warehouse file")
+    parser.add_argument("--out", type=Path, default=Path("exports"), help="output folder (default exports)")
+    parser.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from ecom_growth.exports import export_audiences, export_tables
+
+    exported = export_tables(args.db, args.out)
+    audiences = export_audiences(args.db, args.out / "audiences")
+    print(f"exported {len(exported)} tables and {len(audiences)} audiences to {args.out}/")
+    return 0
+
+
+def _add_summary(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("summary", help="row counts of the key tables and how to query them")
+    parser.add_argument("--db", type=Path, default=Path("warehouse/ecom_growth.duckdb"), help="DuckDB warehouse file")
+    parser.set_defaults(run=_run_summary)
+
+
+def _run_summary(args: argparse.Namespace) -> int:
+    from ecom_growth.summary import build_summary
+
+    print(build_summary(args.db))
+    return 0
+
+
+def _add_bench(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="time and measure peak memory of every stage at a given scale",
+        description="Generate --customers simulated customers, run each dbt stage as its own process, "
+        "and write bench_<customers>.json/.md with wall time, peak RSS and the slowest models.",
+    )
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--work", type=Path, default=Path("build/bench"), help="scratch folder (raw data, warehouse)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"), help="report folder")
+    parser.set_defaults(run=_run_bench)
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from ecom_growth.bench import run_benchmark
+
+    report = run_benchmark(args.customers, Path.cwd(), args.work, args.out, seed=args.seed)
+    print((args.out / f"bench_{args.customers}.md").read_text())
+    return 0 if report["ok"] else 1
+
+
+COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_generate, _add_export, _add_summary, _add_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -61,3 +61,38 @@ def export_tables(db_path: str | Path, out_dir: str | Path, schemas: tuple[str, 
             exported.append(ExportedTable(schema, table, rows, final))
             log.info("exported %s.%s (%d rows) -> %s", schema, table, rows, final)
     return exported
+
+
+def export_audiences(db_path: str | Path, out_dir: str | Path) -> list[ExportedTable]:
+    """One Parquet file per next-best action (the CRM audience): <out_dir>/<action>.parquet.
+
+    Written atomically like the tables; a file whose action no longer exists is removed so the
+    folder always mirrors the current actions. No-op when fct_next_best_actions is not built.
+    """
+    out = Path(out_dir)
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        if ("marts", "fct_next_best_actions") not in set(list_tables(con, ("marts",))):
+            return []
+        out.mkdir(parents=True, exist_ok=True)
+        actions = [a for (a,) in con.execute("select distinct action from marts.fct_next_best_actions order by 1").fetchall()]
+        exported: list[ExportedTable] = []
+        for action in actions:
+            final = out / f"{action}.parquet"
+            tmp = out / f".{action}.parquet.tmp-{os.getpid()}"
+            query = (
+                "select customer_id, action, rule_id, coupon_value, message, recommended_product_1, "
+                "recommended_product_2, recommended_product_3, expected_value_at_stake, as_of "
+                "from marts.fct_next_best_actions where action = ? order by customer_id"
+            )
+            rows = con.execute(f"select count(*) from ({query})", [action]).fetchone()[0]
+            con.execute(f"copy ({query.replace('?', _sql_string(action))}) to '{tmp.as_posix()}' (format parquet, compression zstd)")
+            os.replace(tmp, final)
+            exported.append(ExportedTable("marts", f"audience:{action}", rows, final))
+        for stale in out.glob("*.parquet"):
+            if stale.stem not in actions:
+                stale.unlink()
+    return exported
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

@@ -1,0 +1,57 @@
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ecom_growth.exports import export_audiences, export_tables
+from ecom_growth.summary import build_summary
+
+
+def _warehouse(path: Path, with_actions: bool = True) -> Path:
+    db = path / "wh.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema marts; create schema ml; create schema staging; create schema intermediate")
+        con.execute("create table marts.dim_customers as select 'c' || i as customer_id from range(3) t(i)")
+        con.execute("create table ml.ml_churn_scores as select 'c1' as customer_id, 0.5 as churn_probability")
+        con.execute("create table staging.secret as select 1 as x")
+        con.execute("create table intermediate.int_as_of as select timestamp '2026-01-01' as as_of, 'var' as as_of_source")
+        if with_actions:
+            con.execute(
+                """create table marts.fct_next_best_actions as select * from (values
+                ('c0', 'winback', 'r1', 10.0, 'hi', 'p1', 'p2', 'p3', 1.5, timestamp '2026-01-01'),
+                ('c1', 'loyalty', 'r2', 0.0, 'hey', 'p1', null, null, 0.0, timestamp '2026-01-01'),
+                ('c2', 'winback', 'r1', 10.0, 'hi', 'p3', 'p2', 'p1', 2.5, timestamp '2026-01-01'))
+                t(customer_id, action, rule_id, coupon_value, message, recommended_product_1,
+                  recommended_product_2, recommended_product_3, expected_value_at_stake, as_of)"""
+            )
+    return db
+
+
+def test_export_writes_every_mart_and_ml_table_but_nothing_internal(tmp_path):
+    db = _warehouse(tmp_path)
+    exported = export_tables(db, tmp_path / "out")
+    assert sorted(e.table for e in exported) == ["dim_customers", "fct_next_best_actions", "ml_churn_scores"]
+    assert pl.read_parquet(tmp_path / "out" / "dim_customers.parquet").height == 3
+    assert not list((tmp_path / "out").glob(".*tmp*")), "no temporary file is left behind"
+
+
+def test_audiences_one_file_per_action_and_stale_files_removed(tmp_path):
+    db = _warehouse(tmp_path)
+    out = tmp_path / "aud"
+    out.mkdir()
+    (out / "old_action.parquet").write_bytes(b"stale")
+    exported = export_audiences(db, out)
+    assert sorted(p.name for p in out.glob("*.parquet")) == ["loyalty.parquet", "winback.parquet"]
+    assert {e.rows for e in exported} == {1, 2}
+    assert pl.read_parquet(out / "winback.parquet")["customer_id"].to_list() == ["c0", "c2"]
+
+
+def test_audiences_noop_without_actions_table(tmp_path):
+    assert export_audiences(_warehouse(tmp_path, with_actions=False), tmp_path / "aud") == []
+
+
+def test_summary_reports_counts_and_missing_tables(tmp_path):
+    text = build_summary(_warehouse(tmp_path))
+    assert "as_of: 2026-01-01 00:00:00 (var)" in text
+    assert "marts.dim_customers" in text and " 3" in text
+    assert "(not built)" in text
