@@ -472,6 +472,16 @@ def test_a_single_customer_and_a_short_window_still_write_every_table(tmp_path):
     assert "2025-01-01" <= experiment["window_start"] <= experiment["window_end"] <= "2025-01-31"
 
 
+def test_a_shop_without_any_order_writes_empty_tables_with_the_contract_schema(tmp_path):
+    truth = generate(customers=2, seed=1, out=tmp_path, dirty_rate=0.1)
+    assert truth["raw_rows"]["orders"] == truth["raw_rows"]["order_items"] == truth["raw_rows"]["reviews"] == 0
+    assert truth["realised"]["mean_completed_order_value"] is None
+    for table in TABLES:
+        assert pq.read_schema(tmp_path / f"{table}.parquet").names == SCHEMAS[table].names
+    assert _read(tmp_path, "orders").height == 0
+    assert truth["raw_rows"]["events"] > 0  # the two signups still browsed
+
+
 def test_cli_generate_writes_the_files_and_prints_one_line_per_table(tmp_path, capsys):
     assert main(["-q", "generate", "--customers", "500", "--seed", "2", "--out", str(tmp_path), "--effects", "none"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

@@ -51,7 +51,9 @@ class Baskets:
 
 
 def _segment_starts(counts: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    """Offset of each segment in a flat array of segments with these lengths."""
+    counts = np.asarray(counts, dtype=np.int64)
+    return np.cumsum(counts) - counts
 
 
 def _first_in_group(group: np.ndarray, mask: np.ndarray, n_groups: int) -> np.ndarray:
@@ -120,6 +122,13 @@ def draw_baskets(
             favourite_count = np.bincount(owner, minlength=n_customers)
             favourite_start = _segment_starts(favourite_count)
 
+    if not parts["order"]:  # no orders in this chunk
+        empty = np.zeros(0, dtype=np.int64)
+        return Baskets(
+            lines=Lines(order=empty, product=empty, quantity=empty, unit_cents=empty, draw=empty),
+            list_cents=empty, discount_cents=empty,
+            candidates=np.zeros((0, config.taste.candidates), dtype=np.int32), chosen_column=np.zeros(0, dtype=np.int8),
+        )
     draw_order = np.concatenate(parts["order"]).astype(np.int64)
     position = np.concatenate(parts["position"]).astype(np.int64)
     product = np.concatenate(parts["product"]).astype(np.int64)

@@ -105,7 +105,9 @@ def draw_conversion(
 
 
 def _segment_starts(counts: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    """Offset of each segment in a flat array of segments with these lengths."""
+    counts = np.asarray(counts, dtype=np.int64)
+    return np.cumsum(counts) - counts
 
 
 def draw_orders(
