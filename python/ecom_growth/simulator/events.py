@@ -137,7 +137,7 @@ def draw_events(
         {
             "event_id": format_ids("E", event_offset + np.arange(order.size), 11),
             "customer_id": customer_ids.take(customer[order]),
-            "session_id": format_ids("S", session_offset + session_rank[session[order]], 11),
+            "session_id": FixedWidthIds("S", session_offset + session_rank, 11).take(session[order]),
             "event_type": take_strings(EVENT_LABELS, kind[order]),
             "product_id": product_ids.take(product[order]),
             "occurred_at": pa.array(at_us[order], type=pa.timestamp("us")),
