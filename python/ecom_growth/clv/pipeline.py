@@ -97,7 +97,9 @@ class ClvFits(NamedTuple):
     time_unit_days: float | None
 
 
-def _model_inputs(summary: pl.DataFrame, time_unit_days: float, *, what: str, columns=SUMMARY_COLUMNS) -> pl.DataFrame:
+def _model_inputs(
+    summary: pl.DataFrame, time_unit_days: float, *, what: str, columns: tuple[str, ...] = SUMMARY_COLUMNS
+) -> pl.DataFrame:
     """The library's (frequency, recency, T) in model time units, from the SQL summary in days."""
     require_columns(summary, list(columns), what=what)
     if not (np.isfinite(time_unit_days) and time_unit_days > 0):
