@@ -58,7 +58,6 @@ order_features as (
     select
         orders.customer_id,
         snapshots.snapshot_date,
-        snapshots.snapshot_at,
         count(case when orders.is_completed then 1 end)                                     as orders_count,
         count(case when orders.is_completed and orders.ordered_at >= snapshots.last_30d_start_at then 1 end)
                                                                                             as orders_last_30d,
@@ -75,15 +74,16 @@ order_features as (
         sum(case when orders.is_completed then orders.order_total + orders.discount_total end)
                                                                                             as list_value_total,
         -- gap mean = (last - first) / (n - 1), see joined; gap std from exact integer sums
+        -- (no overflow: the squares sum to at most (sum of gaps)^2 <= (data span in seconds)^2)
         count(orders.gap_seconds)                                                           as gap_count,
-        cast(sum(orders.gap_seconds) as decimal(38, 0))                                     as gap_seconds_sum,
-        sum(cast(orders.gap_seconds as decimal(38, 0)) * orders.gap_seconds)                as gap_seconds_squared_sum,
+        sum(orders.gap_seconds)                                                             as gap_seconds_sum,
+        sum(orders.gap_seconds * orders.gap_seconds)                                        as gap_seconds_squared_sum,
         count(case when not orders.is_completed then 1 end)                                 as cancelled_returned_orders,
         count(*)                                                                            as orders_any_status
     from orders
     inner join snapshots
         on orders.ordered_at < snapshots.snapshot_at
-    group by orders.customer_id, snapshots.snapshot_date, snapshots.snapshot_at, snapshots.lookback_start_at
+    group by orders.customer_id, snapshots.snapshot_date
     having count(case when orders.is_completed and orders.ordered_at >= snapshots.lookback_start_at then 1 end) > 0
 ),
 
@@ -181,31 +181,33 @@ session_features as (
     group by customer_id, snapshot_date
 ),
 
-review_history as (
+reviews as (
+    -- The next review's time is computed once per review: the latest review before s is the
+    -- one whose successor (if any) is not before s. Ties in created_at: highest review_id last.
     select
-        reviews.customer_id,
-        snapshots.snapshot_date,
-        cast(reviews.rating as double) as rating,
-        row_number() over (
-            partition by reviews.customer_id, snapshots.snapshot_date
-            order by reviews.created_at desc, reviews.review_id desc
-        ) as recency_rank
-    from {{ ref('stg_shop__reviews') }} as reviews
-    inner join snapshots
-        on reviews.created_at < snapshots.snapshot_at
-    where reviews.created_at <= (select as_of from as_of)
+        customer_id,
+        created_at,
+        cast(rating as double)                                          as rating,
+        lead(created_at) over (partition by customer_id order by created_at, review_id)
+                                                                        as next_created_at
+    from {{ ref('stg_shop__reviews') }}
+    where created_at <= (select as_of from as_of)
 ),
 
 review_features as (
     select
-        customer_id,
-        snapshot_date,
-        count(*)                                            as review_count,
-        avg(rating)                                         as review_rating_avg,
-        min(rating)                                         as review_rating_min,
-        max(case when recency_rank = 1 then rating end)    as review_rating_latest
-    from review_history
-    group by customer_id, snapshot_date
+        reviews.customer_id,
+        snapshots.snapshot_date,
+        count(*)                                                        as review_count,
+        avg(reviews.rating)                                             as review_rating_avg,
+        min(reviews.rating)                                             as review_rating_min,
+        max(case when reviews.next_created_at is null
+                   or reviews.next_created_at >= snapshots.snapshot_at then reviews.rating end)
+                                                                        as review_rating_latest
+    from reviews
+    inner join snapshots
+        on reviews.created_at < snapshots.snapshot_at
+    group by reviews.customer_id, snapshots.snapshot_date
 ),
 
 joined as (
@@ -220,8 +222,8 @@ joined as (
         end                                                                        as is_churned,
         customers.acquisition_channel,
         customers.country,
-        {{ days_between('order_features.last_order_at', 'order_features.snapshot_at') }}  as days_since_last_order,
-        {{ days_between('order_features.first_order_at', 'order_features.snapshot_at') }} as tenure_days,
+        {{ days_between('order_features.last_order_at', 'snapshots.snapshot_at') }}       as days_since_last_order,
+        {{ days_between('order_features.first_order_at', 'snapshots.snapshot_at') }}      as tenure_days,
         order_features.orders_count,
         cast(order_features.revenue_total as double)                               as revenue_total,
         cast(order_features.revenue_total as double) / order_features.orders_count as avg_order_value,
@@ -233,10 +235,10 @@ joined as (
             / (order_features.orders_count - 1)
         end                                                                        as gap_mean_days,
         case when order_features.gap_count >= 2 then
-            sqrt(cast(
-                order_features.gap_count * order_features.gap_seconds_squared_sum
-                - order_features.gap_seconds_sum * order_features.gap_seconds_sum as double)
-                / (order_features.gap_count * (order_features.gap_count - 1))) / 86400.0
+            sqrt(greatest(
+                (cast(order_features.gap_seconds_squared_sum as double)
+                 - cast(order_features.gap_seconds_sum as double) * order_features.gap_seconds_sum / order_features.gap_count)
+                / (order_features.gap_count - 1), 0)) / 86400.0
         end                                                                        as gap_std_days,
         cast(order_features.discount_total as double)                              as discount_total,
         cast(order_features.list_value_total as double)                            as list_value_total,
