@@ -38,7 +38,7 @@ def test_no_already_purchased_product_is_recommended(warehouse):
 
 
 def test_churn_model_meets_the_bars(warehouse):
-    rows = pl.from_arrow(warehouse.execute("select * from ml.ml_churn_model_evaluation").fetch_arrow_table())
+    rows = warehouse.sql("select * from ml.ml_churn_model_evaluation").pl()
     chosen = rows.filter(pl.col("is_selected")).row(0, named=True)
     baseline = rows.filter(pl.col("model") == "recency_baseline").row(0, named=True)
     assert chosen["roc_auc"] >= 0.75
