@@ -20,10 +20,18 @@ def _required_env(name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def warehouse():
+def _warehouse_connection():
     con = duckdb.connect(_required_env("ECOM_GROWTH_DB"), read_only=True)
     yield con
     con.close()
+
+
+@pytest.fixture()
+def warehouse(_warehouse_connection):
+    # A cursor per test: DuckDB 2 refuses new work on a connection with an unfinished result.
+    cursor = _warehouse_connection.cursor()
+    yield cursor
+    cursor.close()
 
 
 @pytest.fixture(scope="session")

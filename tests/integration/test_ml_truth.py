@@ -38,7 +38,9 @@ def test_no_already_purchased_product_is_recommended(warehouse):
 
 
 def test_churn_model_meets_the_bars(warehouse):
-    rows = warehouse.sql("select * from ml.ml_churn_model_evaluation").pl()
+    cursor = warehouse.execute("select * from ml.ml_churn_model_evaluation")
+    columns = [d[0] for d in cursor.description]
+    rows = pl.DataFrame(cursor.fetchall(), schema=columns, orient="row")
     chosen = rows.filter(pl.col("is_selected")).row(0, named=True)
     baseline = rows.filter(pl.col("model") == "recency_baseline").row(0, named=True)
     assert chosen["roc_auc"] >= 0.75
