@@ -18,7 +18,6 @@ integration suite's ECOM_GROWTH_* point at another build and are overridden here
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from churn_test_data import last_instant_before, midnight, snap_to_boundary, truncate_raw, write_fallback_raw
+from churn_test_data import last_instant_before, midnight, snap_to_boundary, truncate_raw
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CUSTOMERS = 3000
@@ -42,16 +41,11 @@ CHURN_VARS = {"churn_lookback_days": 365, "churn_window_days": 90,
 
 
 def _generate_raw(out: Path) -> str:
-    if importlib.util.find_spec("ecom_growth.cli") is not None:
-        subprocess.run(
-            [sys.executable, "-m", "ecom_growth", "generate", "--customers", str(CUSTOMERS),
-             "--seed", str(SEED), "--out", str(out)],
-            check=True, cwd=PROJECT_DIR, capture_output=True, text=True)
-        source = "simulator"
-    else:
-        write_fallback_raw(out, CUSTOMERS, SEED)
-        source = "fallback"
-    return source
+    subprocess.run(
+        [sys.executable, "-m", "ecom_growth", "generate", "--customers", str(CUSTOMERS),
+         "--seed", str(SEED), "--out", str(out)],
+        check=True, cwd=PROJECT_DIR, capture_output=True, text=True)
+    return "simulator"
 
 
 def _start_dbt_build(work: Path, name: str, raw: Path, as_of: str) -> tuple[subprocess.Popen, Path]:
