@@ -62,14 +62,25 @@ def dbt_model_timings(target_path: Path) -> list[dict]:
 DBT_STAGES = (
     ("dbt seed", ["seed"]),
     ("dbt staging (SQL)", ["run", "-s", "staging"]),
-    ("dbt intermediate + marts (SQL)", ["run", "-s", "intermediate", "marts", "--exclude", "config.materialized:python+"]),
-    ("dbt ml + dependent marts (Python)", ["run", "-s", "config.materialized:python+"]),
+    ("dbt intermediate + marts (SQL)", ["run", "-s", "intermediate", "marts", "--exclude", "path:models/ml+"]),
+    ("dbt ml: recommender evaluation (Python)", ["run", "-s", "ml_recommender_evaluation"]),
+    ("dbt ml: recommendations (ALS fit + top-N)", ["run", "-s", "ml_recommendations"]),
+    ("dbt ml: similar products", ["run", "-s", "ml_similar_products"]),
+    ("dbt ml: churn evaluation + scores", ["run", "-s", "ml_churn_model_evaluation", "ml_churn_scores"]),
+    ("dbt ml: CLV fit + predictions + evaluation", ["run", "-s", "path:models/ml/clv"]),
+    ("dbt ml: segments", ["run", "-s", "path:models/ml/segments"]),
+    ("dbt marts depending on ML (CLV, actions)", ["run", "-s", "path:models/ml+", "--exclude", "path:models/ml"]),
     ("dbt data + unit tests", ["test"]),
 )
 
 
-def run_benchmark(customers: int, project_dir: Path, work_dir: Path, out_dir: Path, seed: int = 42) -> dict:
-    """Generate `customers` simulated customers, build everything, and record each stage."""
+def run_benchmark(
+    customers: int, project_dir: Path, work_dir: Path, out_dir: Path, seed: int = 42, reuse_data: bool = False
+) -> dict:
+    """Generate `customers` simulated customers, build everything, and record each stage.
+
+    Stages run with --threads 1 so each stage's time is its own work, not a race with another
+    model; reuse_data skips generation when the raw files of that scale already exist."""
     work_dir.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     raw = work_dir / "raw"
@@ -83,19 +94,21 @@ def run_benchmark(customers: int, project_dir: Path, work_dir: Path, out_dir: Pa
         "OPENBLAS_NUM_THREADS": "1",
     }
     Path(env["ECOM_GROWTH_DB"]).unlink(missing_ok=True)
-    stages = [
-        run_stage(
-            "generate",
-            [sys.executable, "-m", "ecom_growth", "generate", "--customers", str(customers), "--seed", str(seed), "--out", str(raw)],
-            env,
-            project_dir,
+    stages = []
+    if not (reuse_data and (raw / "_truth.json").exists()):
+        stages.append(
+            run_stage(
+                "generate",
+                [sys.executable, "-m", "ecom_growth", "generate", "--customers", str(customers), "--seed", str(seed), "--out", str(raw)],
+                env,
+                project_dir,
+            )
         )
-    ]
     dbt = str(Path(sys.executable).with_name("dbt"))
     for name, args in DBT_STAGES:
-        if stages[-1].exit_code != 0:
+        if stages and stages[-1].exit_code != 0:
             break
-        result = run_stage(name, [dbt, *args], env, project_dir)
+        result = run_stage(name, [dbt, *args, "--threads", "1"], env, project_dir)
         result.models = dbt_model_timings(target)
         stages.append(result)
 

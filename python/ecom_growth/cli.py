@@ -104,13 +104,14 @@ def _add_bench(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", type=Path, default=Path("build/bench"), help="scratch folder (raw data, warehouse)")
     parser.add_argument("--out", type=Path, default=Path("bench/results"), help="report folder")
+    parser.add_argument("--reuse-data", action="store_true", help="skip generation if the raw data exists")
     parser.set_defaults(run=_run_bench)
 
 
 def _run_bench(args: argparse.Namespace) -> int:
     from ecom_growth.bench import run_benchmark
 
-    report = run_benchmark(args.customers, Path.cwd(), args.work, args.out, seed=args.seed)
+    report = run_benchmark(args.customers, Path.cwd(), args.work, args.out, seed=args.seed, reuse_data=args.reuse_data)
     print((args.out / f"bench_{args.customers}.md").read_text())
     return 0 if report["ok"] else 1
 
