@@ -2,7 +2,7 @@
 
 Typical use (what the dbt models in models/ml/ do)::
 
-    fitted = fit_recommender(interactions, weighting="bm25", factors=64)
+    fitted = fit_recommender(interactions, weighting="bm25", factors=32)
     recs = recommend_top_n(fitted.model, fitted.matrix, fitted.maps, customers,
                            interactions=interactions, n=10)
     similar = similar_products(fitted.model, fitted.maps, n=10)
