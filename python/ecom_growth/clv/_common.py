@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 # Log-parameters are kept in this box: exp(+-20) spans 2e-9 .. 5e8, far wider than any
 # sensible estimate, and it stops the line search from overflowing exp().
 LOG_PARAM_BOUND = 20.0
+# Max |gradient| of the per-customer mean negative log-likelihood accepted as a stationary point.
+GRADIENT_TOLERANCE = 1e-6
 
 FIT_FRAME_SCHEMA = {
     "model": pl.String,
@@ -131,7 +133,12 @@ def fit_log_params(
         options={"maxiter": max_iter, "ftol": 1e-13, "gtol": 1e-8},
     )
     theta = np.asarray(result.x, dtype=np.float64)
-    value, _ = neg_ll_and_grad(theta)
+    value, gradient = neg_ll_and_grad(theta)
+    # L-BFGS-B reports ABNORMAL when its line search cannot improve the objective any more,
+    # which at ftol 1e-13 is float noise at the optimum on large data (seen at 1M customers:
+    # same estimates to 7 digits as a clean run, only the summation order differed). So
+    # first-order optimality (per-customer gradient ~ 0) counts as success too.
+    stationary = bool(np.all(np.isfinite(gradient))) and float(np.max(np.abs(gradient * scale))) < GRADIENT_TOLERANCE
     at_bound = bool(np.any(np.abs(theta) >= LOG_PARAM_BOUND - 1e-6))
 
     hessian = _numerical_hessian(lambda th: neg_ll_and_grad(th)[1], theta)
@@ -145,7 +152,7 @@ def fit_log_params(
         except np.linalg.LinAlgError:
             positive_definite = False
     params = np.exp(theta)
-    converged = bool(result.success) and not at_bound and positive_definite
+    converged = (bool(result.success) or stationary) and not at_bound and positive_definite
     if not converged:
         logger.warning(
             "%s fit did not converge cleanly (optimiser: %s, parameter at bound: %s, "
