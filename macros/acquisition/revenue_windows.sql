@@ -1,17 +1,14 @@
-{#- The revenue windows (days after the first order) the acquisition models compute: the
-    windows in var revenue_windows_days plus 30, 90 and 180, which fct_channel_acquisition
-    always exposes (fixed column names are part of its contract), sorted and unique. -#}
+{#- The revenue windows (days after the first order) of the acquisition models: 30, 90 and 180.
+    They are fixed on purpose: fct_channel_acquisition(_summary) expose one contracted column
+    per window (revenue_per_customer_30d, ...), and a contract needs fixed column names, so a
+    var could only ever disagree with the contract. Another window is a contract change: edit
+    this list and the two marts' YAML. The former var revenue_windows_days is rejected rather
+    than silently ignored. -#}
 {% macro acquisition_revenue_windows_days() -%}
-    {%- set windows = var('revenue_windows_days', [30, 90, 180]) -%}
-    {%- if windows is string or windows is number -%}
-        {{ exceptions.raise_compiler_error("var revenue_windows_days must be a list of whole days, got: " ~ windows) }}
+    {%- if var('revenue_windows_days', none) is not none -%}
+        {{ exceptions.raise_compiler_error(
+            "var revenue_windows_days was removed: the acquisition revenue windows are fixed at"
+            ~ " 30, 90 and 180 days (contracted columns, see macros/acquisition/revenue_windows.sql)") }}
     {%- endif -%}
-    {%- set days = [] -%}
-    {%- for window in (windows | list) + [30, 90, 180] -%}
-        {%- if window | int <= 0 -%}
-            {{ exceptions.raise_compiler_error("var revenue_windows_days must hold positive whole days, got: " ~ window) }}
-        {%- endif -%}
-        {%- if window | int not in days -%}{%- do days.append(window | int) -%}{%- endif -%}
-    {%- endfor -%}
-    {{ return(days | sort) }}
+    {{ return([30, 90, 180]) }}
 {%- endmacro %}

@@ -7,10 +7,9 @@
     Used at cutoff = as_of (scoring) and cutoff = as_of - holdout (calibration). -#}
 {% macro clv_summary(cutoff) -%}
 with orders as (
-    select customer_id, ordered_at, order_total, completed_order_number
-    from {{ ref('int_orders') }}
-    where is_completed
-      and ordered_at <= {{ cutoff }}
+    select customer_id, ordered_at, order_total, order_number as completed_order_number
+    from {{ ref('int_completed_orders') }}
+    where ordered_at <= {{ cutoff }}
 )
 
 select

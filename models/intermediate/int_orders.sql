@@ -1,6 +1,7 @@
--- Orders inside the analysis window (ordered_at <= as_of), with item totals and the position of
--- each completed order in its customer's history. Only COMPLETED orders count as purchases
--- and revenue anywhere in the project; cancelled and returned orders are kept, flagged.
+-- Orders inside the analysis window (ordered_at <= as_of), any status, with item totals. Only
+-- COMPLETED orders count as purchases and revenue anywhere in the project; cancelled and
+-- returned orders are kept here, flagged. Purchases and their sequence per customer (order
+-- number, previous / next purchase): int_completed_orders.
 with orders as (
     select *
     from {{ ref('stg_shop__orders') }}
@@ -34,16 +35,4 @@ joined as (
     left join items on orders.order_id = items.order_id
 )
 
-select
-    *,
-    case when is_completed then
-        row_number() over (
-            partition by customer_id, is_completed order by ordered_at, order_id
-        )
-    end as completed_order_number,
-    case when is_completed then
-        lag(ordered_at) over (
-            partition by customer_id, is_completed order by ordered_at, order_id
-        )
-    end as previous_completed_order_at
-from joined
+select * from joined

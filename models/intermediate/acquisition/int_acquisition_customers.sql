@@ -1,7 +1,7 @@
 -- One row per customer who signed up on or before as_of: channel, signup month, first completed
 -- order, whether it counts as an acquisition (first completed order within
 -- var conversion_window_days of signup, boundary included), and completed revenue in the first
--- N days after the first order for each N in var revenue_windows_days.
+-- N days after the first order for N = 30, 90, 180 (acquisition_revenue_windows_days()).
 -- Only completed orders count: a customer whose orders were all cancelled or returned has no
 -- first order and is not converted.
 {%- set conversion_window_days = var('conversion_window_days') %}
@@ -16,12 +16,11 @@ with customers as (
 ),
 
 first_orders as (
-    -- int_customer_orders is already cut at as_of; first_order_at = first COMPLETED order.
     select
         customer_id,
         first_order_at
-    from {{ ref('int_customer_orders') }}
-    where first_order_at is not null
+    from {{ ref('int_completed_orders') }}
+    where is_first_order
 ),
 
 customer_first_orders as (
@@ -38,31 +37,18 @@ customer_first_orders as (
     left join first_orders on customers.customer_id = first_orders.customer_id
 ),
 
-completed_orders as (
-    select
-        customer_id,
-        ordered_at,
-        order_total
-    from {{ ref('int_orders') }}
-    where is_completed
-),
-
 revenue_after_first_order as (
     -- Windows are inclusive, like the conversion window: an order exactly N days after the
     -- first order is inside the N-day window.
     select
-        customer_first_orders.customer_id
+        customer_id
         {%- for days in acquisition_revenue_windows_days() %},
         sum(case
-            when completed_orders.ordered_at
-                <= {{ dbt.dateadd('day', days, 'customer_first_orders.first_order_at') }}
-            then completed_orders.order_total else 0 end)            as revenue_{{ days }}d
+            when ordered_at <= {{ dbt.dateadd('day', days, 'first_order_at') }}
+            then order_total else 0 end)                                as revenue_{{ days }}d
         {%- endfor %}
-    from customer_first_orders
-    inner join completed_orders
-        on customer_first_orders.customer_id = completed_orders.customer_id
-        and completed_orders.ordered_at >= customer_first_orders.first_order_at
-    group by customer_first_orders.customer_id
+    from {{ ref('int_completed_orders') }}
+    group by customer_id
 )
 
 select

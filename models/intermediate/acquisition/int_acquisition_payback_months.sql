@@ -15,15 +15,6 @@ with acquired_customers as (
     where is_converted
 ),
 
-completed_orders as (
-    select
-        customer_id,
-        ordered_at,
-        order_total
-    from {{ ref('int_orders') }}
-    where is_completed
-),
-
 orders_by_month as (
     select
         acquired_customers.acquisition_channel,
@@ -33,7 +24,7 @@ orders_by_month as (
         )) as bigint)                                         as months_since_first_order,
         completed_orders.order_total
     from acquired_customers
-    inner join completed_orders
+    inner join {{ ref('int_completed_orders') }} as completed_orders
         on acquired_customers.customer_id = completed_orders.customer_id
         and completed_orders.ordered_at >= acquired_customers.first_order_at
 )

@@ -16,15 +16,6 @@ with assignments as (
     where {{ dbt.dateadd('day', window_days, 'assigned_at') }} <= {{ as_of() }}
 ),
 
-completed_orders as (
-    select
-        customer_id,
-        ordered_at,
-        order_total
-    from {{ ref('int_orders') }}
-    where is_completed
-),
-
 orders_in_window as (
     select
         assignments.experiment_id,
@@ -32,7 +23,7 @@ orders_in_window as (
         count(*)                                                as completed_orders,
         sum(completed_orders.order_total)                       as revenue
     from assignments
-    inner join completed_orders
+    inner join {{ ref('int_completed_orders') }} as completed_orders
         on assignments.customer_id = completed_orders.customer_id
         and completed_orders.ordered_at >= assignments.assigned_at
         and completed_orders.ordered_at <= assignments.window_end_at

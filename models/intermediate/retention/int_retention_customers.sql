@@ -7,22 +7,14 @@ with customers as (
     where signup_at <= {{ as_of() }}
 ),
 
-completed_orders as (
-    select
-        customer_id,
-        ordered_at,
-        completed_order_number
-    from {{ ref('int_orders') }}
-    where is_completed
-),
-
 histories as (
+    -- One row per customer: the first and second purchase of int_completed_orders' sequence.
     select
         customer_id,
-        min(case when completed_order_number = 1 then ordered_at end) as first_order_at,
-        min(case when completed_order_number = 2 then ordered_at end) as second_order_at,
-        count(*)                                                      as completed_orders
-    from completed_orders
+        min(first_order_at)                                         as first_order_at,
+        min(case when order_number = 2 then ordered_at end)         as second_order_at,
+        min(customer_completed_orders)                              as completed_orders
+    from {{ ref('int_completed_orders') }}
     group by customer_id
 )
 
@@ -30,6 +22,6 @@ select
     histories.customer_id,
     histories.first_order_at,
     histories.second_order_at,
-    cast(histories.completed_orders as bigint) as completed_orders
+    histories.completed_orders
 from histories
 inner join customers on histories.customer_id = customers.customer_id

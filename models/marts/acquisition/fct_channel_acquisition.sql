@@ -127,7 +127,7 @@ select
     cast(per_customer.spend as decimal(18, 2))                                as spend,
     cast(per_customer.cac_exact as decimal(18, 2))                            as cac,
     cast(per_customer.spend / nullif(per_customer.signups, 0) as decimal(18, 2)) as cac_per_signup,
-    {%- for days in [30, 90, 180] %}
+    {%- for days in revenue_windows_days %}
     cast(per_customer.revenue_per_customer_{{ days }}d as decimal(18, 2))    as revenue_per_customer_{{ days }}d,
     {%- endfor %}
     cast(per_customer.revenue_per_customer_180d / nullif(per_customer.cac_exact, 0) as double) as ltv_to_cac_180d,

@@ -6,6 +6,8 @@
 --     customer observed N days), from the unrounded customer revenue;
 --   * ltv_to_cac_180d: revenue within 180 days / spend over those same 180-day months, so the
 --     numerator and the denominator describe the same customers.
+{%- set revenue_windows_days = acquisition_revenue_windows_days() %}
+
 with cells as (
     select * from {{ ref('fct_channel_acquisition') }}
 ),
@@ -31,7 +33,7 @@ complete as (
 revenue as (
     select
         cells.acquisition_channel
-        {%- for days in [30, 90, 180] %},
+        {%- for days in revenue_windows_days %},
         sum(acquired_customers.revenue_{{ days }}d) filter (where cells.revenue_per_customer_{{ days }}d is not null)
             / nullif(count(*) filter (where cells.revenue_per_customer_{{ days }}d is not null), 0)
                                                                              as revenue_per_customer_{{ days }}d
@@ -65,7 +67,7 @@ select
     cast(complete.spend as decimal(18, 2))                                   as spend,
     cast(complete.spend / nullif(complete.converted_customers, 0) as decimal(18, 2)) as cac,
     cast(complete.spend / nullif(complete.signups, 0) as decimal(18, 2))     as cac_per_signup,
-    {%- for days in [30, 90, 180] %}
+    {%- for days in revenue_windows_days %}
     cast(revenue.revenue_per_customer_{{ days }}d as decimal(18, 2))         as revenue_per_customer_{{ days }}d,
     {%- endfor %}
     cast(revenue.revenue_180d_observed / nullif(spend_180d_months.spend_180d_observed, 0) as double) as ltv_to_cac_180d

@@ -1,5 +1,6 @@
 -- One row per order placed up to as_of, any status. revenue is the order total for completed
 -- orders and 0 for cancelled / returned ones: sum(revenue) is the shop's completed revenue.
+-- The purchase sequence (number, gap to the previous purchase) comes from int_completed_orders.
 select
     orders.order_id,
     orders.customer_id,
@@ -13,9 +14,11 @@ select
     cast(case when orders.is_completed then orders.order_total else 0 end as decimal(18, 2)) as revenue,
     cast(orders.distinct_products as bigint)                                          as distinct_products,
     cast(orders.units as bigint)                                                      as units,
-    cast(orders.completed_order_number as bigint)                                     as completed_order_number,
-    coalesce(orders.completed_order_number = 1, false)                                as is_first_order,
-    cast({{ days_between('orders.previous_completed_order_at', 'orders.ordered_at') }} as double) as days_since_previous_order
+    completed_orders.order_number                                                     as completed_order_number,
+    coalesce(completed_orders.is_first_order, false)                                  as is_first_order,
+    completed_orders.days_since_previous_order
 from {{ ref('int_orders') }} as orders
+left join {{ ref('int_completed_orders') }} as completed_orders
+    on orders.order_id = completed_orders.order_id
 left join {{ ref('stg_shop__customers') }} as customers
     on orders.customer_id = customers.customer_id

@@ -16,14 +16,13 @@ as_of as (
     select as_of from {{ ref('int_as_of') }}
 ),
 
--- Only completed orders are purchases; int_orders already stops at as_of.
+-- Only completed orders are purchases; int_completed_orders already stops at as_of.
 completed_orders as (
     select
         customer_id,
         ordered_at,
         order_total
-    from {{ ref('int_orders') }}
-    where is_completed
+    from {{ ref('int_completed_orders') }}
 ),
 
 -- Each customer's cohort at each grain, the period of their repeat purchase, and the last

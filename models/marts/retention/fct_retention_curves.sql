@@ -33,11 +33,8 @@ completed_orders as (
         customer_id,
         order_id,
         ordered_at,
-        lead(ordered_at) over (
-            partition by customer_id order by ordered_at, order_id
-        ) as next_order_at
-    from {{ ref('int_orders') }}
-    where is_completed
+        next_order_at
+    from {{ ref('int_completed_orders') }}
 ),
 
 subjects as (
