@@ -11,6 +11,9 @@ rm -rf "$work" && mkdir -p "$work"
 export ECOM_GROWTH_RAW_PATH="$work/raw" ECOM_GROWTH_DB="$work/warehouse.duckdb"
 export DBT_TARGET_PATH="$work/target" DBT_LOG_PATH="$work/logs"
 
+echo "==> [0/4] lint: ruff and sqlfluff (scripts/lint.sh)"
+scripts/lint.sh
+
 echo "==> [1/4] python unit tests"
 python -m pytest tests/python -q
 

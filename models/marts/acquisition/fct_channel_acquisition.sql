@@ -33,7 +33,7 @@ spend as (
         sum(spend)                                            as spend
     from {{ ref('stg_shop__marketing_spend') }}
     where spend_date <= {{ as_of_date() }}
-    group by 1, 2
+    group by channel, {{ dbt.date_trunc('month', 'spend_date') }}
 ),
 
 paid_channels as (

@@ -13,7 +13,8 @@ with cells as (
 ),
 
 acquired_customers as (
-    select * from {{ ref('int_acquisition_customers') }} where is_converted
+    select * from {{ ref('int_acquisition_customers') }}
+    where is_converted
 ),
 
 complete as (

@@ -45,7 +45,8 @@ select
     cast(sessions_with_add_to_cart as bigint)                           as sessions_with_add_to_cart,
     cast(sessions_with_purchase as bigint)                              as sessions_with_purchase,
     cast(sessions_with_view_and_cart * 1.0 / nullif(sessions_with_view, 0) as double)       as view_to_cart_rate,
-    cast(sessions_with_cart_and_purchase * 1.0 / nullif(sessions_with_add_to_cart, 0) as double) as cart_to_purchase_rate,
+    cast(sessions_with_cart_and_purchase * 1.0 / nullif(sessions_with_add_to_cart, 0) as double)
+                                                                                            as cart_to_purchase_rate,
     cast(sessions_with_purchase * 1.0 / nullif(sessions, 0) as double)                      as session_to_purchase_rate,
     cast((sessions_with_add_to_cart - sessions_with_cart_and_purchase) * 1.0
         / nullif(sessions_with_add_to_cart, 0) as double)                                   as cart_abandonment_rate

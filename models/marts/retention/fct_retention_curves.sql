@@ -43,7 +43,8 @@ subjects as (
         'first_to_second_order' as curve_type,
         customers.customer_id,
         {{ retention_period_start('month', 'customers.first_order_at') }} as cohort_month,
-        {{ retention_whole_days_between('customers.first_order_at', 'coalesce(customers.second_order_at, as_of.as_of)') }} as exit_day,
+        {{ retention_whole_days_between(
+            'customers.first_order_at', 'coalesce(customers.second_order_at, as_of.as_of)') }} as exit_day,
         customers.second_order_at is not null as is_event
     from customers
     cross join as_of
@@ -58,7 +59,8 @@ subjects as (
         'between_orders' as curve_type,
         customers.customer_id,
         {{ retention_period_start('month', 'customers.first_order_at') }} as cohort_month,
-        {{ retention_whole_days_between('completed_orders.ordered_at', 'coalesce(completed_orders.next_order_at, as_of.as_of)') }} as exit_day,
+        {{ retention_whole_days_between(
+            'completed_orders.ordered_at', 'coalesce(completed_orders.next_order_at, as_of.as_of)') }} as exit_day,
         completed_orders.next_order_at is not null as is_event
     from completed_orders
     -- the join keeps the cohort customers only (signed up by as_of), as the other curve does
@@ -148,6 +150,10 @@ km_terms as (
     from risk_sets
 ),
 
+reading_days as (
+    {{ retention_values_as_rows(curve_days, 'day', 'bigint') }}
+),
+
 -- The days to read the step function at, as marker rows in each segment's time line: a running
 -- sum up to a marker is the sum over all exit times <= that day (markers sort after exits at
 -- the same time, so an event on day 30 counts at day 30).
@@ -163,8 +169,7 @@ readings as (
         0 as log_survival_term,
         0 as is_extinction
     from segment_sizes
-    cross join ({{ retention_values_as_rows(curve_days, 'day', 'bigint') }}
-    ) as days
+    cross join reading_days as days
 ),
 
 time_lines as (
