@@ -1,6 +1,6 @@
 {#- The retention marts' vars, read and validated in one place: a wrong value is a clear compile
-    error naming the var, not odd SQL. Defaults match dbt_project.yml; retention_curve_types and
-    retention_segment_columns (see int_retention_customer_segments) are optional vars.
+    error naming the var, not odd SQL. Their defaults live in dbt_project.yml only (no second
+    default here that could drift); retention_segment_columns: int_retention_customer_segments.
 -#}
 
 {#- The grains the marts support; anything else is a clear compile error, not odd SQL. -#}
@@ -10,7 +10,7 @@
 
 {#- var('retention_cohort_grains'), validated. -#}
 {% macro retention_cohort_grains() -%}
-    {%- set grains = var('retention_cohort_grains', ['week', 'month']) -%}
+    {%- set grains = var('retention_cohort_grains') -%}
     {%- if grains is string -%}
         {%- set grains = [grains] -%}
     {%- endif -%}
@@ -25,7 +25,7 @@
 
 {#- var('retention_curve_days'), validated: non-negative whole days. -#}
 {% macro retention_curve_days() -%}
-    {%- set days = var('retention_curve_days', [7, 30, 60, 90, 180, 365]) -%}
+    {%- set days = var('retention_curve_days') -%}
     {%- if days is number -%}
         {%- set days = [days] -%}
     {%- endif -%}
@@ -44,7 +44,7 @@
 {%- endmacro %}
 
 {% macro retention_curve_types() -%}
-    {%- set curve_types = var('retention_curve_types', retention_supported_curve_types()) -%}
+    {%- set curve_types = var('retention_curve_types') -%}
     {%- if curve_types is string -%}
         {%- set curve_types = [curve_types] -%}
     {%- endif -%}

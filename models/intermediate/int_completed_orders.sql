@@ -4,17 +4,7 @@
 -- never count, so one between two purchases does not cut the gap. Ties on ordered_at are
 -- broken by order_id, so the sequence is deterministic.
 with completed_orders as (
-    select
-        order_id,
-        customer_id,
-        ordered_at,
-        order_date,
-        order_total,
-        discount_total,
-        distinct_products,
-        units,
-        items_total
-    from {{ ref('int_orders') }}
+    select * from {{ ref('int_orders') }}
     where is_completed
 ),
 

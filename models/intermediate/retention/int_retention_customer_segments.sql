@@ -3,7 +3,7 @@
 -- (segment_type, segment_value), so a new cohort dimension is one entry in `segment_columns`
 -- below (or `--vars '{retention_segment_columns: [acquisition_channel, country]}'`); a derived
 -- dimension is one more column in the `customers` CTE. No mart SQL, contract or test changes.
-{%- set segment_columns = var('retention_segment_columns', ['acquisition_channel']) %}
+{%- set segment_columns = var('retention_segment_columns') %}
 
 with customers as (
     select
