@@ -73,8 +73,15 @@ UNPARSEABLE_TEXT = {
 }
 # Tables whose own id is replaced by a new one (the others get a new composite key instead).
 ID_PREFIX = {
-    "customers": ("customer_id", "C", 8), "products": ("product_id", "P", 6), "orders": ("order_id", "O", 9),
-    "events": ("event_id", "E", 11), "reviews": ("review_id", "R", 11),
+    "customers": ("customer_id", "C", 8), "products": ("product_id", "P", 6), "orders": ("order_id", "O", 12),
+    "events": ("event_id", "E", 15), "reviews": ("review_id", "R", 12),
+}
+# Fresh ids of dirty rows use customer numbers no simulated customer can have (see
+# config.MAX_CUSTOMERS), in the same composite layout as the clean ids (core.py).
+DIRTY_CUSTOMER_BASE = 98_000_000
+FRESH_ID_BASE = {
+    "customers": DIRTY_CUSTOMER_BASE, "orders": DIRTY_CUSTOMER_BASE * 10**4,
+    "events": DIRTY_CUSTOMER_BASE * 10**7, "reviews": DIRTY_CUSTOMER_BASE * 10**4,
 }
 ORPHAN_CUSTOMER_BASE = 99_000_000
 ORPHAN_PRODUCT_BASE = 990_000
@@ -121,7 +128,6 @@ class DirtyContext:
     """Totals the dirty rows need to invent ids that exist nowhere else."""
 
     clean_rows: dict[str, int]
-    n_customers: int
     n_products: int
     start_us: int
 
@@ -182,7 +188,7 @@ def build_dirty_rows(
         # A fresh key, so the row's only defect is the class's one.
         if table in ID_PREFIX:
             column, prefix, width = ID_PREFIX[table]
-            base = {"customers": context.n_customers, "products": context.n_products}.get(table, context.clean_rows[table])
+            base = FRESH_ID_BASE.get(table, context.n_products)
             rows = _set(rows, column, format_ids(prefix, base + new_ids + np.arange(n), width))
             new_ids += n
         elif needs_fresh_key and cls != NULL_KEY:
