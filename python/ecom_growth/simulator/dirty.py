@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -149,6 +150,19 @@ def _negative(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pa.array(-(numbers + 0.01), type=pa.float64())
 
 
+def _distinct_amounts(table: str, rows: pa.Table) -> pa.Table:
+    """Without its key, a row may equal another null-key row (two orders can hold the same
+    product at the same price), which would add a second defect (duplicate): add a cent per
+    earlier copy to the amount so each stays a single-defect row."""
+    if table not in NEGATIVE_COLUMN or rows.num_rows < 2:
+        return rows
+    columns = [c for c in rows.column_names if not c.startswith("_")]  # not the helper columns
+    copies = pl.from_arrow(rows.select(columns)).select(pl.int_range(pl.len()).over(columns))
+    column = NEGATIVE_COLUMN[table]
+    amount = pc.add(pc.cast(rows[column], pa.float64()), pa.array(copies.to_series().to_numpy() / 100.0))
+    return _set(rows, column, pc.round(amount, 2))
+
+
 def build_dirty_rows(
     rng: np.random.Generator, table: str, pool: DirtyPool, context: DirtyContext, rate: float,
 ) -> tuple[pa.Table | None, dict[str, int]]:
@@ -203,7 +217,7 @@ def build_dirty_rows(
                 rows = _set(rows, "spend_date", pa.array(day.astype(np.int32), type=pa.date32()))
                 market_keys += n
         if cls == NULL_KEY:
-            rows = _set(rows, NULL_KEY_COLUMN[table], pa.nulls(n, pa.string()))
+            rows = _distinct_amounts(table, _set(rows, NULL_KEY_COLUMN[table], pa.nulls(n, pa.string())))
         elif cls == NEGATIVE_AMOUNT:
             rows = _set(rows, NEGATIVE_COLUMN[table], _negative(rows[NEGATIVE_COLUMN[table]]))
         elif cls == FUTURE_TIMESTAMP:
