@@ -504,3 +504,41 @@ def test_cli_generate_writes_the_files_and_prints_one_line_per_table(tmp_path, c
     assert _truth(tmp_path)["effects"] == "none"
     assert main(["-q", "generate", "--customers", "10", "--start", "2025-01-02", "--end", "2025-01-01",
                  "--out", str(tmp_path / "x")]) == 2
+
+
+# --- MBG/NBD scenario ------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def mbg(tmp_path_factory) -> Path:
+    """--dropout-after-first with effects='none': plain MBG/NBD + Gamma-Gamma."""
+    out = tmp_path_factory.mktemp("sim_mbg")
+    generate(customers=20_000, seed=5, out=out, effects="none", dropout_after_first=True)
+    return out
+
+
+def _repeats_and_latent(path: Path) -> pl.DataFrame:
+    completed = _read(path, "orders").filter(pl.col("status") == "completed")
+    per_customer = completed.group_by("customer_id").agg((pl.len() - 1).alias("x"), pl.col("ordered_at").min().alias("first"))
+    latent = pl.read_parquet(path / TRUTH_CUSTOMERS_FILE).select("customer_id", "lambda_per_day", "p_dropout", "died_at")
+    return per_customer.join(latent, on="customer_id").with_columns(
+        ((pl.lit(END) - pl.col("first")).dt.total_microseconds() / 86_400e6).alias("t"))
+
+
+def test_dropout_after_first_plants_mbg_nbd_and_documents_it(mbg, plain):
+    truth, plain_truth = _truth(mbg), _truth(plain)
+    assert truth["purchase_process"]["name"] == truth["bgnbd"]["process"] == "MBG/NBD"
+    assert truth["purchase_process"]["dropout_after_first"] is True and truth["args"]["dropout_after_first"] is True
+    assert plain_truth["purchase_process"]["name"] == "BG/NBD"
+    assert {k: truth["purchase_process"]["parameters"][k] for k in ("r", "alpha", "a", "b")} == \
+        {k: truth["bgnbd"][k] for k in ("r", "alpha", "a", "b")}
+    # Given each customer's latent (lambda, p): P(no repeat by T) = p + (1 - p) exp(-lambda T)
+    # under MBG/NBD (death possible right after the first purchase), exp(-lambda T) under BG/NBD.
+    for path, dies_at_first in ((mbg, True), (plain, False)):
+        frame = _repeats_and_latent(path)
+        lam, p, t = (frame[c].to_numpy() for c in ("lambda_per_day", "p_dropout", "t"))
+        expected = (p + (1 - p) * np.exp(-lam * t)) if dies_at_first else np.exp(-lam * t)
+        zero = (frame["x"] == 0).to_numpy()
+        assert abs(zero.mean() - expected.mean()) < 4 * np.sqrt((expected * (1 - expected)).sum()) / zero.size
+        # Dying right after the first order: died_at == the first order, only under MBG/NBD.
+        at_first = frame.filter(pl.col("died_at") == pl.col("first")).height
+        assert (at_first > 0.1 * frame.height) if dies_at_first else at_first == 0
