@@ -16,14 +16,20 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from scipy.special import hyp2f1
-
 from ecom_growth.cli import main
 from ecom_growth.simulator import (
-    DIRTY_CLASSES, SCHEMAS, TABLES, TRUTH_CUSTOMERS_FILE, TRUTH_FILE, TRUTH_PRICES_FILE, UNPARSEABLE_COLUMN,
-    build_config, generate,
+    DIRTY_CLASSES,
+    SCHEMAS,
+    TABLES,
+    TRUTH_CUSTOMERS_FILE,
+    TRUTH_FILE,
+    TRUTH_PRICES_FILE,
+    UNPARSEABLE_COLUMN,
+    build_config,
+    generate,
 )
 from ecom_growth.simulator.reviews import TEMPLATES_EN, TEMPLATES_ZH
+from scipy.special import hyp2f1
 
 START, END = datetime(2024, 7, 1), datetime(2026, 7, 1)  # END exclusive: the default end date is 2026-06-30
 
@@ -65,7 +71,7 @@ def _hashes(path: Path) -> dict[str, str]:
 # --- determinism and the contract ---------------------------------------------------------
 
 def test_same_arguments_give_byte_identical_files_and_another_seed_does_not(tmp_path):
-    args = dict(customers=3_000, seed=7, dirty_rate=0.02)
+    args = {"customers": 3_000, "seed": 7, "dirty_rate": 0.02}
     generate(out=tmp_path / "a", **args)
     generate(out=tmp_path / "b", **args)
     generate(out=tmp_path / "c", **{**args, "seed": 8})

@@ -14,9 +14,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from ecom_growth.simulator import (
-    TABLES, TRUTH_CUSTOMERS_FILE, TRUTH_FILE, TRUTH_PRICES_FILE, UNPARSEABLE_COLUMN, generate,
+    TABLES,
+    TRUTH_CUSTOMERS_FILE,
+    TRUTH_FILE,
+    TRUTH_PRICES_FILE,
+    UNPARSEABLE_COLUMN,
+    generate,
 )
 
 START, END = date(2024, 7, 1), date(2026, 6, 30)
@@ -24,7 +28,7 @@ START, END = date(2024, 7, 1), date(2026, 6, 30)
 # from the start), a period's last day, mid-experiment mid-week, and a day before the end.
 CUTS = (date(2024, 8, 9), date(2025, 3, 16), date(2025, 6, 29), date(2025, 11, 20), date(2026, 6, 29))
 EXPERIMENT_START = datetime(2025, 10, 1)
-ARGS = dict(customers=3_000, seed=13, start=START, products=300)
+ARGS = {"customers": 3_000, "seed": 13, "start": START, "products": 300}
 TIME_COLUMN = {
     "customers": "signup_at", "orders": "ordered_at", "events": "occurred_at", "reviews": "created_at",
     "marketing_spend": "spend_date", "experiment_assignments": "assigned_at",

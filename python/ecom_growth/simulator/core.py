@@ -15,7 +15,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -25,25 +25,70 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecom_growth.simulator.baskets import Favourites, draw_baskets
-from ecom_growth.simulator.catalogue import Catalogue, build_catalogue, price_history_table, products_table
-from ecom_growth.simulator.config import DEFAULT_END, DEFAULT_START, Effects, SimulationConfig, build_config
+from ecom_growth.simulator.catalogue import (
+    Catalogue,
+    build_catalogue,
+    price_history_table,
+    products_table,
+)
+from ecom_growth.simulator.config import (
+    DEFAULT_END,
+    DEFAULT_START,
+    Effects,
+    SimulationConfig,
+    build_config,
+)
 from ecom_growth.simulator.customers import Signups, customers_table, draw_signups
-from ecom_growth.simulator.dirty import CLASSES, DirtyContext, DirtyPool, build_dirty_rows
+from ecom_growth.simulator.dirty import (
+    CLASSES,
+    DirtyContext,
+    DirtyPool,
+    build_dirty_rows,
+)
 from ecom_growth.simulator.events import EVENT_LABELS, period_events
 from ecom_growth.simulator.experiments import (
-    NOT_ASSIGNED, ExperimentWindow, assign_variants, assignments_table, conversion_multiplier, experiment_window,
+    NOT_ASSIGNED,
+    ExperimentWindow,
+    assign_variants,
+    assignments_table,
+    conversion_multiplier,
+    experiment_window,
 )
-from ecom_growth.simulator.ids import FixedWidthIds, composite_numbers, rank_in_groups, take_strings
+from ecom_growth.simulator.ids import (
+    FixedWidthIds,
+    composite_numbers,
+    rank_in_groups,
+    take_strings,
+)
 from ecom_growth.simulator.marketing import marketing_spend_table
 from ecom_growth.simulator.purchases import (
-    COMPLETED, STATUS_LABELS, Lifecycle, Orders, draw_conversion, draw_traits, period_orders,
+    COMPLETED,
+    STATUS_LABELS,
+    Lifecycle,
+    Orders,
+    draw_conversion,
+    draw_traits,
+    period_orders,
 )
 from ecom_growth.simulator.reviews import period_reviews, review_templates
-from ecom_growth.simulator.streams import EMAILS, LATENT, PERIOD, PERIOD_DAYS, n_periods, stream
+from ecom_growth.simulator.streams import (
+    EMAILS,
+    LATENT,
+    PERIOD,
+    PERIOD_DAYS,
+    n_periods,
+    stream,
+)
 from ecom_growth.simulator.taste import category_mix, customer_factors
 from ecom_growth.simulator.timeline import PurchaseClock, Window
 from ecom_growth.simulator.truth import Realised, build_truth
-from ecom_growth.simulator.writer import DICTIONARY_COLUMNS, TABLES, Background, TableWriter, output_schema
+from ecom_growth.simulator.writer import (
+    DICTIONARY_COLUMNS,
+    TABLES,
+    Background,
+    TableWriter,
+    output_schema,
+)
 
 log = logging.getLogger(__name__)
 
@@ -363,7 +408,7 @@ def _session_ids(session_numbers: np.ndarray) -> pa.StringArray:
 def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int) -> None:
     """Customers lo..hi-1 (chunk ``chunk``): simulate them and hand the tables to the writers."""
     config, window, catalogue, product_ids = shared.config, shared.window, shared.catalogue, shared.product_ids
-    writers, pool, realised = sinks.writers, sinks.pool, sinks.realised
+    writers, pool = sinks.writers, sinks.pool
     slots = config.chunk_customers
     signup_days, _, _ = shared.signups.chunk(chunk, lo, hi)
     channel_slots, country_slots = shared.signups.channel[chunk], shared.signups.country[chunk]

@@ -16,7 +16,14 @@ import pyarrow.compute as pc
 
 from ecom_growth.simulator.config import SimulationConfig
 from ecom_growth.simulator.ids import take_strings
-from ecom_growth.simulator.streams import ATTRIBUTES, PERIOD_DAYS, SIGNUP_DAYS, SIGNUP_EXTRA, SIGNUP_TIMES, stream
+from ecom_growth.simulator.streams import (
+    ATTRIBUTES,
+    PERIOD_DAYS,
+    SIGNUP_DAYS,
+    SIGNUP_EXTRA,
+    SIGNUP_TIMES,
+    stream,
+)
 from ecom_growth.simulator.timeline import Window
 
 _FIRST_NAMES = (

@@ -33,7 +33,12 @@ import pyarrow.compute as pc
 
 from ecom_growth.simulator.ids import format_ids, take_strings
 from ecom_growth.simulator.timeline import US_PER_DAY, date_to_us
-from ecom_growth.simulator.writer import SCHEMAS, UNPARSEABLE_COLUMN, conform, output_schema
+from ecom_growth.simulator.writer import (
+    SCHEMAS,
+    UNPARSEABLE_COLUMN,
+    conform,
+    output_schema,
+)
 
 NULL_KEY, DUPLICATE_ID, NEGATIVE_AMOUNT = "null_key", "duplicate_id", "negative_amount"
 FUTURE_TIMESTAMP, ORPHAN_FK, UNPARSEABLE_VALUE = "future_timestamp", "orphan_fk", "unparseable_value"
@@ -91,7 +96,7 @@ FUTURE_START_US = date_to_us(date(2100, 1, 1))
 
 def dirty_count(rate: float, clean_rows: int) -> int:
     """round(rate x clean rows), halves rounded up (Python's round() rounds halves to even)."""
-    return int(math.floor(rate * clean_rows + 0.5))
+    return math.floor(rate * clean_rows + 0.5)
 
 
 @dataclass
