@@ -20,7 +20,6 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -302,6 +301,7 @@ class _ChunkRun:
     lines: dict[str, np.ndarray]  # order (chunk-wide index), product, quantity, unit_cents
     discount_cents: np.ndarray  # per order
     events: dict[str, np.ndarray]  # customer, session (chunk-wide), kind, product, at_us
+    session_anchor_us: np.ndarray  # per chunk-wide session
     reviews: dict[str, np.ndarray]  # customer, product, rating, template, created_days
     death_days: np.ndarray
 
@@ -323,7 +323,7 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
     n = signup_days.size
     life = Lifecycle.start(n)
     favourites = Favourites.empty(n)
-    orders, lines, discounts, events, reviews = [], [], [], [], []
+    orders, lines, discounts, events, reviews, anchors = [], [], [], [], [], []
     n_orders = n_sessions = 0
     for period in range(shared.periods):
         lo, hi = float(period * PERIOD_DAYS), float((period + 1) * PERIOD_DAYS)
@@ -346,8 +346,9 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
                        "kind": session_events.kind, "product": session_events.product, "at_us": session_events.at_us})
         reviews.append({"customer": reviewed.customer, "product": reviewed.product, "rating": reviewed.rating,
                         "template": reviewed.template, "created_days": reviewed.created_days})
+        anchors.append(session_events.session_anchor_us)
         n_orders += placed.customer.size
-        n_sessions += session_events.n_sessions
+        n_sessions += session_events.session_anchor_us.size
     empty = Orders(*(np.zeros(0, t) for t in (np.int64, np.float64, np.int8, np.int64, bool)))
     return _ChunkRun(
         orders=Orders.concat(orders) if orders else empty,
@@ -355,6 +356,7 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
         discount_cents=np.concatenate(discounts) if discounts else np.zeros(0, np.int64),
         events=_concat(events, ("customer", "session", "kind", "product", "at_us"),
                        (np.int32, np.int64, np.int8, np.int32, np.int64)),
+        session_anchor_us=np.concatenate(anchors) if anchors else np.zeros(0, np.int64),
         reviews=_concat(reviews, ("customer", "product", "rating", "template", "created_days"),
                         (np.int64, np.int64, np.int32, np.int64, np.float64)),
         death_days=life.death_days,
@@ -369,40 +371,41 @@ def _order_numbers(orders: Orders, kept: np.ndarray, lo: int) -> np.ndarray:
     return numbers[kept]
 
 
-def _event_numbers(events: dict[str, np.ndarray], lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(output order of the events, their session numbers, their event numbers), both in
-    output order (by time, then event number).
+_OFFSET_BITS = 32  # an event lies within +-35 minutes of its session's anchor (events.py)
+
+
+def _event_numbers(
+    events: dict[str, np.ndarray], anchor_us: np.ndarray, lo: int,
+) -> tuple[np.ndarray, np.ndarray, pa.StringArray]:
+    """(output order of the events, their event numbers, their session ids), in output order
+    (by time; ties keep construction order).
 
     Session k of customer c (sessions ranked by their first event) is c x 10^4 + k; event j
     of it (by time, then construction) is c x 10^7 + k x 10^3 + j.
     """
-    # polars sorts multi-column keys several times faster than np.lexsort (and in parallel).
-    by_session = (
-        pl.DataFrame({"session": events["session"], "at_us": events["at_us"]}).with_row_index("row")
-        .sort(["session", "at_us", "row"])["row"].to_numpy()
-    )
-    session = events["session"][by_session]
+    # One int64 key sorts by (session, time): session << 32 | time relative to its anchor.
+    session = events["session"]
+    relative = events["at_us"] - anchor_us[session] + (1 << (_OFFSET_BITS - 1))
+    if relative.size and (relative.min() < 0 or relative.max() >= 1 << _OFFSET_BITS):
+        raise ValueError("an event lies too far from its session's anchor for the sort key")
+    by_session = np.argsort((session << _OFFSET_BITS) | relative, kind="stable")
+    session = session[by_session]
     customer = events["customer"][by_session].astype(np.int64)
-    at_us = events["at_us"][by_session]
     event_seq = rank_in_groups(session)
     heads = np.flatnonzero(event_seq == 0)
-    by_start = np.lexsort((session[heads], at_us[heads], customer[heads]))
+    head_customer = customer[heads]
+    by_start = np.lexsort((session[heads], events["at_us"][by_session][heads], head_customer))
     session_seq = np.empty(heads.size, dtype=np.int64)
-    session_seq[by_start] = rank_in_groups(customer[heads][by_start])
-    session_seq = np.repeat(session_seq, np.diff(np.append(heads, session.size)))
-    session_numbers = composite_numbers(lo + customer, session_seq, 4, "sessions")
-    event_numbers = composite_numbers(session_numbers, event_seq, 3, "events in a session")
-    by_time = (
-        pl.DataFrame({"at_us": at_us, "event": event_numbers}).with_row_index("row")
-        .sort(["at_us", "event"])["row"].to_numpy()
-    )
-    return by_session[by_time], session_numbers[by_time], event_numbers[by_time]
-
-
-def _session_ids(session_numbers: np.ndarray) -> pa.StringArray:
-    """Session ids of the events, formatted once per session and gathered (many events each)."""
-    unique, inverse = np.unique(session_numbers, return_inverse=True)
-    return FixedWidthIds("S", unique, 12).take(inverse)
+    session_seq[by_start] = rank_in_groups(head_customer[by_start])
+    head_numbers = composite_numbers(lo + head_customer, session_seq, 4, "sessions")
+    head_of = np.cumsum(event_seq == 0) - 1  # each event's session, as an index into heads
+    event_numbers = composite_numbers(head_numbers[head_of], event_seq, 3, "events in a session")
+    by_time = np.argsort(events["at_us"], kind="stable")  # construction order on ties
+    position = np.empty(by_session.size, dtype=np.int64)
+    position[by_session] = np.arange(by_session.size)
+    in_order = position[by_time]  # each output event's place in the session order
+    session_ids = FixedWidthIds("S", head_numbers, 12).take(head_of[in_order])
+    return by_time, event_numbers[in_order], session_ids
 
 
 def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int) -> None:
@@ -464,11 +467,11 @@ def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int
     if ev["at_us"].size and ev["at_us"].max() >= end_us:
         inside = ev["at_us"] < end_us
         ev = {k: v[inside] for k, v in ev.items()}
-    order, session_numbers, event_numbers = _event_numbers(ev, lo)
+    order, event_numbers, session_ids = _event_numbers(ev, run.session_anchor_us, lo)
     events_table = pa.table({
         "event_id": FixedWidthIds("E", event_numbers, 15).array,
         "customer_id": customer_ids.take(ev["customer"][order]),
-        "session_id": _session_ids(session_numbers),
+        "session_id": session_ids,
         "event_type": take_strings(EVENT_LABELS, ev["kind"][order]),
         "product_id": product_ids.take(ev["product"][order]),
         "occurred_at": pa.array(ev["at_us"][order], type=pa.timestamp("us")),

@@ -71,7 +71,7 @@ class PeriodEvents:
     kind: np.ndarray  # int8
     product: np.ndarray  # int32
     at_us: np.ndarray  # int64 epoch microseconds (may lie past the window end: the caller filters)
-    n_sessions: int
+    session_anchor_us: np.ndarray  # per session: the order time or the browse start
 
 
 def _uniform_in(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -174,5 +174,5 @@ def period_events(
         kind=np.concatenate(events.kind),
         product=np.concatenate(events.product),
         at_us=np.concatenate(events.at_us),
-        n_sessions=n_orders + session_customer.size,
+        session_anchor_us=np.concatenate([order_us, session_us]),
     )
