@@ -238,7 +238,9 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
 
         # Chunks of customer slots; the last may hold customers who sign up in the lookahead
         # after the end (they are simulated, so the draws match a longer run, and not written).
-        n_chunks = math.ceil(n_all / config.chunk_customers)
+        # A chunk of lookahead customers only has nothing to write and nobody to share draws with.
+        n_inside = int(np.searchsorted(signups.days, window.days))
+        n_chunks = math.ceil(n_inside / config.chunk_customers)
         previous = (0, 0)  # writer checkpoints after the chunk before the last one
         for chunk in range(n_chunks):
             lo = chunk * config.chunk_customers
