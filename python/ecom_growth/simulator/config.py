@@ -189,7 +189,8 @@ class BasketConfig:
 class StatusConfig:
     """After the first order a customer places orders at rate lambda x (1 + c + r) until death;
     each is completed, cancelled or returned with probabilities proportional to 1 : c : r, so the
-    completed ones are exactly the BG/NBD process and c, r are the expected shares per completed."""
+    completed ones are exactly the BG/NBD process and c, r are the expected cancelled / returned
+    orders per completed REPEAT order (the first order is the conversion, always completed)."""
 
     cancelled_per_completed: float = 0.05
     returned_per_completed: float = 0.07
