@@ -12,6 +12,7 @@ import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from ecom_growth.simulator import (
@@ -21,6 +22,15 @@ from ecom_growth.simulator import (
     TRUTH_PRICES_FILE,
     UNPARSEABLE_COLUMN,
     generate,
+)
+from ecom_growth.simulator.baskets import Favourites
+from ecom_growth.simulator.ids import composite_numbers, rank_in_groups
+from ecom_growth.simulator.streams import (
+    LOOKAHEAD_DAYS,
+    PERIOD,
+    PERIOD_DAYS,
+    n_periods,
+    stream,
 )
 
 START, END = date(2024, 7, 1), date(2026, 6, 30)
@@ -109,3 +119,38 @@ def test_dirty_rows_leave_the_clean_rows_untouched(tmp_path):
         assert dirty.height == clean.height, table
         assert dirty.drop(text).equals(clean.drop(text)), table
         assert dirty[text].null_count() == clean[text].null_count() == 0, table
+
+
+# --- the helpers behind it -------------------------------------------------------------------
+
+def test_keyed_streams_repeat_for_the_same_key_and_differ_for_another():
+    a, b, c = stream(7, PERIOD, 0, 3), stream(7, PERIOD, 0, 3), stream(7, PERIOD, 0, 4)
+    first = a.random(5)
+    assert np.array_equal(first, b.random(5))
+    assert not np.array_equal(first, c.random(5))
+
+
+def test_periods_cover_the_window_and_the_lookahead():
+    assert n_periods(28 - LOOKAHEAD_DAYS) == 1
+    assert n_periods(28) == 2  # the lookahead day spills into a second period
+    assert n_periods(730) * PERIOD_DAYS >= 730 + LOOKAHEAD_DAYS
+
+
+def test_rank_in_groups_counts_within_runs_of_equal_values():
+    assert rank_in_groups(np.array([], dtype=np.int64)).tolist() == []
+    assert rank_in_groups(np.array([5])).tolist() == [0]
+    assert rank_in_groups(np.array([1, 1, 2, 2, 2, 1])).tolist() == [0, 1, 0, 1, 2, 0]
+
+
+def test_composite_numbers_refuse_a_rank_that_does_not_fit():
+    assert composite_numbers(np.array([42, 7]), np.array([3, 9999]), 4, "orders").tolist() == [420003, 79999]
+    with pytest.raises(ValueError, match="orders"):
+        composite_numbers(np.array([1]), np.array([10_000]), 4, "orders")
+
+
+def test_favourites_keep_each_customers_first_order_products_across_periods():
+    favourites = Favourites.empty(4)
+    favourites.add(np.array([2, 0, 2]), np.array([10, 11, 12]))  # one period's first orders
+    favourites.add(np.array([3]), np.array([13]))  # a later period's
+    got = {c: favourites.product[favourites.start[c]: favourites.start[c] + favourites.count[c]].tolist() for c in range(4)}
+    assert got == {0: [11], 1: [], 2: [10, 12], 3: [13]}
