@@ -31,7 +31,7 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
         help="simulate a shop: raw Parquet exports + _truth.json (planted parameters)",
         description="Write one Parquet file per raw table and _truth.json to --out. Same arguments, same bytes.",
     )
-    parser.add_argument("--customers", type=int, default=50_000, help="number of signups (default 50000)")
+    parser.add_argument("--customers", type=int, default=50_000, help="signups in the first 730 days from --start (default 50000)")
     parser.add_argument("--seed", type=int, default=42, help="master random seed (default 42)")
     parser.add_argument("--out", type=Path, default=Path("data/raw"), help="output directory (default data/raw)")
     parser.add_argument("--start", type=_iso_date, default=DEFAULT_START, help=f"first day (default {DEFAULT_START})")
@@ -42,6 +42,8 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
                         help="'none': plain BG/NBD + Gamma-Gamma for every customer (default full)")
     parser.add_argument("--products", type=int, default=None,
                         help="catalogue size (default: customers / 20, clamped to 300..50000)")
+    parser.add_argument("--dropout-after-first", action="store_true",
+                        help="MBG/NBD: customers may also drop out right after their first purchase")
     parser.set_defaults(run=_run_generate)
 
 
@@ -51,6 +53,7 @@ def _run_generate(args: argparse.Namespace) -> int:
     truth = generate(
         customers=args.customers, seed=args.seed, out=args.out, start=args.start, end=args.end,
         dirty_rate=args.dirty_rate, effects=args.effects, products=args.products,
+        dropout_after_first=args.dropout_after_first,
     )
     for table, rows in truth["raw_rows"].items():
         dirty = rows - truth["clean_rows"][table]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -16,14 +16,20 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from scipy.special import hyp2f1
-
 from ecom_growth.cli import main
 from ecom_growth.simulator import (
-    DIRTY_CLASSES, SCHEMAS, TABLES, TRUTH_CUSTOMERS_FILE, TRUTH_FILE, TRUTH_PRICES_FILE, UNPARSEABLE_COLUMN,
-    build_config, generate,
+    DIRTY_CLASSES,
+    SCHEMAS,
+    TABLES,
+    TRUTH_CUSTOMERS_FILE,
+    TRUTH_FILE,
+    TRUTH_PRICES_FILE,
+    UNPARSEABLE_COLUMN,
+    build_config,
+    generate,
 )
 from ecom_growth.simulator.reviews import TEMPLATES_EN, TEMPLATES_ZH
+from scipy.special import hyp2f1
 
 START, END = datetime(2024, 7, 1), datetime(2026, 7, 1)  # END exclusive: the default end date is 2026-06-30
 
@@ -65,7 +71,7 @@ def _hashes(path: Path) -> dict[str, str]:
 # --- determinism and the contract ---------------------------------------------------------
 
 def test_same_arguments_give_byte_identical_files_and_another_seed_does_not(tmp_path):
-    args = dict(customers=3_000, seed=7, dirty_rate=0.02)
+    args = {"customers": 3_000, "seed": 7, "dirty_rate": 0.02}
     generate(out=tmp_path / "a", **args)
     generate(out=tmp_path / "b", **args)
     generate(out=tmp_path / "c", **{**args, "seed": 8})
@@ -119,7 +125,14 @@ def test_ids_are_unique_and_every_foreign_key_resolves(full):
         assert frame.null_count().sum_horizontal().item() == 0, key
     assert customers["customer_id"].str.contains(r"^C\d{8}$").all()
     assert products["product_id"].str.contains(r"^P\d{6}$").all()
-    assert orders["order_id"].str.contains(r"^O\d{9}$").all()
+    assert orders["order_id"].str.contains(r"^O\d{12}$").all()
+    # Ids derive from the customer (stable whatever the window end): O/S/R + customer number + rank.
+    events, reviews = _read(full, "events"), _read(full, "reviews")
+    for frame, column in ((orders, "order_id"), (events, "session_id"), (events, "event_id"), (reviews, "review_id")):
+        assert (frame[column].str.slice(1, 8) == frame["customer_id"].str.slice(1, 8)).all(), column
+    assert (events["event_id"].str.slice(1, 12) == events["session_id"].str.slice(1, 12)).all()
+    first = orders.sort("ordered_at").group_by("customer_id").agg(pl.col("order_id").first())
+    assert first["order_id"].str.ends_with("0000").all()  # rank 0 is the customer's first order
     for frame, column, parent in ((orders, "customer_id", customers), (items, "order_id", orders),
                                   (items, "product_id", products), (_read(full, "events"), "customer_id", customers),
                                   (_read(full, "events"), "product_id", products), (_read(full, "reviews"), "product_id", products),
@@ -230,12 +243,16 @@ def test_mean_completed_order_value_is_the_gamma_gamma_mean(plain, full):
         assert _truth(path)["realised"]["mean_completed_order_value"] == pytest.approx(completed["order_total"].mean(), abs=1e-3)
 
 
-def test_cancelled_and_returned_orders_are_extra_shares_of_completed(full):
-    status = _read(full, "orders")["status"].value_counts()
+def test_cancelled_and_returned_orders_are_planted_shares_of_completed_repeat_orders(full):
+    orders = _read(full, "orders")
+    status = orders["status"].value_counts()
     counts = dict(zip(status["status"].to_list(), status["count"].to_list(), strict=True))
+    repeats = counts["completed"] - orders["customer_id"].n_unique()  # every buyer's first order is completed
     shares = _truth(full)["order_status"]
-    assert counts["cancelled"] / counts["completed"] == pytest.approx(shares["cancelled_per_completed"], rel=0.15)
-    assert counts["returned"] / counts["completed"] == pytest.approx(shares["returned_per_completed"], rel=0.15)
+    for name in ("cancelled", "returned"):
+        planted = shares[f"{name}_per_completed"]
+        # Binomial noise of a share planted / (1 + c + r) among the repeat-phase orders.
+        assert counts[name] / repeats == pytest.approx(planted, abs=4 * (1 + planted) * (planted / repeats) ** 0.5)
 
 
 def _conversion_by_channel(path: Path) -> pl.DataFrame:
@@ -460,20 +477,24 @@ def test_bad_arguments_raise_clear_value_errors():
     assert build_config(customers=5_000_000).products == 50_000
 
 
-def test_a_single_customer_and_a_short_window_still_write_every_table(tmp_path):
-    truth = generate(customers=1, seed=1, out=tmp_path, start=date(2025, 1, 1), end=date(2025, 1, 31))
+def test_a_tiny_shop_and_a_short_window_still_write_every_table(tmp_path):
+    truth = generate(customers=1, seed=1, out=tmp_path, start=date(2022, 1, 1), end=date(2022, 1, 31))
     for table, schema in SCHEMAS.items():
         assert pq.read_schema(tmp_path / f"{table}.parquet").names == schema.names
-    assert truth["raw_rows"]["customers"] == 1
+    # `customers` counts signups over the scale horizon (730 days from the start), so a 31-day
+    # window holds only the first of them (here none or one).
+    assert truth["raw_rows"]["customers"] == truth["realised"]["customers"] <= 1
     assert truth["window"]["length_days"] == 31
-    # The configured experiment window lies outside the data, so it is moved inside it.
+    # The configured experiment window misses the scale horizon, so it is moved to 60-77% of it
+    # (decided from the start only, so a shorter window keeps the same experiment).
     experiment = truth["experiments"]["checkout_free_shipping_2025q4"]
     assert experiment["window_was_moved_into_data"] is True
-    assert "2025-01-01" <= experiment["window_start"] <= experiment["window_end"] <= "2025-01-31"
+    assert experiment["window_start"] == str(date(2022, 1, 1) + timedelta(days=438))
+    assert experiment["window_end"] == str(date(2022, 1, 1) + timedelta(days=562))
 
 
 def test_a_shop_without_any_order_writes_empty_tables_with_the_contract_schema(tmp_path):
-    truth = generate(customers=2, seed=1, out=tmp_path, dirty_rate=0.1)
+    truth = generate(customers=2, seed=4, out=tmp_path, dirty_rate=0.1)  # neither signup of seed 4 converts
     assert truth["raw_rows"]["orders"] == truth["raw_rows"]["order_items"] == truth["raw_rows"]["reviews"] == 0
     assert truth["realised"]["mean_completed_order_value"] is None
     for table in TABLES:
@@ -489,3 +510,41 @@ def test_cli_generate_writes_the_files_and_prints_one_line_per_table(tmp_path, c
     assert _truth(tmp_path)["effects"] == "none"
     assert main(["-q", "generate", "--customers", "10", "--start", "2025-01-02", "--end", "2025-01-01",
                  "--out", str(tmp_path / "x")]) == 2
+
+
+# --- MBG/NBD scenario ------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def mbg(tmp_path_factory) -> Path:
+    """--dropout-after-first with effects='none': plain MBG/NBD + Gamma-Gamma."""
+    out = tmp_path_factory.mktemp("sim_mbg")
+    generate(customers=20_000, seed=5, out=out, effects="none", dropout_after_first=True)
+    return out
+
+
+def _repeats_and_latent(path: Path) -> pl.DataFrame:
+    completed = _read(path, "orders").filter(pl.col("status") == "completed")
+    per_customer = completed.group_by("customer_id").agg((pl.len() - 1).alias("x"), pl.col("ordered_at").min().alias("first"))
+    latent = pl.read_parquet(path / TRUTH_CUSTOMERS_FILE).select("customer_id", "lambda_per_day", "p_dropout", "died_at")
+    return per_customer.join(latent, on="customer_id").with_columns(
+        ((pl.lit(END) - pl.col("first")).dt.total_microseconds() / 86_400e6).alias("t"))
+
+
+def test_dropout_after_first_plants_mbg_nbd_and_documents_it(mbg, plain):
+    truth, plain_truth = _truth(mbg), _truth(plain)
+    assert truth["purchase_process"]["name"] == truth["bgnbd"]["process"] == "MBG/NBD"
+    assert truth["purchase_process"]["dropout_after_first"] is True and truth["args"]["dropout_after_first"] is True
+    assert plain_truth["purchase_process"]["name"] == "BG/NBD"
+    assert {k: truth["purchase_process"]["parameters"][k] for k in ("r", "alpha", "a", "b")} == \
+        {k: truth["bgnbd"][k] for k in ("r", "alpha", "a", "b")}
+    # Given each customer's latent (lambda, p): P(no repeat by T) = p + (1 - p) exp(-lambda T)
+    # under MBG/NBD (death possible right after the first purchase), exp(-lambda T) under BG/NBD.
+    for path, dies_at_first in ((mbg, True), (plain, False)):
+        frame = _repeats_and_latent(path)
+        lam, p, t = (frame[c].to_numpy() for c in ("lambda_per_day", "p_dropout", "t"))
+        expected = (p + (1 - p) * np.exp(-lam * t)) if dies_at_first else np.exp(-lam * t)
+        zero = (frame["x"] == 0).to_numpy()
+        assert abs(zero.mean() - expected.mean()) < 4 * np.sqrt((expected * (1 - expected)).sum()) / zero.size
+        # Dying right after the first order: died_at == the first order, only under MBG/NBD.
+        at_first = frame.filter(pl.col("died_at") == pl.col("first")).height
+        assert (at_first > 0.1 * frame.height) if dies_at_first else at_first == 0

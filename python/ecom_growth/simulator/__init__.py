@@ -6,8 +6,18 @@ Parquet file per raw table (the raw data contract in ``writer.SCHEMAS``) plus ``
 SIMULATOR.md for the design; each module documents one part of the process.
 """
 
-from ecom_growth.simulator.config import SimulationConfig, build_config, default_products
-from ecom_growth.simulator.core import TRUTH_CUSTOMERS_FILE, TRUTH_FILE, TRUTH_PRICES_FILE, generate, simulate
+from ecom_growth.simulator.config import (
+    SimulationConfig,
+    build_config,
+    default_products,
+)
+from ecom_growth.simulator.core import (
+    TRUTH_CUSTOMERS_FILE,
+    TRUTH_FILE,
+    TRUTH_PRICES_FILE,
+    generate,
+    simulate,
+)
 from ecom_growth.simulator.dirty import CLASSES as DIRTY_CLASSES
 from ecom_growth.simulator.writer import SCHEMAS, TABLES, UNPARSEABLE_COLUMN
 

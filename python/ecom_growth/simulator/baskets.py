@@ -42,18 +42,33 @@ class Lines:
 
 
 @dataclass
+class Favourites:
+    """Each customer's first-order products (re-bought by later orders), kept across periods."""
+
+    start: np.ndarray  # per chunk customer: offset into product
+    count: np.ndarray  # per chunk customer: number of favourites (0 before the first order)
+    product: np.ndarray
+
+    @staticmethod
+    def empty(n_customers: int) -> Favourites:
+        return Favourites(np.zeros(n_customers, np.int64), np.zeros(n_customers, np.int64), np.zeros(0, np.int32))
+
+    def add(self, owner: np.ndarray, product: np.ndarray) -> None:
+        """Record first-order products (each owner's first order appears in one period only)."""
+        by_owner = np.argsort(owner, kind="stable")
+        owners, first, counts = np.unique(owner[by_owner], return_index=True, return_counts=True)
+        self.start[owners] = self.product.size + first
+        self.count[owners] = counts
+        self.product = np.concatenate([self.product, product[by_owner].astype(np.int32)])
+
+
+@dataclass
 class Baskets:
     lines: Lines
     list_cents: np.ndarray  # per order: list value at order time
     discount_cents: np.ndarray  # per order
     candidates: np.ndarray  # (n_draws, C) candidate products of every choice
     chosen_column: np.ndarray  # (n_draws,) column of the chosen candidate
-
-
-def _segment_starts(counts: np.ndarray) -> np.ndarray:
-    """Offset of each segment in a flat array of segments with these lengths."""
-    counts = np.asarray(counts, dtype=np.int64)
-    return np.cumsum(counts) - counts
 
 
 def _first_in_group(group: np.ndarray, mask: np.ndarray, n_groups: int) -> np.ndarray:
@@ -67,13 +82,13 @@ def _first_in_group(group: np.ndarray, mask: np.ndarray, n_groups: int) -> np.nd
 
 def draw_baskets(
     rng: np.random.Generator, config: SimulationConfig, window: Window, catalogue: Catalogue,
-    factors: np.ndarray, mix: CategoryMix, orders: Orders,
+    factors: np.ndarray, mix: CategoryMix, orders: Orders, favourites: Favourites,
 ) -> Baskets:
+    """Lines of ``orders`` (one period's); first orders add to ``favourites``, repeats re-buy them."""
     basket = config.basket
     if basket.max_lines > _MAX_LINES:
         raise ValueError(f"basket.max_lines must be at most {_MAX_LINES}")
     n_orders = orders.customer.size
-    n_customers = factors.shape[0]
     total = orders.total_cents
     week = window.week(orders.days)
     wanted = 1 + np.minimum(rng.poisson(basket.extra_lines_mean, n_orders), basket.max_lines - 1)
@@ -85,9 +100,6 @@ def draw_baskets(
     enough = basket.stop_fraction * target
 
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("order", "position", "product", "units", "candidates", "column")}
-    favourite_start = np.zeros(n_customers, dtype=np.int64)
-    favourite_count = np.zeros(n_customers, dtype=np.int64)
-    favourite_product = np.zeros(0, dtype=np.int32)
     for phase, members in enumerate((np.flatnonzero(orders.is_first), np.flatnonzero(~orders.is_first))):
         phase_start = len(parts["order"])
         open_orders = members
@@ -102,10 +114,11 @@ def draw_baskets(
                 price_cap=remaining[open_orders] * (1.0 + basket.max_overshoot) / 100.0,
             )
             if phase == 1:
-                rebuy = (favourite_count[customer] > 0) & (rng.random(customer.size) < config.taste.rebuy_probability)
+                count = favourites.count[customer]
+                rebuy = (count > 0) & (rng.random(customer.size) < config.taste.rebuy_probability)
                 who = customer[rebuy]
-                pick = favourite_start[who] + (rng.random(who.size) * favourite_count[who]).astype(np.int64)
-                product[rebuy] = favourite_product[pick]
+                pick = favourites.start[who] + (rng.random(who.size) * favourites.count[who]).astype(np.int64)
+                product[rebuy] = favourites.product[pick]
             units = np.ones(open_orders.size, dtype=np.int64)
             if position > 0:
                 units += rng.poisson(basket.extra_units_mean, open_orders.size)
@@ -117,10 +130,7 @@ def draw_baskets(
         if phase == 0 and len(parts["order"]) > phase_start:
             # Favourites: every product of the customer's first order.
             owner = orders.customer[np.concatenate(parts["order"][phase_start:])]
-            by_owner = np.argsort(owner, kind="stable")
-            favourite_product = np.concatenate(parts["product"][phase_start:])[by_owner]
-            favourite_count = np.bincount(owner, minlength=n_customers)
-            favourite_start = _segment_starts(favourite_count)
+            favourites.add(owner, np.concatenate(parts["product"][phase_start:]))
 
     if not parts["order"]:  # no orders in this chunk
         empty = np.zeros(0, dtype=np.int64)

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from ecom_growth.simulator.config import SimulationConfig
 from ecom_growth.simulator.ids import FixedWidthIds, take_strings
+from ecom_growth.simulator.streams import PRICES, stream
 from ecom_growth.simulator.timeline import Window
 
 _BRAND_HEADS = (
@@ -56,7 +57,9 @@ def _to_price_cents(prices: np.ndarray) -> np.ndarray:
     return np.maximum(np.rint(prices * 10.0).astype(np.int64) * 10 - 1, 9)
 
 
-def build_catalogue(rng: np.random.Generator, config: SimulationConfig, window: Window) -> Catalogue:
+def build_catalogue(rng: np.random.Generator, config: SimulationConfig, n_weeks: int) -> Catalogue:
+    """Products with weekly list prices for price weeks 0..n_weeks-1 (``rng`` draws everything
+    but the price changes, which come from keyed per-year streams: see ``_price_steps``)."""
     n = config.products
     categories = config.categories
     n_categories = len(categories)
@@ -109,14 +112,7 @@ def build_catalogue(rng: np.random.Generator, config: SimulationConfig, window: 
     medians = np.array([c.price_median for c in categories])
     sigmas = np.array([c.price_sigma for c in categories])
     log_start = np.log(medians[category]) + sigmas[category] * rng.standard_normal(n)
-    n_weeks = window.n_weeks
-    n_changes = 1 + rng.poisson(config.prices.changes_mean, size=n)
-    change_product = np.repeat(np.arange(n), n_changes)
-    change_week = rng.integers(1, max(n_weeks, 2), size=change_product.size)
-    change_size = config.prices.change_log_sd * rng.standard_normal(change_product.size)
-    log_steps = np.zeros((n, n_weeks + 1))
-    np.add.at(log_steps, (change_product, np.minimum(change_week, n_weeks)), change_size)
-    log_path = log_start[:, None] + np.cumsum(log_steps[:, :n_weeks], axis=1)
+    log_path = log_start[:, None] + np.cumsum(_price_steps(config, n_weeks), axis=1)
     price_cents = _to_price_cents(np.exp(log_path))
     log_price = np.log(price_cents / 100.0)
     log_price_ratio = (log_price - log_price[:, :1]).astype(np.float32)
@@ -141,28 +137,50 @@ def build_catalogue(rng: np.random.Generator, config: SimulationConfig, window: 
     )
 
 
-def products_table(catalogue: Catalogue) -> pa.Table:
-    """The raw ``products`` export: list_price is the CURRENT price (the last price week)."""
+_BLOCK_WEEKS = 52
+
+
+def _price_steps(config: SimulationConfig, n_weeks: int) -> np.ndarray:
+    """(n_products, n_weeks) log-price change per week start: a Poisson process of changes per
+    product (none in week 0), drawn per 52-week block from its own stream."""
+    n = config.products
+    steps = np.zeros((n, n_weeks))
+    mean = config.prices.changes_per_year * 7.0 / 365.25 * _BLOCK_WEEKS
+    for block in range(-(-n_weeks // _BLOCK_WEEKS)):
+        rng = stream(config.seed, PRICES, block)
+        product = np.repeat(np.arange(n), rng.poisson(mean, n))
+        week = block * _BLOCK_WEEKS + rng.integers(0, _BLOCK_WEEKS, product.size)
+        size = config.prices.change_log_sd * rng.standard_normal(product.size)
+        inside = (week >= 1) & (week < n_weeks)
+        np.add.at(steps, (product[inside], week[inside]), size[inside])
+    return steps
+
+
+def products_table(catalogue: Catalogue, window: Window) -> pa.Table:
+    """The raw ``products`` export: list_price is the price at export time (the window's last day)."""
+    current = int(window.week(np.array([window.days - 1.0]))[0])
     return pa.table(
         {
             "product_id": catalogue.ids.array,
             "category": take_strings(catalogue.category_names, catalogue.category),
             "brand": take_strings(catalogue.brand_names, catalogue.brand),
-            "list_price": pa.array(catalogue.price_cents[:, -1] / 100.0, type=pa.float64()),
+            "list_price": pa.array(catalogue.price_cents[:, current] / 100.0, type=pa.float64()),
         }
     )
 
 
 def price_history_table(catalogue: Catalogue, window: Window) -> pa.Table:
-    """Planted list-price history (``_truth_prices.parquet``): one row per price spell."""
-    changed = np.ones_like(catalogue.price_cents, dtype=bool)
-    changed[:, 1:] = catalogue.price_cents[:, 1:] != catalogue.price_cents[:, :-1]
+    """Planted list-price history (``_truth_prices.parquet``): one row per price spell that starts
+    inside the window."""
+    prices = catalogue.price_cents[:, : window.n_weeks]
+    changed = np.ones_like(prices, dtype=bool)
+    changed[:, 1:] = prices[:, 1:] != prices[:, :-1]
     product, week = np.nonzero(changed)
     valid_from = window.start_us + week.astype(np.int64) * 7 * 86_400_000_000
     return pa.table(
         {
             "product_id": catalogue.ids.take(product),
             "valid_from": pa.array(valid_from, type=pa.timestamp("us")),
-            "list_price": pa.array(catalogue.price_cents[product, week] / 100.0, type=pa.float64()),
+            "list_price": pa.array(prices[product, week] / 100.0, type=pa.float64()),
         }
     )

@@ -40,7 +40,7 @@ class ChannelConfig:
     lambda_multiplier: float  # multiplies the BG/NBD purchase rate lambda
     logit_p_shift: float  # added to logit(p) of the BG/NBD dropout probability
     cac_per_signup: float | None  # paid channels only: spend per signup
-    browse_sessions_mean: float  # mean browse-only sessions per customer (besides the signup one)
+    browse_sessions_mean: float  # mean browse-only sessions in the browse_horizon_days after signup (besides the signup one)
     add_to_cart_probability: float  # P(add_to_cart | focused product in a browse session)
 
     @property
@@ -113,6 +113,10 @@ class GammaGammaConfig:
 
 @dataclass(frozen=True)
 class SignupConfig:
+    # ``customers`` is the number of signups in the first scale_days days from the start; the
+    # same intensity continues after that. Defined from the start only, so a shorter window is
+    # a prefix of a longer one (exactly ``customers`` signups for the default two-year window).
+    scale_days: int = 730
     growth_log_rate_per_year: float = 0.5  # signups/day grow as exp(g * years)
     yearly_amplitude: float = 0.15
     yearly_peak_day_of_year: float = 330.0  # late November
@@ -162,7 +166,7 @@ class TasteConfig:
 
 @dataclass(frozen=True)
 class PriceConfig:
-    changes_mean: float = 1.5  # each product: 1 + Poisson(mean) list-price changes, on week starts
+    changes_per_year: float = 1.25  # list-price changes per product: Poisson process on week starts
     change_log_sd: float = 0.15
     beta_price: float = -2.0  # choice score += beta_price * log(price(t) / price at window start)
 
@@ -183,9 +187,13 @@ class BasketConfig:
 
 @dataclass(frozen=True)
 class StatusConfig:
+    """After the first order a customer places orders at rate lambda x (1 + c + r) until death;
+    each is completed, cancelled or returned with probabilities proportional to 1 : c : r, so the
+    completed ones are exactly the BG/NBD process and c, r are the expected cancelled / returned
+    orders per completed REPEAT order (the first order is the conversion, always completed)."""
+
     cancelled_per_completed: float = 0.05
     returned_per_completed: float = 0.07
-    active_span_extra_days: float = 30.0  # extra orders fall in (first, last completed + this]
 
 
 @dataclass(frozen=True)
@@ -194,8 +202,8 @@ class FunnelConfig:
     order_abandoned_cart_probability: float = 0.08  # P(add_to_cart) of such an extra view
     browse_focus_mean: float = 1.0  # a browse session focuses on 1 + Poisson(mean) products
     browse_extra_views_mean: float = 1.5  # other candidates viewed per focused product
-    browse_sessions_per_order: float = 0.5  # extra browse sessions per order the customer places
-    browse_horizon_days: float = 60.0  # browsing continues this long after the last order/signup
+    browse_sessions_per_order: float = 0.5  # browse rate while engaged = this x purchase rate lambda
+    browse_horizon_days: float = 60.0  # signup interest lasts this long; browsing stops this long after death
 
 
 @dataclass(frozen=True)
@@ -246,6 +254,7 @@ class SimulationConfig:
     reviews: ReviewConfig = field(default_factory=ReviewConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     marketing: MarketingConfig = field(default_factory=MarketingConfig)
+    dropout_after_first: bool = False  # MBG/NBD: a customer may also die right after the first order
     chunk_customers: int = CHUNK_CUSTOMERS
 
 
@@ -257,8 +266,12 @@ def build_config(
     dirty_rate: float = 0.0,
     effects: Effects = "full",
     products: int | None = None,
+    dropout_after_first: bool = False,
 ) -> SimulationConfig:
     """Validated config with the effective parameters for the chosen effects switch.
+
+    ``dropout_after_first`` switches the purchase process from BG/NBD to MBG/NBD (Batislam et
+    al. 2007): the dropout chance p also applies right after the first purchase.
 
     With ``effects="none"`` channel multipliers/shifts, the satisfaction effect on dropout,
     purchase seasonality, the price elasticity and the experiment lift are all neutral, so
@@ -286,7 +299,7 @@ def build_config(
 
     config = SimulationConfig(
         customers=customers, seed=seed, start=start, end=end, dirty_rate=float(dirty_rate),
-        effects=effects, products=n_products,
+        effects=effects, products=n_products, dropout_after_first=bool(dropout_after_first),
     )
     if effects == "none":
         config = dataclasses.replace(

@@ -1,8 +1,11 @@
 """Orchestration: draw the shared pieces, stream customer chunks to Parquet, write the truth.
 
-Randomness: one SeedSequence per purpose (signups, catalogue, marketing, dirty rows) and one
-per chunk of customers, spawned from the master seed. Chunks are processed in order and their
-ids offset by running counters, so the output is a pure function of the arguments.
+Causality and prefix stability: the process is simulated forward in 4-week periods, and every
+draw comes from a stream keyed by (seed, purpose, chunk of customer slots, period) (see
+streams.py), so a run whose window ends at d draws exactly what a longer run draws before d and
+yields exactly its rows before d. Ids are derived from the customer and ranks within it (order
+k of customer c, session k of customer c, event k of that session), never from counters that run
+over the window. Only the catalogue's fixed attributes and dirty rows use spawned seeds.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -20,25 +23,71 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecom_growth.simulator.baskets import draw_baskets
-from ecom_growth.simulator.catalogue import Catalogue, build_catalogue, price_history_table, products_table
-from ecom_growth.simulator.config import DEFAULT_END, DEFAULT_START, Effects, SimulationConfig, build_config
-from ecom_growth.simulator.customers import Signups, customers_table, draw_signups
-from ecom_growth.simulator.dirty import CLASSES, DirtyContext, DirtyPool, build_dirty_rows
-from ecom_growth.simulator.events import draw_events
-from ecom_growth.simulator.experiments import (
-    NOT_ASSIGNED, ExperimentWindow, assign_variants, assignments_table, conversion_multiplier, experiment_window,
+from ecom_growth.simulator.baskets import Favourites, draw_baskets
+from ecom_growth.simulator.catalogue import (
+    Catalogue,
+    build_catalogue,
+    price_history_table,
+    products_table,
 )
-from ecom_growth.simulator.ids import FixedWidthIds, take_strings
+from ecom_growth.simulator.config import (
+    DEFAULT_END,
+    DEFAULT_START,
+    Effects,
+    SimulationConfig,
+    build_config,
+)
+from ecom_growth.simulator.customers import Signups, customers_table, draw_signups
+from ecom_growth.simulator.dirty import (
+    CLASSES,
+    DirtyContext,
+    DirtyPool,
+    build_dirty_rows,
+)
+from ecom_growth.simulator.events import EVENT_LABELS, period_events
+from ecom_growth.simulator.experiments import (
+    NOT_ASSIGNED,
+    ExperimentWindow,
+    assign_variants,
+    assignments_table,
+    conversion_multiplier,
+    experiment_window,
+)
+from ecom_growth.simulator.ids import (
+    FixedWidthIds,
+    composite_numbers,
+    rank_in_groups,
+    take_strings,
+)
 from ecom_growth.simulator.marketing import marketing_spend_table
 from ecom_growth.simulator.purchases import (
-    COMPLETED, STATUS_LABELS, draw_conversion, draw_orders, draw_traits,
+    COMPLETED,
+    STATUS_LABELS,
+    Lifecycle,
+    Orders,
+    draw_conversion,
+    draw_traits,
+    period_orders,
 )
-from ecom_growth.simulator.reviews import draw_reviews
+from ecom_growth.simulator.reviews import period_reviews, review_templates
+from ecom_growth.simulator.streams import (
+    EMAILS,
+    LATENT,
+    PERIOD,
+    PERIOD_DAYS,
+    n_periods,
+    stream,
+)
 from ecom_growth.simulator.taste import category_mix, customer_factors
 from ecom_growth.simulator.timeline import PurchaseClock, Window
 from ecom_growth.simulator.truth import Realised, build_truth
-from ecom_growth.simulator.writer import DICTIONARY_COLUMNS, TABLES, Background, TableWriter, output_schema
+from ecom_growth.simulator.writer import (
+    DICTIONARY_COLUMNS,
+    TABLES,
+    Background,
+    TableWriter,
+    output_schema,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +137,17 @@ def generate(
     dirty_rate: float = 0.0,
     effects: Effects = "full",
     products: int | None = None,
+    dropout_after_first: bool = False,
 ) -> dict:
     """Simulate a shop and write its raw exports + ``_truth.json`` to ``out``; return the truth.
 
     The files follow the raw data contract (``writer.SCHEMAS``); ``_truth.json`` documents
     every planted parameter and realised count (``truth.build_truth``). ``_truth_customers``
     and ``_truth_prices`` (Parquet) hold the per-customer latent values and the price history.
+    ``customers`` is the number of signups in the first ``signups.scale_days`` days from
+    ``start`` (all of them for the default window); ``dropout_after_first`` selects MBG/NBD.
     """
-    config = build_config(customers, seed, start, end, dirty_rate, effects, products)
+    config = build_config(customers, seed, start, end, dirty_rate, effects, products, dropout_after_first)
     return simulate(config, Path(out))
 
 
@@ -105,6 +157,7 @@ class _Shared:
 
     config: SimulationConfig
     window: Window
+    periods: int
     clock: PurchaseClock
     catalogue: Catalogue
     experiment: ExperimentWindow
@@ -123,25 +176,27 @@ class _Sinks:
     pool: DirtyPool
     dirty_rng: np.random.Generator
     realised: Realised
-    offsets: dict[str, int] = field(default_factory=lambda: {"order": 0, "event": 0, "session": 0, "review": 0})
 
 
 def simulate(config: SimulationConfig, out: Path) -> dict:
     """``generate`` for a ready-made (possibly customised) config."""
     started = time.perf_counter()
     window = Window(config.start, config.end)
+    periods = n_periods(window.days)
     master = np.random.SeedSequence(config.seed)
-    signup_seed, catalogue_seed, marketing_seed, dirty_seed, chunk_root = master.spawn(5)
+    catalogue_seed, dirty_seed = master.spawn(2)
     catalogue_rng = np.random.default_rng(catalogue_seed)
-    catalogue = build_catalogue(catalogue_rng, config, window)
+    catalogue = build_catalogue(catalogue_rng, config, periods * PERIOD_DAYS // 7)
     k = config.taste.rank
     shared = _Shared(
         config=config,
         window=window,
-        clock=PurchaseClock(window, config.seasonality.purchase_yearly_amplitude, config.seasonality.purchase_peak_day_of_year),
+        periods=periods,
+        clock=PurchaseClock(window, config.seasonality.purchase_yearly_amplitude, config.seasonality.purchase_peak_day_of_year,
+                            horizon_days=periods * PERIOD_DAYS),
         catalogue=catalogue,
         experiment=experiment_window(config, window),
-        signups=draw_signups(np.random.default_rng(signup_seed), config, window),
+        signups=draw_signups(config.seed, config, window, periods * PERIOD_DAYS),
         country_offsets=config.taste.country_offset_sd * catalogue_rng.standard_normal((len(config.countries), k)),
         channel_offsets=config.taste.channel_offset_sd * catalogue_rng.standard_normal((len(config.channels), k)),
         product_ids=catalogue.ids,
@@ -169,33 +224,38 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
         realised=Realised(len(config.channels)),
     )
     try:
-        products = products_table(catalogue)
+        products = products_table(catalogue, window)
         writers["products"].write(products)
         sinks.pool.offer(sinks.dirty_rng, "products", products)
-        spend = marketing_spend_table(
-            np.random.default_rng(marketing_seed), config, window, shared.signups.days, shared.signups.channel,
-        )
+        signups = shared.signups
+        n_all = signups.days.size
+        all_channels = np.concatenate(signups.channel)[:n_all] if n_all else np.zeros(0, np.int8)
+        spend = marketing_spend_table(config.seed, config, window, signups.days, all_channels)
         writers["marketing_spend"].write(spend)
         sinks.pool.offer(sinks.dirty_rng, "marketing_spend", spend)
         for i, channel in enumerate(config.channels):
             sinks.realised.spend[i] = pc.sum(pc.filter(spend["spend"], pc.equal(spend["channel"], channel.name))).as_py() or 0.0
 
-        n_chunks = math.ceil(config.customers / config.chunk_customers)
+        # Chunks of customer slots; the last may hold customers who sign up in the lookahead
+        # after the end (they are simulated, so the draws match a longer run, and not written).
+        # A chunk of lookahead customers only has nothing to write and nobody to share draws with.
+        n_inside = int(np.searchsorted(signups.days, window.days))
+        n_chunks = math.ceil(n_inside / config.chunk_customers)
         previous = (0, 0)  # writer checkpoints after the chunk before the last one
-        for chunk, chunk_seed in enumerate(chunk_root.spawn(n_chunks)):
+        for chunk in range(n_chunks):
             lo = chunk * config.chunk_customers
-            hi = min(config.customers, lo + config.chunk_customers)
+            hi = min(n_all, lo + config.chunk_customers)
             # The last chunk's tables are written while this one is generated; older ones must
             # be done, so at most two chunks are in memory.
             background.wait(previous[0])
             events_background.wait(previous[1])
             previous = (background.checkpoint(), events_background.checkpoint())
-            _simulate_chunk(np.random.default_rng(chunk_seed), shared, sinks, lo, hi)
+            _simulate_chunk(shared, sinks, chunk, lo, hi)
             log.info("chunk %d/%d: customers %s..%s done (%.1fs)", chunk + 1, n_chunks, f"{lo:,}", f"{hi - 1:,}",
                      time.perf_counter() - started)
 
         clean_rows = {t: writers[t].rows for t in TABLES}
-        context = DirtyContext(clean_rows=clean_rows, n_customers=config.customers, n_products=config.products,
+        context = DirtyContext(clean_rows=clean_rows, n_products=config.products,
                                start_us=window.start_us)
         dirty: dict[str, dict[str, int]] = {}
         for t in TABLES:
@@ -235,50 +295,209 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
     return json.loads(text)
 
 
-def _simulate_chunk(rng: np.random.Generator, shared: _Shared, sinks: _Sinks, lo: int, hi: int) -> None:
-    """Customers lo..hi-1: draw everything about them and hand the tables to the writers."""
+@dataclass
+class _ChunkRun:
+    """A chunk's process, simulated period by period (see ``_run_periods``)."""
+
+    orders: Orders
+    lines: dict[str, np.ndarray]  # order (chunk-wide index), product, quantity, unit_cents
+    discount_cents: np.ndarray  # per order
+    events: dict[str, np.ndarray]  # customer, session (chunk-wide), kind, product, at_us
+    session_anchor_us: np.ndarray  # per chunk-wide session
+    reviews: dict[str, np.ndarray]  # customer, product, rating, template, created_days
+    death_days: np.ndarray
+
+
+def _concat(parts: list[dict[str, np.ndarray]], keys: tuple[str, ...], dtypes: tuple) -> dict[str, np.ndarray]:
+    if not parts:
+        return {k: np.zeros(0, dtype=t) for k, t in zip(keys, dtypes, strict=True)}
+    return {k: np.concatenate([p[k] for p in parts]) for k in keys}
+
+
+def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: np.ndarray, country: np.ndarray,
+                 traits, conversion, factors: np.ndarray, mix) -> _ChunkRun:
+    """Simulate the chunk forward, one period at a time, each from its own keyed stream.
+
+    ``channel`` and ``country`` are per slot, ``signup_days`` per customer; the customers active
+    in a period are those signed up before its end, a prefix of the chunk (ids follow signups).
+    """
+    config, window, clock, catalogue = shared.config, shared.window, shared.clock, shared.catalogue
+    n = signup_days.size
+    life = Lifecycle.start(n)
+    favourites = Favourites.empty(n)
+    orders, lines, discounts, events, reviews, anchors = [], [], [], [], [], []
+    n_orders = n_sessions = 0
+    for period in range(shared.periods):
+        lo, hi = float(period * PERIOD_DAYS), float((period + 1) * PERIOD_DAYS)
+        n_active = int(np.searchsorted(signup_days, hi))
+        if n_active == 0:
+            continue
+        rng = stream(config.seed, PERIOD, chunk, period)
+        placed = period_orders(rng, config, clock, traits, conversion, life, lo, hi, n_active)
+        baskets = draw_baskets(rng, config, window, catalogue, factors, mix, placed, favourites)
+        session_events = period_events(
+            rng, config, window, clock, catalogue, factors, mix, signup_days[:n_active], channel, traits, conversion,
+            life, placed, baskets, lo, hi,
+        )
+        reviewed = period_reviews(rng, config, placed, baskets.lines, traits.satisfaction, country)
+        b = baskets.lines
+        orders.append(placed)
+        discounts.append(baskets.discount_cents)
+        lines.append({"order": b.order + n_orders, "product": b.product, "quantity": b.quantity, "unit_cents": b.unit_cents})
+        events.append({"customer": session_events.customer, "session": session_events.session + n_sessions,
+                       "kind": session_events.kind, "product": session_events.product, "at_us": session_events.at_us})
+        reviews.append({"customer": reviewed.customer, "product": reviewed.product, "rating": reviewed.rating,
+                        "template": reviewed.template, "created_days": reviewed.created_days})
+        anchors.append(session_events.session_anchor_us)
+        n_orders += placed.customer.size
+        n_sessions += session_events.session_anchor_us.size
+    empty = Orders(*(np.zeros(0, t) for t in (np.int64, np.float64, np.int8, np.int64, bool)))
+    return _ChunkRun(
+        orders=Orders.concat(orders) if orders else empty,
+        lines=_concat(lines, ("order", "product", "quantity", "unit_cents"), (np.int64,) * 4),
+        discount_cents=np.concatenate(discounts) if discounts else np.zeros(0, np.int64),
+        events=_concat(events, ("customer", "session", "kind", "product", "at_us"),
+                       (np.int32, np.int64, np.int8, np.int32, np.int64)),
+        session_anchor_us=np.concatenate(anchors) if anchors else np.zeros(0, np.int64),
+        reviews=_concat(reviews, ("customer", "product", "rating", "template", "created_days"),
+                        (np.int64, np.int64, np.int32, np.int64, np.float64)),
+        death_days=life.death_days,
+    )
+
+
+def _order_numbers(orders: Orders, kept: np.ndarray, lo: int) -> np.ndarray:
+    """Order k (by time) of customer c gets number c x 10^4 + k (per kept order)."""
+    by = kept[np.lexsort((orders.status[kept], orders.days[kept], orders.customer[kept]))]
+    numbers = np.empty(orders.customer.size, dtype=np.int64)
+    numbers[by] = composite_numbers(lo + orders.customer[by], rank_in_groups(orders.customer[by]), 4, "orders")
+    return numbers[kept]
+
+
+_OFFSET_BITS = 32  # an event lies within +-35 minutes of its session's anchor (events.py)
+
+
+def _event_numbers(
+    events: dict[str, np.ndarray], anchor_us: np.ndarray, lo: int,
+) -> tuple[np.ndarray, np.ndarray, pa.StringArray]:
+    """(output order of the events, their event numbers, their session ids), in output order
+    (by time; ties keep construction order).
+
+    Session k of customer c (sessions ranked by their first event) is c x 10^4 + k; event j
+    of it (by time, then construction) is c x 10^7 + k x 10^3 + j.
+    """
+    # One int64 key sorts by (session, time): session << 32 | time relative to its anchor.
+    session = events["session"]
+    relative = events["at_us"] - anchor_us[session] + (1 << (_OFFSET_BITS - 1))
+    if relative.size and (relative.min() < 0 or relative.max() >= 1 << _OFFSET_BITS):
+        raise ValueError("an event lies too far from its session's anchor for the sort key")
+    by_session = np.argsort((session << _OFFSET_BITS) | relative, kind="stable")
+    session = session[by_session]
+    customer = events["customer"][by_session].astype(np.int64)
+    event_seq = rank_in_groups(session)
+    heads = np.flatnonzero(event_seq == 0)
+    head_customer = customer[heads]
+    by_start = np.lexsort((session[heads], events["at_us"][by_session][heads], head_customer))
+    session_seq = np.empty(heads.size, dtype=np.int64)
+    session_seq[by_start] = rank_in_groups(head_customer[by_start])
+    head_numbers = composite_numbers(lo + head_customer, session_seq, 4, "sessions")
+    head_of = np.cumsum(event_seq == 0) - 1  # each event's session, as an index into heads
+    event_numbers = composite_numbers(head_numbers[head_of], event_seq, 3, "events in a session")
+    by_time = np.argsort(events["at_us"], kind="stable")  # construction order on ties
+    position = np.empty(by_session.size, dtype=np.int64)
+    position[by_session] = np.arange(by_session.size)
+    in_order = position[by_time]  # each output event's place in the session order
+    session_ids = FixedWidthIds("S", head_numbers, 12).take(head_of[in_order])
+    return by_time, event_numbers[in_order], session_ids
+
+
+def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int) -> None:
+    """Customers lo..hi-1 (chunk ``chunk``): simulate them and hand the tables to the writers."""
     config, window, catalogue, product_ids = shared.config, shared.window, shared.catalogue, shared.product_ids
-    writers, pool, realised, offsets = sinks.writers, sinks.pool, sinks.realised, sinks.offsets
-    number = np.arange(lo, hi)
-    signup_days = shared.signups.days[lo:hi]
-    channel = shared.signups.channel[lo:hi]
-    country = shared.signups.country[lo:hi]
-    customer_ids = FixedWidthIds("C", number, 8)
+    writers, pool = sinks.writers, sinks.pool
+    slots = config.chunk_customers
+    signup_days, _, _ = shared.signups.chunk(chunk, lo, hi)
+    channel_slots, country_slots = shared.signups.channel[chunk], shared.signups.country[chunk]
 
-    variant = assign_variants(rng, config, shared.experiment, signup_days)
-    traits = draw_traits(rng, config, channel)
-    conversion = draw_conversion(rng, config, window, channel, signup_days, conversion_multiplier(config, variant))
-    orders, lifetimes = draw_orders(rng, config, window, shared.clock, conversion, traits)
-    factors = customer_factors(rng, config, country, channel, shared.country_offsets, shared.channel_offsets)
+    latent = stream(config.seed, LATENT, chunk)  # per-slot latent state, fixed-size draws
+    variant = assign_variants(latent, config, shared.experiment, signup_days, slots)
+    traits = draw_traits(latent, config, channel_slots)
+    multiplier = np.ones(slots)
+    multiplier[: signup_days.size] = conversion_multiplier(config, variant)
+    conversion = draw_conversion(latent, config, channel_slots, signup_days, multiplier)
+    factors = customer_factors(latent, config, country_slots, channel_slots, shared.country_offsets,
+                               shared.channel_offsets)[: signup_days.size]
     mix = category_mix(config, catalogue, factors)
-    baskets = draw_baskets(rng, config, window, catalogue, factors, mix, orders)
+    run = _run_periods(shared, chunk, signup_days, channel_slots, country_slots, traits, conversion, factors, mix)
 
-    customers = customers_table(rng, config, window, number, customer_ids.array, signup_days, channel, country)
-    n_orders = orders.customer.size
-    order_ids = FixedWidthIds("O", offsets["order"] + np.arange(n_orders), 9)
+    # --- what lies inside the window ---
+    end, end_us = window.days, window.end_us_exclusive
+    n = int(np.searchsorted(signup_days, end))
+    number = lo + np.arange(n)
+    customer_ids = FixedWidthIds("C", number, 8)
+    channel, country, variant = channel_slots[:n], country_slots[:n], variant[:n]
+
+    orders = run.orders
+    kept = np.flatnonzero(orders.days < end)
+    order_numbers = _order_numbers(orders, kept, lo)
+    by_time = np.lexsort((order_numbers, orders.status[kept], orders.days[kept]))
+    kept, order_numbers = kept[by_time], order_numbers[by_time]
+    out_orders = orders.take(kept)
+    rank_of_order = np.full(orders.customer.size, -1, dtype=np.int64)
+    rank_of_order[kept] = np.arange(kept.size)
+    line_rank = rank_of_order[run.lines["order"]]
+    line_keep = np.flatnonzero(line_rank >= 0)
+    line_keep = line_keep[np.argsort(line_rank[line_keep], kind="stable")]
+    line_order = line_rank[line_keep]
+    order_ids = FixedWidthIds("O", order_numbers, 12)
     orders_table = pa.table({
         "order_id": order_ids.array,
-        "customer_id": customer_ids.take(orders.customer),
-        "ordered_at": pa.array(window.to_us(orders.days), type=pa.timestamp("us")),
-        "status": take_strings(STATUS_LABELS, orders.status),
-        "order_total": pa.array(orders.total_cents / 100.0, type=pa.float64()),
-        "discount_total": pa.array(baskets.discount_cents / 100.0, type=pa.float64()),
+        "customer_id": customer_ids.take(out_orders.customer),
+        "ordered_at": pa.array(window.to_us(out_orders.days), type=pa.timestamp("us")),
+        "status": take_strings(STATUS_LABELS, out_orders.status),
+        "order_total": pa.array(out_orders.total_cents / 100.0, type=pa.float64()),
+        "discount_total": pa.array(run.discount_cents[kept] / 100.0, type=pa.float64()),
     })
-    lines = baskets.lines
+    line_product = run.lines["product"][line_keep]
     items_table = pa.table({
-        "order_id": order_ids.take(lines.order),
-        "product_id": product_ids.take(lines.product),
-        "quantity": pa.array(lines.quantity.astype(np.int32), type=pa.int32()),
-        "unit_price": pa.array(lines.unit_cents / 100.0, type=pa.float64()),
+        "order_id": order_ids.take(line_order),
+        "product_id": product_ids.take(line_product),
+        "quantity": pa.array(run.lines["quantity"][line_keep].astype(np.int32), type=pa.int32()),
+        "unit_price": pa.array(run.lines["unit_cents"][line_keep] / 100.0, type=pa.float64()),
     })
-    events_table, n_sessions = draw_events(
-        rng, config, window, catalogue, factors, mix, signup_days, channel, orders, baskets,
-        customer_ids, product_ids, offsets["event"], offsets["session"],
-    )
-    reviews_table = draw_reviews(
-        rng, config, window, orders, lines, traits.satisfaction, country, customer_ids, product_ids, offsets["review"],
-    )
-    assignments = assignments_table(config, window, customer_ids, variant, signup_days)
+
+    ev = run.events
+    if ev["at_us"].size and ev["at_us"].max() >= end_us:
+        inside = ev["at_us"] < end_us
+        ev = {k: v[inside] for k, v in ev.items()}
+    order, event_numbers, session_ids = _event_numbers(ev, run.session_anchor_us, lo)
+    events_table = pa.table({
+        "event_id": FixedWidthIds("E", event_numbers, 15).array,
+        "customer_id": customer_ids.take(ev["customer"][order]),
+        "session_id": session_ids,
+        "event_type": take_strings(EVENT_LABELS, ev["kind"][order]),
+        "product_id": product_ids.take(ev["product"][order]),
+        "occurred_at": pa.array(ev["at_us"][order], type=pa.timestamp("us")),
+    })
+
+    rv = run.reviews
+    inside = np.flatnonzero(rv["created_days"] < end)
+    inside = inside[np.lexsort((rv["created_days"][inside], rv["customer"][inside]))]  # stable on ties
+    review_numbers = composite_numbers(lo + rv["customer"][inside], rank_in_groups(rv["customer"][inside]), 4, "reviews")
+    by_time = np.lexsort((review_numbers, rv["created_days"][inside]))
+    inside, review_numbers = inside[by_time], review_numbers[by_time]
+    labels, _, _ = review_templates()
+    reviews_table = pa.table({
+        "review_id": FixedWidthIds("R", review_numbers, 12).array,
+        "customer_id": customer_ids.take(rv["customer"][inside]),
+        "product_id": product_ids.take(rv["product"][inside]),
+        "rating": pa.array(rv["rating"][inside], type=pa.int32()),
+        "review_text": take_strings(labels, rv["template"][inside]),
+        "created_at": pa.array(window.to_us(rv["created_days"][inside]), type=pa.timestamp("us")),
+    })
+
+    customers = customers_table(stream(config.seed, EMAILS, chunk), config, window, number, customer_ids.array,
+                                signup_days[:n], channel, country)
+    assignments = assignments_table(config, window, customer_ids, variant, signup_days[:n])
 
     for name, table in (("customers", customers), ("orders", orders_table), ("events", events_table),
                         ("reviews", reviews_table), ("experiment_assignments", assignments)):
@@ -286,52 +505,61 @@ def _simulate_chunk(rng: np.random.Generator, shared: _Shared, sinks: _Sinks, lo
         pool.offer(sinks.dirty_rng, name, table)
     writers["order_items"].write(items_table)
     if pool.rate > 0:
-        alt = _alt_products(sinks.dirty_rng, lines.order, lines.product, catalogue.n)
+        alt = _alt_products(sinks.dirty_rng, line_order, line_product, catalogue.n)
         pool.offer(sinks.dirty_rng, "order_items", items_table, {"_alt_product_id": product_ids.take(alt)})
         unassigned = np.flatnonzero(variant == NOT_ASSIGNED)
         pool.offer_alt_customers(sinks.dirty_rng, customer_ids.take(unassigned), int((variant != NOT_ASSIGNED).sum()))
 
-    offsets["order"] += n_orders
-    offsets["event"] += events_table.num_rows
-    offsets["session"] += n_sessions
-    offsets["review"] += reviews_table.num_rows
+    _record_truth(shared, sinks, customer_ids, channel, variant, signup_days[:n], traits, conversion, out_orders,
+                  run.death_days[:n])
 
-    # Realised counts for the truth file.
-    converted = conversion.converted
+
+def _record_truth(shared: _Shared, sinks: _Sinks, customer_ids: FixedWidthIds, channel: np.ndarray, variant: np.ndarray,
+                  signup_days: np.ndarray, traits, conversion, orders: Orders, death_days: np.ndarray) -> None:
+    """Realised counts for _truth.json and the per-customer latent values, within the window."""
+    config, window, realised = shared.config, shared.window, sinks.realised
+    n = signup_days.size
+    end = window.days
+    first_days = conversion.first_days[:n]
+    with np.errstate(invalid="ignore"):
+        converted = first_days < end
+        died = death_days < end
+    completed = orders.status == COMPLETED
+    completed_orders = np.bincount(orders.customer[completed], minlength=n)
+    repeats_in_window = np.bincount(orders.customer[completed & ~orders.is_first], minlength=n)
     realised.signups += np.bincount(channel, minlength=realised.n_channels)
     realised.converted += np.bincount(channel[converted], minlength=realised.n_channels)
     realised.orders_by_status += np.bincount(orders.status, minlength=3)
-    realised.completed_order_cents += int(orders.total_cents[orders.status == COMPLETED].sum())
-    realised.repeat_customers += int((lifetimes.repeats_in_window > 0).sum())
-    realised.alive_at_end += int((lifetimes.is_alive_at_end & converted).sum())
+    realised.completed_order_cents += int(orders.total_cents[completed].sum())
+    realised.repeat_customers += int((repeats_in_window > 0).sum())
+    realised.alive_at_end += int((converted & ~died).sum())
     metric_days = config.experiment.metric_window_days
     for v in (0, 1):
         in_arm = variant == v
         realised.experiment_assigned[v] += int(in_arm.sum())
         realised.experiment_converted[v] += int((in_arm & converted).sum())
-        within = in_arm & converted & (conversion.first_days - signup_days <= metric_days)
+        within = in_arm & converted & (np.nan_to_num(first_days) - signup_days <= metric_days)
         realised.experiment_converted_within_metric_window[v] += int(within.sum())
 
-    first_order_us = np.where(converted, window.to_us(np.nan_to_num(conversion.first_days)), 0)
-    died = ~np.isnan(lifetimes.death_days)
-    died_us = np.where(died, window.to_us(np.nan_to_num(lifetimes.death_days)), 0)
+    first_order_us = np.where(converted, window.to_us(np.nan_to_num(first_days)), 0)
+    died_us = np.where(died, window.to_us(np.nan_to_num(death_days)), 0)
     variant_labels = pc.if_else(
         pa.array(variant >= 0), take_strings(["control", "treatment"], np.maximum(variant, 0)), pa.scalar(None, pa.string()),
     )
     sinks.truth_customers.write(pa.table({
         "customer_id": customer_ids.array,
         "acquisition_channel": take_strings([c.name for c in config.channels], channel),
-        "will_convert": pa.array(conversion.will_convert),
+        "will_convert": pa.array(conversion.will_convert[:n]),
         "is_converted": pa.array(converted),
         "first_order_at": pa.array(first_order_us, type=pa.timestamp("us"), mask=~converted),
-        "lambda_per_day": pa.array(traits.lam),
-        "p_dropout": pa.array(traits.p),
-        "nu": pa.array(traits.nu),
-        "satisfaction": pa.array(traits.satisfaction),
-        "repeats_before_death": pa.array(lifetimes.repeats_before_death, mask=~converted),
-        "repeats_in_window": pa.array(lifetimes.repeats_in_window, mask=~converted),
-        "completed_orders": pa.array(lifetimes.completed_orders),
-        "is_alive_at_end": pa.array(lifetimes.is_alive_at_end, mask=~converted),
+        "lambda_per_day": pa.array(traits.lam[:n]),
+        "p_dropout": pa.array(traits.p[:n]),
+        "nu": pa.array(traits.nu[:n]),
+        "satisfaction": pa.array(traits.satisfaction[:n]),
+        "repeats_before_death": pa.array(traits.repeats_before_death[:n], mask=~converted),
+        "repeats_in_window": pa.array(repeats_in_window.astype(np.int64), mask=~converted),
+        "completed_orders": pa.array(completed_orders.astype(np.int64)),
+        "is_alive_at_end": pa.array(converted & ~died, mask=~converted),
         "died_at": pa.array(died_us, type=pa.timestamp("us"), mask=~died),
         "experiment_variant": variant_labels,
     }))

@@ -1,8 +1,9 @@
 """Signups (when, through which channel, from where) and per-customer latent traits.
 
-Signup times are drawn for ALL customers at once (one float per customer) and sorted, so
-customer ids increase with signup time as in a real export; everything else is drawn per
-chunk of customers from the chunk's own seed, so memory stays flat.
+Signup times are drawn for all customers up front (per day and period, keyed streams) and
+sorted, so customer ids increase with signup time as in a real export and a shorter window's
+customers are exactly the first customers of a longer one. Everything else is drawn per chunk
+of customer slots from the chunk's own keyed stream, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ import pyarrow.compute as pc
 
 from ecom_growth.simulator.config import SimulationConfig
 from ecom_growth.simulator.ids import take_strings
+from ecom_growth.simulator.streams import (
+    ATTRIBUTES,
+    PERIOD_DAYS,
+    SIGNUP_DAYS,
+    SIGNUP_EXTRA,
+    SIGNUP_TIMES,
+    stream,
+)
 from ecom_growth.simulator.timeline import Window
 
 _FIRST_NAMES = (
@@ -41,53 +50,86 @@ EMAIL_PADDED_SHARE = 0.02
 
 @dataclass
 class Signups:
-    """All customers, in id order: days since window start, channel and country codes."""
+    """All simulated customers, in id order: days since window start (sorted), and per chunk of
+    ``chunk_customers`` slots the channel and country codes of every slot (see streams.py)."""
 
     days: np.ndarray
-    channel: np.ndarray
-    country: np.ndarray
+    channel: list[np.ndarray]
+    country: list[np.ndarray]
+
+    def chunk(self, index: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(signup days, channel, country) of customers lo..hi-1, the members of chunk ``index``."""
+        return self.days[lo:hi], self.channel[index][: hi - lo], self.country[index][: hi - lo]
 
 
-def signup_day_weights(config: SimulationConfig, window: Window) -> np.ndarray:
-    """Relative signups per day: exponential growth x yearly x weekly seasonality."""
-    day = np.arange(window.n_days)
+def signup_day_weights(config: SimulationConfig, window: Window, n_days: int) -> np.ndarray:
+    """Relative signups on days 0..n_days-1: exponential growth x yearly x weekly seasonality."""
+    day = np.arange(n_days)
     s = config.signups
     growth = np.exp(s.growth_log_rate_per_year * day / 365.25)
     yearly = 1.0 + s.yearly_amplitude * np.cos(2 * np.pi * (window.day_of_year(day + 0.5) - s.yearly_peak_day_of_year) / 365.25)
     weekly = np.asarray(s.weekday_weights)[window.weekday(day)]
-    weights = growth * yearly * weekly
-    return weights / weights.sum()
+    return growth * yearly * weekly
 
 
-def draw_signups(rng: np.random.Generator, config: SimulationConfig, window: Window) -> Signups:
-    n = config.customers
-    day_cum = np.cumsum(signup_day_weights(config, window))
-    day = np.minimum(np.searchsorted(day_cum, rng.random(n) * day_cum[-1], side="right"), window.n_days - 1)
+def draw_signups(seed: int, config: SimulationConfig, window: Window, n_days: int) -> Signups:
+    """Signups on days 0..n_days-1 (``n_days`` a multiple of PERIOD_DAYS).
+
+    Days within the scale horizon get a multinomial split of exactly ``customers`` signups; later
+    days a Poisson count at the same intensity, per 4-week block from its own stream. Times of
+    day are drawn per period. Nothing depends on ``n_days`` except how far the draws go.
+    """
+    scale = config.signups.scale_days
+    extra_blocks = max(0, -(-(n_days - scale) // PERIOD_DAYS))
+    weights = signup_day_weights(config, window, scale + extra_blocks * PERIOD_DAYS)
+    scale_mass = weights[:scale].sum()
+    counts = np.zeros(weights.size, dtype=np.int64)
+    counts[:scale] = stream(seed, SIGNUP_DAYS).multinomial(config.customers, weights[:scale] / scale_mass)
+    for block in range(extra_blocks):
+        days = slice(scale + block * PERIOD_DAYS, scale + (block + 1) * PERIOD_DAYS)
+        counts[days] = stream(seed, SIGNUP_EXTRA, block).poisson(config.customers * weights[days] / scale_mass)
+    counts = counts[:n_days]
     hours = np.asarray(config.signups.hour_weights)
     hour_cum = np.cumsum(hours / hours.sum())
-    hour = np.minimum(np.searchsorted(hour_cum, rng.random(n), side="right"), 23)
-    days = np.sort(day + (hour + rng.random(n)) / 24.0)
+    parts = []
+    for period in range(n_days // PERIOD_DAYS):
+        days = np.arange(period * PERIOD_DAYS, (period + 1) * PERIOD_DAYS)
+        day = np.repeat(days, counts[days])
+        rng = stream(seed, SIGNUP_TIMES, period)
+        hour = np.minimum(np.searchsorted(hour_cum, rng.random(day.size), side="right"), 23)
+        parts.append(day + (hour + rng.random(day.size)) / 24.0)
+    signup_days = np.sort(np.concatenate(parts)) if parts else np.zeros(0)
+    n_chunks = -(-signup_days.size // config.chunk_customers)
     shares = np.array([c.share for c in config.channels])
-    channel = rng.choice(len(shares), size=n, p=shares / shares.sum()).astype(np.int8)
     country_weights = np.array([w for _, w in config.countries])
-    country = rng.choice(len(country_weights), size=n, p=country_weights / country_weights.sum()).astype(np.int8)
-    return Signups(days=days, channel=channel, country=country)
+    channel, country = [], []
+    for index in range(n_chunks):
+        rng = stream(seed, ATTRIBUTES, index)
+        channel.append(rng.choice(shares.size, size=config.chunk_customers, p=shares / shares.sum()).astype(np.int8))
+        country.append(rng.choice(country_weights.size, size=config.chunk_customers,
+                                  p=country_weights / country_weights.sum()).astype(np.int8))
+    return Signups(days=signup_days, channel=channel, country=country)
 
 
 def customers_table(
     rng: np.random.Generator, config: SimulationConfig, window: Window, number: np.ndarray,
     customer_ids: pa.StringArray, signup_days: np.ndarray, channel: np.ndarray, country: np.ndarray,
 ) -> pa.Table:
-    """The raw ``customers`` export for one chunk (``number`` = global customer numbers)."""
+    """The raw ``customers`` export for one chunk (``number`` = global customer numbers).
+
+    ``rng`` is the chunk's own stream; it draws for all ``config.chunk_customers`` slots so a
+    customer's e-mail does not depend on how many customers the window holds.
+    """
     n = number.size
+    slots = config.chunk_customers
     country_codes = [code for code, _ in config.countries]
     domains = [_DOMAINS.get(code, ("gmail.com", "outlook.com")) for code in country_codes]
     domain_labels = [d for pair in domains for d in pair]
-    first = take_strings(_FIRST_NAMES, rng.integers(0, len(_FIRST_NAMES), n))
-    last = take_strings(_LAST_NAMES, rng.integers(0, len(_LAST_NAMES), n))
-    domain = take_strings(domain_labels, country.astype(np.int64) * 2 + rng.integers(0, 2, n))
-    style = rng.integers(0, 3, n)
-    case = rng.random(n)
+    first = take_strings(_FIRST_NAMES, rng.integers(0, len(_FIRST_NAMES), slots)[:n])
+    last = take_strings(_LAST_NAMES, rng.integers(0, len(_LAST_NAMES), slots)[:n])
+    domain = take_strings(domain_labels, country.astype(np.int64) * 2 + rng.integers(0, 2, slots)[:n])
+    style = rng.integers(0, 3, slots)[:n]
+    case = rng.random(slots)[:n]
     digits = pc.cast(pa.array(number), pa.string())
 
     def join(*parts: pa.Array | str) -> pa.Array:

@@ -27,12 +27,18 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecom_growth.simulator.ids import format_ids, take_strings
 from ecom_growth.simulator.timeline import US_PER_DAY, date_to_us
-from ecom_growth.simulator.writer import SCHEMAS, UNPARSEABLE_COLUMN, conform, output_schema
+from ecom_growth.simulator.writer import (
+    SCHEMAS,
+    UNPARSEABLE_COLUMN,
+    conform,
+    output_schema,
+)
 
 NULL_KEY, DUPLICATE_ID, NEGATIVE_AMOUNT = "null_key", "duplicate_id", "negative_amount"
 FUTURE_TIMESTAMP, ORPHAN_FK, UNPARSEABLE_VALUE = "future_timestamp", "orphan_fk", "unparseable_value"
@@ -73,8 +79,15 @@ UNPARSEABLE_TEXT = {
 }
 # Tables whose own id is replaced by a new one (the others get a new composite key instead).
 ID_PREFIX = {
-    "customers": ("customer_id", "C", 8), "products": ("product_id", "P", 6), "orders": ("order_id", "O", 9),
-    "events": ("event_id", "E", 11), "reviews": ("review_id", "R", 11),
+    "customers": ("customer_id", "C", 8), "products": ("product_id", "P", 6), "orders": ("order_id", "O", 12),
+    "events": ("event_id", "E", 15), "reviews": ("review_id", "R", 12),
+}
+# Fresh ids of dirty rows use customer numbers no simulated customer can have (see
+# config.MAX_CUSTOMERS), in the same composite layout as the clean ids (core.py).
+DIRTY_CUSTOMER_BASE = 98_000_000
+FRESH_ID_BASE = {
+    "customers": DIRTY_CUSTOMER_BASE, "orders": DIRTY_CUSTOMER_BASE * 10**4,
+    "events": DIRTY_CUSTOMER_BASE * 10**7, "reviews": DIRTY_CUSTOMER_BASE * 10**4,
 }
 ORPHAN_CUSTOMER_BASE = 99_000_000
 ORPHAN_PRODUCT_BASE = 990_000
@@ -83,7 +96,7 @@ FUTURE_START_US = date_to_us(date(2100, 1, 1))
 
 def dirty_count(rate: float, clean_rows: int) -> int:
     """round(rate x clean rows), halves rounded up (Python's round() rounds halves to even)."""
-    return int(math.floor(rate * clean_rows + 0.5))
+    return math.floor(rate * clean_rows + 0.5)
 
 
 @dataclass
@@ -121,7 +134,6 @@ class DirtyContext:
     """Totals the dirty rows need to invent ids that exist nowhere else."""
 
     clean_rows: dict[str, int]
-    n_customers: int
     n_products: int
     start_us: int
 
@@ -141,6 +153,19 @@ def _future(rng: np.random.Generator, n: int, type_: pa.DataType) -> pa.Array:
 def _negative(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     numbers = np.abs(np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)))
     return pa.array(-(numbers + 0.01), type=pa.float64())
+
+
+def _distinct_amounts(table: str, rows: pa.Table) -> pa.Table:
+    """Without its key, a row may equal another null-key row (two orders can hold the same
+    product at the same price), which would add a second defect (duplicate): add a cent per
+    earlier copy to the amount so each stays a single-defect row."""
+    if table not in NEGATIVE_COLUMN or rows.num_rows < 2:
+        return rows
+    columns = [c for c in rows.column_names if not c.startswith("_")]  # not the helper columns
+    copies = pl.from_arrow(rows.select(columns)).select(pl.int_range(pl.len()).over(columns))
+    column = NEGATIVE_COLUMN[table]
+    amount = pc.add(pc.cast(rows[column], pa.float64()), pa.array(copies.to_series().to_numpy() / 100.0))
+    return _set(rows, column, pc.round(amount, 2))
 
 
 def build_dirty_rows(
@@ -182,7 +207,7 @@ def build_dirty_rows(
         # A fresh key, so the row's only defect is the class's one.
         if table in ID_PREFIX:
             column, prefix, width = ID_PREFIX[table]
-            base = {"customers": context.n_customers, "products": context.n_products}.get(table, context.clean_rows[table])
+            base = FRESH_ID_BASE.get(table, context.n_products)
             rows = _set(rows, column, format_ids(prefix, base + new_ids + np.arange(n), width))
             new_ids += n
         elif needs_fresh_key and cls != NULL_KEY:
@@ -197,7 +222,7 @@ def build_dirty_rows(
                 rows = _set(rows, "spend_date", pa.array(day.astype(np.int32), type=pa.date32()))
                 market_keys += n
         if cls == NULL_KEY:
-            rows = _set(rows, NULL_KEY_COLUMN[table], pa.nulls(n, pa.string()))
+            rows = _distinct_amounts(table, _set(rows, NULL_KEY_COLUMN[table], pa.nulls(n, pa.string())))
         elif cls == NEGATIVE_AMOUNT:
             rows = _set(rows, NEGATIVE_COLUMN[table], _negative(rows[NEGATIVE_COLUMN[table]]))
         elif cls == FUTURE_TIMESTAMP:

@@ -28,29 +28,33 @@ class ExperimentWindow:
     end: date  # inclusive
     start_days: float  # days since window start
     end_days_exclusive: float
-    was_moved: bool  # the configured window did not overlap the data window
+    was_moved: bool  # the configured window did not overlap the scale horizon
 
 
 def experiment_window(config: SimulationConfig, window: Window) -> ExperimentWindow:
-    """The configured window clipped to the data; if they do not overlap, 60-77% of the data."""
-    start = max(config.experiment.window_start, window.start)
-    end = min(config.experiment.window_end, window.end)
-    moved = end < start
+    """The configured window; if it misses the scale horizon (start + signups.scale_days), 60-77%
+    of that horizon. Decided from the start only: a shorter window keeps the same experiment."""
+    scale = config.signups.scale_days
+    horizon_end = window.start + timedelta(days=scale - 1)
+    start, end = config.experiment.window_start, config.experiment.window_end
+    moved = end < window.start or start > horizon_end
     if moved:
-        start = window.start + timedelta(days=int(0.60 * window.n_days))
-        end = max(start, window.start + timedelta(days=int(0.77 * window.n_days)))
+        start = window.start + timedelta(days=int(0.60 * scale))
+        end = max(start, window.start + timedelta(days=int(0.77 * scale)))
     return ExperimentWindow(
         start=start, end=end,
         start_days=float((start - window.start).days),
         end_days_exclusive=float((end - window.start).days + 1),
         was_moved=moved,
     )
-    
 
-def assign_variants(rng: np.random.Generator, config: SimulationConfig, exp: ExperimentWindow, signup_days: np.ndarray) -> np.ndarray:
-    """int8 per customer: NOT_ASSIGNED, CONTROL or TREATMENT."""
+
+def assign_variants(
+    rng: np.random.Generator, config: SimulationConfig, exp: ExperimentWindow, signup_days: np.ndarray, slots: int,
+) -> np.ndarray:
+    """int8 per customer: NOT_ASSIGNED, CONTROL or TREATMENT (one draw per slot of the chunk)."""
     eligible = (signup_days >= exp.start_days) & (signup_days < exp.end_days_exclusive)
-    treated = rng.random(signup_days.size) < config.experiment.treatment_share
+    treated = rng.random(slots)[: signup_days.size] < config.experiment.treatment_share
     return np.where(eligible, np.where(treated, TREATMENT, CONTROL), NOT_ASSIGNED).astype(np.int8)
 
 

@@ -97,3 +97,22 @@ def _four_byte_words(prefix: str, values: np.ndarray, width: int) -> np.ndarray:
         rest //= 10_000
     words[:, 0] = head[rest]
     return words
+
+
+def rank_in_groups(group: np.ndarray) -> np.ndarray:
+    """0-based position of each row within its run of equal ``group`` values (rows grouped)."""
+    n = group.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    new = np.ones(n, dtype=bool)
+    new[1:] = group[1:] != group[:-1]
+    starts = np.flatnonzero(new)
+    return np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
+
+
+def composite_numbers(parent: np.ndarray, sequence: np.ndarray, digits: int, what: str) -> np.ndarray:
+    """parent x 10**digits + sequence: an id that depends only on its parent and its rank there,
+    never on a counter running over the window (so a shorter window keeps every id)."""
+    if sequence.size and sequence.max() >= 10**digits:
+        raise ValueError(f"more than {10**digits - 1} {what} under one parent: widen the id")
+    return np.asarray(parent, dtype=np.int64) * 10**digits + sequence

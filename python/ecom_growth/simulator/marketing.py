@@ -12,20 +12,25 @@ import pyarrow as pa
 
 from ecom_growth.simulator.config import SimulationConfig
 from ecom_growth.simulator.ids import take_strings
+from ecom_growth.simulator.streams import MARKETING, PERIOD_DAYS, stream
 from ecom_growth.simulator.timeline import Window
 
 
 def marketing_spend_table(
-    rng: np.random.Generator, config: SimulationConfig, window: Window, signup_days: np.ndarray, channel: np.ndarray,
+    seed: int, config: SimulationConfig, window: Window, signup_days: np.ndarray, channel: np.ndarray,
 ) -> pa.Table:
+    """One row per paid channel and day of the window; the noise of each 4-week period comes
+    from its own keyed stream, so a day's spend does not depend on the window end."""
     paid = [i for i, c in enumerate(config.channels) if c.is_paid]
     n_days = window.n_days
-    day = np.minimum(signup_days.astype(np.int64), n_days - 1)
+    inside = signup_days < n_days
     counts = np.zeros((n_days, len(config.channels)), dtype=np.int64)
-    np.add.at(counts, (day, channel.astype(np.int64)), 1)
+    np.add.at(counts, (signup_days[inside].astype(np.int64), channel[inside].astype(np.int64)), 1)
     cac = np.array([config.channels[i].cac_per_signup for i in paid])
     sigma = config.marketing.noise_sigma
-    noise = np.exp(sigma * rng.standard_normal((n_days, len(paid))) - sigma**2 / 2)
+    z = np.concatenate([stream(seed, MARKETING, period).standard_normal((PERIOD_DAYS, len(paid)))
+                        for period in range(-(-n_days // PERIOD_DAYS))])[:n_days]
+    noise = np.exp(sigma * z - sigma**2 / 2)
     spend_cents = np.rint(counts[:, paid] * cac * noise * 100.0).astype(np.int64)
     return pa.table(
         {

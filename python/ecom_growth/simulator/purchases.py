@@ -9,15 +9,19 @@ purchase clock's operational time (calendar time when seasonality is off):
 * Repeat purchases form a Poisson(lambda) process; after EACH repeat purchase the customer
   dies with probability p, so the number of repeats before death K ~ Geometric(p) on 1, 2, ...
   and there is no death right after the first purchase (FHL: P(x = 0) = (alpha/(alpha+T))^r).
+  With ``dropout_after_first`` (MBG/NBD, Batislam et al. 2007) the customer can also die right
+  after the first purchase: K ~ Geometric(p) - 1 on 0, 1, ...
 
-Vectorised without simulating gaps beyond the window: the repeats a customer can make in
-(0, T] are the M ~ Poisson(lambda T) points of the undying process, which given M are sorted
-uniforms (built from normalised exponential spacings); the customer keeps the first min(K, M).
-That is the same process as drawing Exp(lambda) gaps until death or T, at a bounded cost even
-when p is tiny (a = 0.9 < 1 makes E[1/p] infinite, so "draw K gaps" would not be bounded).
+K is latent (drawn once per customer); the purchases themselves are simulated forward in time,
+one 4-week period after another (streams.PERIOD_DAYS), each period from its own keyed stream:
+the points of the undying process in the period are Poisson(rate x operational length) uniform
+points, and a customer keeps them until the K-th completed repeat. Nothing about a period uses
+a later one, so a shorter window yields exactly the orders of a longer one before its end.
 
-Cancelled and returned orders are EXTRA orders on top of this process (Poisson counts relative
-to the completed ones, uniform times in the customer's active span) and are not BG/NBD truth.
+Cancelled and returned orders: after the first order the customer places orders at rate
+lambda (1 + c + r); each order is independently completed, cancelled or returned with
+probabilities 1 : c : r. The completed ones are therefore exactly the BG/NBD process above, and
+an order's status is decided when it is placed, never from later orders. Orders stop at death.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecom_growth.simulator.config import SimulationConfig
-from ecom_growth.simulator.timeline import PurchaseClock, Window
+from ecom_growth.simulator.timeline import PurchaseClock
 
 COMPLETED, CANCELLED, RETURNED = 0, 1, 2
 STATUS_LABELS = ("completed", "cancelled", "returned")
@@ -41,38 +45,49 @@ class Traits:
     lam: np.ndarray  # purchase rate per (operational) day, after the channel multiplier
     p: np.ndarray  # dropout probability after each repeat purchase, after shifts
     nu: np.ndarray  # Gamma-Gamma rate of the customer's order values
+    repeats_before_death: np.ndarray  # K: completed repeats until (and including) the fatal one
 
 
 @dataclass
 class Conversion:
-    converted: np.ndarray  # bool: first completed order inside the window
-    first_days: np.ndarray  # days since window start of the first order (nan if none)
-    will_convert: np.ndarray  # bool: converts at some time (maybe after the window end)
+    will_convert: np.ndarray  # bool: places a first completed order at some time
+    first_days: np.ndarray  # days since window start of the first order (nan if never)
 
 
 @dataclass
 class Orders:
-    """Orders of one chunk, sorted by time (completed first on ties)."""
+    """Orders of one period (unsorted): chunk-local customer index, time, status, amount."""
 
-    customer: np.ndarray  # chunk-local customer index
+    customer: np.ndarray
     days: np.ndarray
     status: np.ndarray  # int8: COMPLETED / CANCELLED / RETURNED
     total_cents: np.ndarray  # int64 amount paid
     is_first: np.ndarray  # bool: the customer's first completed order
 
+    @staticmethod
+    def concat(parts: list[Orders]) -> Orders:
+        return Orders(*(np.concatenate([getattr(o, f) for o in parts]) for f in
+                        ("customer", "days", "status", "total_cents", "is_first")))
+
+    def take(self, index: np.ndarray) -> Orders:
+        return Orders(self.customer[index], self.days[index], self.status[index], self.total_cents[index],
+                      self.is_first[index])
+
 
 @dataclass
-class Lifetimes:
-    """Per-customer BG/NBD realisation (for _truth_customers.parquet)."""
+class Lifecycle:
+    """What the purchase process has done so far, per chunk customer (updated period by period)."""
 
-    repeats_before_death: np.ndarray  # K (capped only by int range)
-    repeats_in_window: np.ndarray  # min(K, M)
-    is_alive_at_end: np.ndarray  # bool (converted customers): no death inside the window
-    death_days: np.ndarray  # days since start of the purchase after which they died (nan)
-    completed_orders: np.ndarray
+    repeats: np.ndarray  # completed repeats so far
+    death_days: np.ndarray  # time of the fatal purchase (nan while alive)
+
+    @staticmethod
+    def start(n: int) -> Lifecycle:
+        return Lifecycle(repeats=np.zeros(n, dtype=np.int64), death_days=np.full(n, np.nan))
 
 
 def draw_traits(rng: np.random.Generator, config: SimulationConfig, channel: np.ndarray) -> Traits:
+    """Latent values of every slot of a chunk (``channel`` has one entry per slot)."""
     n = channel.size
     bg = config.bgnbd
     satisfaction = rng.standard_normal(n)
@@ -88,109 +103,84 @@ def draw_traits(rng: np.random.Generator, config: SimulationConfig, channel: np.
         p = 1.0 / (1.0 + np.exp(-(np.log(clipped / (1 - clipped)) + shift)))
     gg = config.gamma_gamma
     nu = rng.gamma(gg.q, 1.0 / gg.gamma, n)
-    return Traits(satisfaction=satisfaction, lam=lam, p=p, nu=nu)
+    k = rng.geometric(np.clip(p, 1e-12, 1.0)).astype(np.int64)
+    if config.dropout_after_first:
+        k -= 1
+    return Traits(satisfaction=satisfaction, lam=lam, p=p, nu=nu, repeats_before_death=k)
 
 
 def draw_conversion(
-    rng: np.random.Generator, config: SimulationConfig, window: Window,
-    channel: np.ndarray, signup_days: np.ndarray, conversion_multiplier: np.ndarray,
+    rng: np.random.Generator, config: SimulationConfig, channel: np.ndarray, signup_days: np.ndarray,
+    conversion_multiplier: np.ndarray,
 ) -> Conversion:
-    """Who places a first completed order, and when (exponential delay after signup)."""
+    """Who ever places a first completed order, and when (exponential delay after signup).
+
+    Draws one uniform and one exponential per slot of the chunk (``channel`` and the multiplier
+    per slot); ``signup_days`` covers the chunk's customers, a prefix of the slots.
+    """
+    slots = channel.size
     probability = np.array([c.conversion_probability for c in config.channels])[channel] * conversion_multiplier
-    will_convert = rng.random(channel.size) < np.minimum(probability, 1.0)
+    will_convert = rng.random(slots) < np.minimum(probability, 1.0)
     delay_mean = np.array([c.first_order_delay_mean_days for c in config.channels])[channel]
-    first = signup_days + rng.exponential(1.0, channel.size) * delay_mean
-    converted = will_convert & (first < window.days)
-    return Conversion(converted=converted, first_days=np.where(converted, first, np.nan), will_convert=will_convert)
+    delay = rng.exponential(1.0, slots) * delay_mean
+    n = signup_days.size
+    will_convert = will_convert[:n]
+    return Conversion(will_convert=will_convert, first_days=np.where(will_convert, signup_days + delay[:n], np.nan))
+
+
+def period_orders(
+    rng: np.random.Generator, config: SimulationConfig, clock: PurchaseClock, traits: Traits,
+    conversion: Conversion, life: Lifecycle, lo: float, hi: float, n_active: int,
+) -> Orders:
+    """Orders placed in [lo, hi) by the chunk's first ``n_active`` customers; updates ``life``."""
+    first_days = conversion.first_days[:n_active]
+    firsts = np.flatnonzero((first_days >= lo) & (first_days < hi))
+    k = traits.repeats_before_death
+    at_first = firsts[k[firsts] == 0]  # MBG/NBD: dead right after the first purchase
+    life.death_days[at_first] = first_days[at_first]
+
+    with np.errstate(invalid="ignore"):
+        eligible = np.flatnonzero((first_days < hi) & (life.repeats[:n_active] < k[:n_active]))
+    s_lo = clock.operational(np.maximum(first_days[eligible], lo))
+    s_hi = clock.operational(np.array([hi]))[0]
+    status = config.status
+    attempts = 1.0 + status.cancelled_per_completed + status.returned_per_completed
+    count = rng.poisson(traits.lam[eligible] * attempts * np.maximum(s_hi - s_lo, 0.0))
+    segment = np.repeat(np.arange(eligible.size), count)
+    owner = eligible[segment]
+    # Sorted uniform positions within each customer's stretch of the period.
+    position = np.sort(segment + rng.random(segment.size)) - segment
+    s = s_lo[segment] + position * (s_hi - s_lo[segment])
+    kind = np.searchsorted(
+        np.cumsum([1.0, status.cancelled_per_completed]) / attempts, rng.random(segment.size), side="right",
+    ).astype(np.int8)
+    completed = (kind == COMPLETED).astype(np.int64)
+    # Completed repeats before each order (earlier periods + earlier in this one).
+    running = np.cumsum(completed) - completed
+    nonempty = count > 0
+    segment_base = np.repeat(running[_segment_starts(count)[nonempty]], count[nonempty]) if running.size else running
+    before = life.repeats[owner] + running - segment_base
+    keep = before < k[owner]  # orders after the fatal (K-th) completed repeat never happen
+    owner, s, kind, completed, before = owner[keep], s[keep], kind[keep], completed[keep], before[keep]
+    repeat_days = clock.calendar(s)
+    fatal = (completed == 1) & (before + 1 == k[owner])
+    life.death_days[owner[fatal]] = repeat_days[fatal]
+    np.add.at(life.repeats, owner, completed)
+
+    customer = np.concatenate([firsts, owner])
+    days = np.concatenate([first_days[firsts], repeat_days])
+    gg = config.gamma_gamma
+    value = rng.gamma(gg.p, 1.0, customer.size) / traits.nu[customer]
+    return Orders(
+        customer=customer,
+        days=days,
+        status=np.concatenate([np.zeros(firsts.size, np.int8), kind]),
+        total_cents=np.maximum(np.rint(value * 100.0).astype(np.int64), 1),
+        is_first=np.concatenate([np.ones(firsts.size, bool), np.zeros(owner.size, bool)]),
+    )
 
 
 def _segment_starts(counts: np.ndarray) -> np.ndarray:
     """Offset of each segment in a flat array of segments with these lengths."""
     counts = np.asarray(counts, dtype=np.int64)
     return np.cumsum(counts) - counts
-
-
-def draw_orders(
-    rng: np.random.Generator, config: SimulationConfig, window: Window, clock: PurchaseClock,
-    conversion: Conversion, traits: Traits,
-) -> tuple[Orders, Lifetimes]:
-    n = traits.lam.size
-    who = np.flatnonzero(conversion.converted)
-    t0 = conversion.first_days[who]
-    s0 = clock.operational(t0)
-    horizon = clock.operational(np.array([window.days]))[0] - s0  # T in operational days
-    lam, p = traits.lam[who], np.clip(traits.p[who], 1e-12, 1.0)
-
-    undying = rng.poisson(lam * horizon)  # M: repeat opportunities of the undying process
-    before_death = rng.geometric(p)  # K: repeats until (and including) the fatal one
-    repeats = np.minimum(undying, before_death)
-
-    # Sorted uniforms on (0, T] for each customer from normalised exponential spacings: a
-    # customer with M points needs M + 1 spacings. Only the first `repeats` are kept.
-    spacings_per = undying + 1
-    spacings = rng.standard_exponential(int(spacings_per.sum()))
-    owner = np.repeat(np.arange(who.size), spacings_per)
-    starts = _segment_starts(spacings_per)
-    running = np.cumsum(spacings)
-    offset = np.where(starts > 0, running[np.maximum(starts - 1, 0)], 0.0)
-    within = running - offset[owner]
-    total = within[starts + spacings_per - 1]
-    rank = np.arange(spacings.size) - starts[owner]  # 0-based position within the customer
-    keep = rank < repeats[owner]
-    owner_kept = owner[keep]
-    repeat_days = clock.calendar(s0[owner_kept] + within[keep] / total[owner_kept] * horizon[owner_kept])
-    repeat_days = np.minimum(repeat_days, np.nextafter(window.days, 0))
-
-    died = before_death <= undying
-    death_days = np.full(n, np.nan)
-    if died.any():
-        last_position = starts + repeats - 1  # index of the K-th (fatal) repeat spacing
-        fatal = clock.calendar(s0 + within[np.maximum(last_position, 0)] / total * horizon)
-        death_days[who[died]] = fatal[died]
-
-    completed_customer = np.concatenate([who, who[owner_kept]])
-    completed_days = np.concatenate([t0, repeat_days])
-    completed_count = np.zeros(n, dtype=np.int64)
-    np.add.at(completed_count, completed_customer, 1)
-
-    # Extra cancelled / returned orders, uniform in (first order, last completed + extra].
-    last_days = np.full(n, -np.inf)
-    np.maximum.at(last_days, completed_customer, completed_days)
-    status_cfg = config.status
-    n_cancel = rng.poisson(status_cfg.cancelled_per_completed * completed_count[who])
-    n_return = rng.poisson(status_cfg.returned_per_completed * completed_count[who])
-    extra_customer = np.concatenate([np.repeat(who, n_cancel), np.repeat(who, n_return)])
-    extra_status = np.concatenate(
-        [np.full(n_cancel.sum(), CANCELLED, np.int8), np.full(n_return.sum(), RETURNED, np.int8)]
-    )
-    first_of = conversion.first_days[extra_customer]
-    span_end = np.minimum(last_days[extra_customer] + status_cfg.active_span_extra_days, np.nextafter(window.days, 0))
-    extra_days = first_of + (1.0 - rng.random(extra_customer.size)) * (span_end - first_of)
-
-    customer = np.concatenate([completed_customer, extra_customer])
-    days = np.concatenate([completed_days, extra_days])
-    status = np.concatenate([np.zeros(completed_customer.size, np.int8), extra_status])
-    is_first = np.zeros(customer.size, dtype=bool)
-    is_first[: who.size] = True
-
-    # Gamma-Gamma: z ~ Gamma(p, rate=nu_customer) for every order (completed or not).
-    gg = config.gamma_gamma
-    value = rng.gamma(gg.p, 1.0, customer.size) / traits.nu[customer]
-    total_cents = np.maximum(np.rint(value * 100.0).astype(np.int64), 1)
-
-    order = np.lexsort((status, days))
-    orders = Orders(
-        customer=customer[order], days=days[order], status=status[order],
-        total_cents=total_cents[order], is_first=is_first[order],
-    )
-    k_full = np.zeros(n, dtype=np.int64)
-    k_full[who] = before_death
-    in_window = np.zeros(n, dtype=np.int64)
-    in_window[who] = repeats
-    alive = np.zeros(n, dtype=bool)
-    alive[who] = ~died
-    lifetimes = Lifetimes(
-        repeats_before_death=k_full, repeats_in_window=in_window, is_alive_at_end=alive,
-        death_days=death_days, completed_orders=completed_count,
-    )
-    return orders, lifetimes

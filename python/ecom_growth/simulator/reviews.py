@@ -3,19 +3,19 @@
 A share of completed order lines is reviewed a few days after the order. The rating is the
 latent satisfaction + N(0, sd) cut at fixed thresholds into 1..5 stars, so low ratings are a
 leading indicator of churn. Text comes from small rating-specific templates, Chinese for
-customers in CN and English elsewhere.
+customers in CN and English elsewhere. A review depends on its order line and the customer's
+satisfaction only, never on later orders.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-import pyarrow as pa
 
 from ecom_growth.simulator.baskets import Lines
 from ecom_growth.simulator.config import SimulationConfig
-from ecom_growth.simulator.ids import FixedWidthIds, format_ids, take_strings
 from ecom_growth.simulator.purchases import COMPLETED, Orders
-from ecom_growth.simulator.timeline import Window
 
 TEMPLATES_EN: dict[int, tuple[str, ...]] = {
     1: ("Broke after a week", "Terrible quality, do not buy", "Not as described, very disappointed", "Waste of money"),
@@ -34,7 +34,7 @@ TEMPLATES_ZH: dict[int, tuple[str, ...]] = {
 CHINESE_COUNTRIES = ("CN",)
 
 
-def _template_table() -> tuple[list[str], np.ndarray, np.ndarray]:
+def review_templates() -> tuple[list[str], np.ndarray, np.ndarray]:
     """Flat template list plus (language, rating) -> (offset, count) lookups."""
     labels: list[str] = []
     offset = np.zeros((2, 6), dtype=np.int64)
@@ -52,34 +52,32 @@ def ratings_from_satisfaction(rng: np.random.Generator, config: SimulationConfig
     return (1 + np.searchsorted(np.asarray(config.satisfaction.rating_cutpoints), latent)).astype(np.int32)
 
 
-def draw_reviews(
-    rng: np.random.Generator, config: SimulationConfig, window: Window, orders: Orders, lines: Lines,
-    satisfaction: np.ndarray, country: np.ndarray, customer_ids: FixedWidthIds, product_ids: FixedWidthIds,
-    review_offset: int,
-) -> pa.Table:
+@dataclass
+class PeriodReviews:
+    """Reviews of one period's order lines (construction order; the caller filters and ids them)."""
+
+    customer: np.ndarray
+    product: np.ndarray
+    rating: np.ndarray  # int32 1..5
+    template: np.ndarray  # index into review_templates()[0]
+    created_days: np.ndarray  # may lie past the window end
+
+
+def period_reviews(
+    rng: np.random.Generator, config: SimulationConfig, orders: Orders, lines: Lines, satisfaction: np.ndarray,
+    country: np.ndarray,
+) -> PeriodReviews:
+    """A share of the completed lines is reviewed a few days later, rated from satisfaction only."""
     cfg = config.reviews
     completed = orders.status[lines.order] == COMPLETED
     reviewed = np.flatnonzero(completed & (rng.random(lines.order.size) < cfg.probability_per_completed_line))
     order = lines.order[reviewed]
     customer = orders.customer[order]
     created = orders.days[order] + cfg.delay_min_days + rng.exponential(cfg.delay_mean_extra_days, reviewed.size)
-    inside = created < window.days
-    reviewed, order, customer, created = reviewed[inside], order[inside], customer[inside], created[inside]
     rating = ratings_from_satisfaction(rng, config, satisfaction[customer])
-
-    labels, offset, count = _template_table()
+    _, offset, count = review_templates()
     chinese_codes = [i for i, (code, _) in enumerate(config.countries) if code in CHINESE_COUNTRIES]
     language = np.isin(country[customer], chinese_codes).astype(np.int64)
     pick = offset[language, rating] + (rng.random(rating.size) * count[language, rating]).astype(np.int64)
-
-    by_time = np.lexsort((reviewed, created))
-    return pa.table(
-        {
-            "review_id": format_ids("R", review_offset + np.arange(reviewed.size), 11),
-            "customer_id": customer_ids.take(customer[by_time]),
-            "product_id": product_ids.take(lines.product[reviewed][by_time]),
-            "rating": pa.array(rating[by_time], type=pa.int32()),
-            "review_text": take_strings(labels, pick[by_time]),
-            "created_at": pa.array(window.to_us(created[by_time]), type=pa.timestamp("us")),
-        }
-    )
+    return PeriodReviews(customer=customer, product=lines.product[reviewed], rating=rating, template=pick,
+                         created_days=created)

@@ -53,13 +53,13 @@ class Window:
         return int(np.ceil(self.days / 7.0))
 
     def to_us(self, days: np.ndarray) -> np.ndarray:
-        """Days since start -> int64 epoch microseconds, clipped into the window."""
-        us = self.start_us + np.floor(np.asarray(days, dtype=np.float64) * US_PER_DAY).astype(np.int64)
-        return np.clip(us, self.start_us, self.end_us_exclusive - 1)
+        """Days since start -> int64 epoch microseconds (not clipped: callers filter by the end,
+        because clipping a late event to the end would make it differ from the longer run's)."""
+        return self.start_us + np.floor(np.asarray(days, dtype=np.float64) * US_PER_DAY).astype(np.int64)
 
     def week(self, days: np.ndarray) -> np.ndarray:
         """Price week index (weeks start at the window start) of days since start."""
-        return np.clip((np.asarray(days) // 7.0).astype(np.int32), 0, self.n_weeks - 1)
+        return np.maximum((np.asarray(days) // 7.0).astype(np.int32), 0)
 
     def day_of_year(self, days: np.ndarray) -> np.ndarray:
         """Fractional day of year (0 = 1 January) of days since start."""
@@ -82,12 +82,15 @@ class PurchaseClock:
     purchase) is unchanged by the time change. With A = 0 the clock is the identity, exactly.
     """
 
-    def __init__(self, window: Window, amplitude: float, peak_day_of_year: float, step_days: float = 1.0 / 24.0):
+    def __init__(self, window: Window, amplitude: float, peak_day_of_year: float, horizon_days: float,
+                 step_days: float = 1.0 / 24.0):
+        """``horizon_days``: how far the simulation runs (past the window end: see streams.py).
+        The grid starts at the window start with a fixed step, so S(t) does not depend on it."""
         self.identity = amplitude == 0.0
         self.window = window
         if self.identity:
             return
-        grid = np.arange(0.0, window.days + step_days, step_days)
+        grid = np.arange(0.0, horizon_days + step_days, step_days)
         rate = 1.0 + amplitude * np.cos(2.0 * np.pi * (window.day_of_year(grid) - peak_day_of_year) / 365.25)
         cumulative = np.concatenate([[0.0], np.cumsum((rate[1:] + rate[:-1]) * 0.5 * np.diff(grid))])
         self._grid = grid

@@ -15,6 +15,7 @@ import numpy as np
 
 from ecom_growth.simulator.config import SimulationConfig
 from ecom_growth.simulator.experiments import ExperimentWindow
+from ecom_growth.simulator.streams import PERIOD_DAYS
 from ecom_growth.simulator.timeline import Window
 
 TRUTH_SCHEMA_VERSION = 1
@@ -109,6 +110,7 @@ def build_truth(
             },
         }
     }
+    process = "MBG/NBD" if config.dropout_after_first else "BG/NBD"
     taste = dataclasses.asdict(config.taste)
     taste["categories"] = [c.name for c in config.categories]
     return {
@@ -119,7 +121,31 @@ def build_truth(
         "args": {
             "customers": config.customers, "seed": config.seed, "start": config.start.isoformat(),
             "end": config.end.isoformat(), "dirty_rate": config.dirty_rate, "effects": config.effects,
-            "products": config.products,
+            "products": config.products, "dropout_after_first": config.dropout_after_first,
+        },
+        "purchase_process": {
+            "name": process,
+            "reference": "Batislam, Denizel & Filiztekin (2007)" if config.dropout_after_first
+                         else "Fader, Hardie & Lee (2005)",
+            "parameters": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b},
+            "dropout_after_first": config.dropout_after_first,
+            "repeats_before_death": "Geometric(p) - 1 on 0, 1, ... (may die right after the first purchase)"
+                                    if config.dropout_after_first else "Geometric(p) on 1, 2, ...",
+            "scenario_flag": "--dropout-after-first",
+        },
+        "causality": {
+            "rule": "every stream at time t is drawn from latent state and what happened before t; a run "
+                    "with the same arguments and an earlier end yields exactly this run's rows before that "
+                    "end (products.list_price is the price at the end date)",
+            "period_days": PERIOD_DAYS,
+            "customers_argument": "the number of signups in the first signups.scale_days days from the start; "
+                                  "the same intensity continues after them",
+            "ids": "customer C + number by signup rank; order O + customer number + 4-digit rank of the "
+                   "customer's order; session S + customer number + 4-digit rank of the customer's session "
+                   "(by first event); event E + session number + 3-digit rank in the session; review R + "
+                   "customer number + 4-digit rank of the customer's review",
+            "dirty_rows": "not prefix-stable: their number scales with the clean rows; they never change "
+                          "clean rows, which come first in each file",
         },
         "window": {
             "start": window.start.isoformat(),
@@ -131,9 +157,13 @@ def build_truth(
         },
         "bgnbd": {
             "r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "time_unit": "day",
+            "process": process,
+            "dropout_after_first": config.dropout_after_first,
             "describes": "completed orders only. t = 0 at the customer's first completed order; "
                          "repeat purchases Poisson(lambda); death with probability p right after each "
-                         "repeat purchase (never after the first); T = end_at_exclusive - first order.",
+                         + ("purchase, the first included (MBG/NBD)" if config.dropout_after_first else
+                            "repeat purchase (never after the first)")
+                         + "; T = end_at_exclusive - first order.",
             "exact_in_calendar_time": config.effects == "none",
             "time": "calendar days" if config.effects == "none" else
                     "operational days of the purchase clock (see seasonality); plus channel and satisfaction effects",
@@ -146,10 +176,10 @@ def build_truth(
         "order_status": {
             "cancelled_per_completed": config.status.cancelled_per_completed,
             "returned_per_completed": config.status.returned_per_completed,
-            "active_span_extra_days": config.status.active_span_extra_days,
-            "describes": "cancelled/returned orders are EXTRA orders (Poisson counts relative to the customer's "
-                         "completed orders) at uniform times in (first order, last completed order + "
-                         "active_span_extra_days]; they are not part of the BG/NBD process",
+            "describes": "after the first (completed) order, orders arrive at rate lambda x (1 + c + r) until "
+                         "death; each is completed / cancelled / returned with probabilities 1 : c : r, "
+                         "decided at order time, so the completed ones are exactly the BG/NBD process and "
+                         "cancelled (returned) orders are c (r) per completed repeat order in expectation",
         },
         "channels": channels,
         "conversion": {
@@ -181,9 +211,10 @@ def build_truth(
         "taste": taste,
         "price_elasticity": {
             "beta_price": config.prices.beta_price,
-            "changes_mean": config.prices.changes_mean,
+            "changes_per_year": config.prices.changes_per_year,
             "change_log_sd": config.prices.change_log_sd,
-            "describes": "list prices change at week starts (weeks counted from the window start); "
+            "describes": "list prices change at week starts (weeks counted from the window start), a Poisson "
+                         "process of changes_per_year per product with log-normal steps; "
                          "choice score += beta_price x log(list price at t / list price at window start), "
                          "a multinomial-logit price elasticity among the candidates; history in "
                          "_truth_prices.parquet",
@@ -193,14 +224,17 @@ def build_truth(
             **dataclasses.asdict(config.funnel),
             "describes": "every order (any status) comes from a session: views of its products and of "
                          "1 + Poisson other candidates, add_to_cart of its products, one purchase event per "
-                         "order line at ordered_at; browse-only sessions (one at signup + Poisson(channel "
-                         "browse_sessions_mean + browse_sessions_per_order x orders)) view 1 + Poisson(browse_focus_mean) "
-                         "focused products and add each to the cart with the channel's add_to_cart_probability",
+                         "order line at ordered_at; browse-only sessions: one at signup, Poisson(channel browse_sessions_mean) "
+                         "uniform over the browse_horizon_days after signup, and from the first order a Poisson "
+                         "process of rate browse_sessions_per_order x lambda (seasonal, like purchases) until "
+                         "browse_horizon_days after death; none is derived from realised orders. Each views "
+                         "1 + Poisson(browse_focus_mean) focused products and adds each to the cart with the "
+                         "channel's add_to_cart_probability",
         },
         "reviews": dataclasses.asdict(config.reviews),
         "experiments": experiments,
         "realised": {
-            "customers": config.customers,
+            "customers": int(realised.signups.sum()),
             "converted_customers": int(realised.converted.sum()),
             "completed_orders": completed,
             "cancelled_orders": int(realised.orders_by_status[1]),
