@@ -32,6 +32,7 @@ from ecom_growth.churn.evaluation import (
 from ecom_growth.churn.features import (
     FEATURE_NAMES,
     FEATURES,
+    NUMERIC_FEATURES,
     REASON_GROUPS,
     prepare_features,
     validate_snapshots,
@@ -47,6 +48,7 @@ __all__ = [
     "FEATURES",
     "FEATURE_NAMES",
     "MODEL_TABLE_SCHEMA",
+    "NUMERIC_FEATURES",
     "REASON_GROUPS",
     "SCORES_SCHEMA",
     "BGNBDChurnModel",

@@ -72,6 +72,7 @@ MODEL_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "calibration_method": pl.String,
     "target_snapshot_date": pl.Date,
     "train_snapshot_dates": pl.String,
+    "last_train_snapshot_date": pl.Date,
     "n_train_rows": pl.Int64,
     "n_train_rows_used": pl.Int64,
     "positive_rate_train": pl.Float64,
@@ -168,6 +169,7 @@ def _row(model: str, role: str, obj: object | None, *, settings: _Settings, targ
     return {
         "model": model, "role": role, "is_selected": False, "calibration_method": calibration,
         "target_snapshot_date": target, "train_snapshot_dates": _dates_text(train_dates),
+        "last_train_snapshot_date": max(train_dates) if train_dates else None,
         "n_train_rows": int(n_rows), "n_train_rows_used": int(n_used),
         "positive_rate_train": positive_rate, "selection_log_loss": None,
         "fit_seconds": round(float(seconds), 3), "feature_names": ",".join(FEATURE_NAMES),

@@ -170,7 +170,8 @@ def _reason_frame(features: pl.DataFrame, references: list[dict], row: np.ndarra
         "value_numeric": own_num, "reference_numeric": ref_num,
         "value_categorical": pl.Series(own_cat.tolist(), dtype=pl.String),
         "reference_categorical": pl.Series(ref_cat.tolist(), dtype=pl.String),
-        "orders": orders, "reference_orders": float(history_ref["orders_count"]),
+        "orders": orders,
+        "reference_orders": np.full(len(row), float(history_ref["orders_count"])),
     }).join(lead_spec, on="group_index", how="left")
 
 
@@ -215,6 +216,9 @@ def top_reasons(
     group_index = order.ravel()
     keep = delta > min_delta
     row, rank, group_index = row[keep], rank[keep], group_index[keep]
+    if len(row) == 0:  # e.g. a constant model: nothing raises anyone's risk
+        return pl.DataFrame({name: [None] * n for name in names},
+                            schema={name: pl.String for name in names})
     long = _reason_frame(features, references, row, group_index).with_columns(
         pl.Series("rank", rank.astype(np.int64)),
         pl.when(pl.col("group_index") == 0).then(_history_text()).otherwise(reason_text())
