@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from ecom_growth.churn import (
     EVALUATION_SCHEMA,
@@ -191,20 +192,6 @@ def test_validation_rejects_duplicates_null_labels_and_two_scoring_dates(snapsho
     bad_type = snapshots.head(2).with_columns(pl.lit("many").alias("orders_count"))
     with pytest.raises(ValueError, match="orders_count"):
         validate_snapshots(bad_type)
-
-
-def test_prepare_features_orders_columns_and_marks_missing(snapshots):
-    row = snapshots.head(1).with_columns(
-        pl.lit(None, dtype=pl.Float64).alias("gap_mean_days"),
-        pl.lit(float("inf")).alias("recency_over_gap"),
-        pl.lit(None, dtype=pl.String).alias("country"),
-        pl.lit(3, dtype=pl.Int32).alias("orders_count"),
-    )
-    X = prepare_features(row)
-    assert X.columns == list(FEATURE_NAMES)
-    assert np.isnan(X["gap_mean_days"][0]) and np.isnan(X["recency_over_gap"][0])
-    assert X["country"].to_list() == ["(missing)"]
-    assert X["orders_count"].dtype == pl.Float64 and X["orders_count"][0] == 3.0
 
 
 def test_prepare_features_orders_columns_and_marks_missing(snapshots):
@@ -419,7 +406,8 @@ def test_stored_model_scores_bit_identically_to_the_fitted_one(snapshots):
     summary = bgnbd_summary_from(snapshots)
     from ecom_growth.churn.fit import _Settings, _fit_all, _labelled_data  # the in-memory objects
     s = _Settings(WINDOW, 42, 2, 300_000, 200, 20)
-    rows = _fit_all(validate_snapshots(snapshots), summary, s)
+    with threadpool_limits(limits=1):  # OpenMP on shared cores is an order of magnitude slower
+        rows = _fit_all(validate_snapshots(snapshots), summary, s)
     scoring = prepare_features(snapshots.filter(pl.col("is_scoring_snapshot")).sort("customer_id"))
     for row in rows:
         fresh = row["_model"].predict(scoring)
