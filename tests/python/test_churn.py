@@ -29,6 +29,7 @@ from ecom_growth.churn import (
     fit_churn_models,
     forward_folds,
     load_model,
+    log_loss_score,
     p_no_purchase,
     plan_splits,
     prepare_features,
@@ -38,8 +39,8 @@ from ecom_growth.churn import (
 )
 from ecom_growth.churn.bgnbd import BGNBDChurnModel
 from ecom_growth.churn.evaluation import weighted_average_precision, weighted_roc_auc
-from ecom_growth.churn.fit import choose_calibration
-from ecom_growth.churn.models import BGNBD, GRADIENT_BOOSTING, customer_holdout
+from ecom_growth.churn.fit import choose_variant
+from ecom_growth.churn.models import BGNBD, GRADIENT_BOOSTING, customer_holdout, fit_calibrator
 from ecom_growth.churn.reasons import _counterfactual, reference_customer, top_reasons
 
 SCORING_DATE = date(2024, 12, 31)
@@ -363,17 +364,19 @@ def test_twelve_monthly_snapshots_give_six_validation_training_dates():
     assert plan.test_train == LABELLED_DATES[:9]
 
 
-def test_calibration_is_chosen_for_a_miscalibrated_model_and_not_for_a_calibrated_one():
+def test_calibrators_fix_a_miscalibrated_model_and_ties_keep_the_raw_one():
     rng = np.random.default_rng(1)
-    folds_true, folds_shifted = [], []
-    for _ in range(3):
-        q = rng.uniform(0.05, 0.95, 3000)
-        y = (rng.random(3000) < q).astype(int)
-        folds_true.append((q, y))
-        folds_shifted.append((q ** 3, y))  # far too low
-    assert choose_calibration(folds_true) is None
-    assert choose_calibration(folds_shifted) in ("sigmoid", "isotonic")
-    assert choose_calibration(folds_shifted[:1]) is None  # one fold cannot judge a calibrator
+    q = rng.uniform(0.05, 0.95, 6000)
+    y = (rng.random(6000) < q).astype(int)
+    shifted = q ** 3  # far too low
+    losses = {None: log_loss_score(y[3000:], shifted[3000:])}
+    for method in ("sigmoid", "isotonic"):
+        calibrator = fit_calibrator(method, shifted[:3000], y[:3000])
+        losses[method] = log_loss_score(y[3000:], calibrator.apply(shifted[3000:]))
+        assert losses[method] < losses[None] - 0.02
+        assert np.all(np.diff(calibrator.apply(np.linspace(0.01, 0.99, 50))) >= 0)  # monotone
+    assert choose_variant(losses) in ("sigmoid", "isotonic")
+    assert choose_variant({None: 0.5, "sigmoid": 0.5, "isotonic": 0.6}) is None
 
 
 def test_customer_holdout_keeps_every_customer_on_one_side():

@@ -9,13 +9,17 @@ Splits (dates of ``int_churn_snapshots``, w = ``churn_window_days``); a label wi
 - final: the selected candidate trained on every labelled snapshot (all are <= as_of - w, so
   all label windows are closed before the scoring snapshot), to score as_of.
 
-Calibration (label-trained candidates): forward-chained folds inside a training set, with the
-same gap: for each of the last ``calibration_folds`` training dates c, fit on dates <= c - w
-and predict c. A method (none, sigmoid, isotonic) is scored by fitting it on the earlier folds'
-out-of-time predictions and applying it to the later fold (log loss); the lowest wins, ties
-going to none. The stored model's calibrator is refitted on all folds' predictions. The test
-and final models reuse the method chosen for the validation model and refit its calibrator on
-their own training set's folds; nothing is chosen on the validation or test snapshot itself.
+Calibration (label-trained candidates): calibrators are fitted on forward-chained folds inside
+the training snapshots, with the same gap: for each of the last ``calibration_folds`` training
+dates c the candidate is fitted on dates <= c - w and predicts c, and sigmoid (Platt) and
+isotonic calibrators are fitted on those out-of-time predictions. The validation snapshot is
+the next fold of the same chain (its training dates end w days before it), so WHETHER to apply
+a calibrator is decided there, as part of the model choice: per candidate the variant (raw,
+sigmoid, isotonic) with the lowest validation log loss. (Deciding on the inner folds alone
+misled: their models see a fraction of the dates, and a calibrator that fixed them hurt the
+model fitted on all of them.) The test and final models reuse that decision and refit the
+calibrator on their own training set's folds; nothing is chosen on the test snapshot, so the
+validation row of the chosen variant is slightly optimistic and the test row is the report.
 
 Selection: the candidate with the lowest validation LOG LOSS (a proper scoring rule: the
 probabilities drive risk tiers and expected-churner counts, so their level matters, not only
@@ -195,47 +199,38 @@ def _oof_predictions(estimator, data: _Data, train_dates: Sequence[date], s: _Se
     return out
 
 
-def choose_calibration(folds: list[tuple[np.ndarray, np.ndarray]]) -> str | None:
-    """Method whose calibrator, fitted on earlier folds, gives the lowest log loss on later ones.
-
-    None (no calibration) unless a method is strictly better; also None with fewer than 2 folds.
-    """
-    if len(folds) < 2:
-        return None
-    scores: dict[str | None, float] = {}
-    for method in (None, *CALIBRATION_METHODS):
-        losses = []
-        for j in range(1, len(folds)):
-            p_fit = np.concatenate([f[0] for f in folds[:j]])
-            y_fit = np.concatenate([f[1] for f in folds[:j]])
-            p, y = folds[j]
-            q = p if method is None else fit_calibrator(method, p_fit, y_fit).apply(p)
-            losses.append(log_loss_score(y, q))
-        scores[method] = float(np.mean(losses))
-    return min(scores, key=lambda m: (scores[m], m is not None))
+def choose_variant(losses: dict[str | None, float]) -> str | None:
+    """Calibration variant (None = raw) with the lowest validation log loss; ties go to raw."""
+    return min(losses, key=lambda m: (losses[m], m is not None))
 
 
 def _fit_sklearn(name: str, estimator, data: _Data, train_dates: Sequence[date], s: _Settings,
-                 method: str | None | bool) -> tuple[SklearnChurnModel, str | None, int]:
-    """Fit one label-trained candidate on ``train_dates``; ``method=True`` chooses calibration."""
+                 methods: Sequence[str | None]) -> tuple[dict[str | None, SklearnChurnModel], int]:
+    """Fit one label-trained candidate on ``train_dates`` and one variant per calibration method.
+
+    The base model is fitted once; each calibrator is fitted on the forward-chained folds'
+    out-of-time predictions (no folds -> only the raw variant).
+    """
     idx = data.rows(train_dates, s.max_training_rows, s.random_state)
     model = fit_estimator(estimator, data.X[idx], data.y[idx], data.customers[idx], s.random_state)
-    chosen: str | None = None
-    calibrator = None
-    if method is not None:
-        folds = _oof_predictions(estimator, data, train_dates, s)
-        chosen = choose_calibration(folds) if method is True else method
-        if chosen is not None and folds:
-            calibrator = fit_calibrator(chosen, np.concatenate([f[0] for f in folds]),
-                                        np.concatenate([f[1] for f in folds]))
-        elif chosen is not None:
-            logger.warning("churn: %s: no calibration folds, %s not applied", name, chosen)
-            chosen = None
-    return SklearnChurnModel(model, calibrator), chosen, len(idx)
+    variants: dict[str | None, SklearnChurnModel] = {None: SklearnChurnModel(model)}
+    wanted = [m for m in methods if m is not None]
+    folds = _oof_predictions(estimator, data, train_dates, s) if wanted else []
+    if wanted and not folds:
+        logger.warning("churn: %s: no forward calibration fold, calibration not applied", name)
+    if folds:
+        p = np.concatenate([f[0] for f in folds])
+        y = np.concatenate([f[1] for f in folds])
+        for method in wanted:
+            variants[method] = SklearnChurnModel(model, fit_calibrator(method, p, y))
+    return variants, len(idx)
 
 
 def _fit_role(name: str, role: str, data: _Data, train_dates: Sequence[date], target: date | None,
-              bgnbd_summary: pl.DataFrame, s: _Settings, method: str | None | bool) -> dict:
+              bgnbd_summary: pl.DataFrame, s: _Settings, method: str | None = None,
+              validation: tuple[pl.DataFrame, np.ndarray] | None = None) -> dict:
+    """One stored model. With ``validation`` (X, y), the calibration variant with the lowest
+    validation log loss is kept; otherwise ``method`` (the one chosen on validation) is used."""
     t0 = time.perf_counter()
     idx_all = data.rows(train_dates)
     n_rows = len(idx_all)
@@ -256,8 +251,18 @@ def _fit_role(name: str, role: str, data: _Data, train_dates: Sequence[date], ta
                     status="ok" if model.converged else "degraded", reason=reason,
                     **{**common, "train_dates": [], "n_rows": 0, "positive_rate": None})
     estimator = sklearn_candidates(s.random_state)[name]
-    model, chosen, n_used = _fit_sklearn(name, estimator, data, train_dates, s, method)
-    return _row(name, role, model, n_used=n_used, calibration=chosen,
+    methods = (None, *CALIBRATION_METHODS) if validation is not None else (method,)
+    variants, n_used = _fit_sklearn(name, estimator, data, train_dates, s, methods)
+    chosen: str | None = None
+    if validation is not None:
+        X_val, y_val = validation
+        losses = {m: log_loss_score(y_val, v.predict(X_val)) for m, v in variants.items()}
+        chosen = choose_variant(losses)
+        logger.info("churn: %s validation log loss by calibration %s", name,
+                    {str(m): round(v, 5) for m, v in losses.items()})
+    elif method in variants:
+        chosen = method
+    return _row(name, role, variants[chosen], n_used=n_used, calibration=chosen,
                 seconds=time.perf_counter() - t0, **common)
 
 
@@ -348,12 +353,13 @@ def _fit_all(table: pl.DataFrame, bgnbd_summary: pl.DataFrame, s: _Settings) -> 
 
     rows: list[dict] = []
     methods: dict[str, str | None] = {}
+    val_idx = data.rows([plan.validation_date])
+    validation = (data.X[val_idx], data.y[val_idx])
     for name in CANDIDATES:
         row = _fit_role(name, "validation", data, plan.validation_train, plan.validation_date,
-                        bgnbd_summary, s, method=True)
+                        bgnbd_summary, s, validation=validation)
         methods[name] = row["calibration_method"]
         rows.append(row)
-    val_idx = data.rows([plan.validation_date])
     for row in rows:
         if row["_model"] is not None:
             p = row["_model"].predict(data.X[val_idx])
