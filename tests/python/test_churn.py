@@ -162,12 +162,12 @@ def models(snapshots) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def evaluation(models, snapshots) -> pl.DataFrame:
-    return evaluate_models(models, snapshots, n_bootstrap=60, random_state=42)
+    return evaluate_models(models, snapshots, n_bootstrap=60, random_state=42, n_threads=1)
 
 
 @pytest.fixture(scope="module")
 def scores(models, snapshots) -> pl.DataFrame:
-    return score_customers(models, snapshots, risk_tiers=TIERS, min_reason_delta=1e-3)
+    return score_customers(models, snapshots, risk_tiers=TIERS, min_reason_delta=1e-3, n_threads=1)
 
 
 # ---------------------------------------------------------------- input validation, features
@@ -252,12 +252,12 @@ def test_weighted_auc_and_average_precision_equal_sklearn_with_weights(seed, n):
     y = rng.integers(0, 2, n)
     y[:2] = [0, 1]
     p = np.round(rng.random(n), 1)  # coarse: many ties
-    w = rng.integers(1, 4, (3, n)).astype(np.float64)
+    w = rng.integers(1, 4, (n, 3)).astype(np.float64)
     auc = weighted_roc_auc(y, p, w)
     ap = weighted_average_precision(y, p, w)
     for b in range(3):
-        assert auc[b] == pytest.approx(roc_auc_score(y, p, sample_weight=w[b]))
-        assert ap[b] == pytest.approx(average_precision_score(y, p, sample_weight=w[b]))
+        assert auc[b] == pytest.approx(roc_auc_score(y, p, sample_weight=w[:, b]))
+        assert ap[b] == pytest.approx(average_precision_score(y, p, sample_weight=w[:, b]))
 
 
 def test_bootstrap_is_reproducible_paired_and_centred():
@@ -428,7 +428,7 @@ def test_a_tampered_model_row_is_refused(models):
 def test_same_input_gives_identical_model_table_and_scores(snapshots, models, scores):
     again = fit_churn_models(snapshots, bgnbd_summary_from(snapshots), **SETTINGS)
     assert again.drop("fit_seconds").equals(models.drop("fit_seconds"))
-    assert score_customers(again, snapshots, risk_tiers=TIERS, min_reason_delta=1e-3).equals(scores)
+    assert score_customers(again, snapshots, risk_tiers=TIERS, min_reason_delta=1e-3, n_threads=1).equals(scores)
 
 
 def test_gradient_boosting_stops_early_within_its_round_limit(models):
@@ -464,7 +464,7 @@ def test_test_split_applies_the_validation_threshold(evaluation):
 
 
 def test_calibration_table_bins_every_model_and_split(models, snapshots):
-    table = calibration_table(models, snapshots, n_bins=10)
+    table = calibration_table(models, snapshots, n_bins=10, n_threads=1)
     assert table.group_by("model", "split").agg(pl.col("n").sum()).height == 10
     totals = table.group_by("split").agg(pl.col("n").sum()).sort("split")
     per_split = snapshots.filter(~pl.col("is_scoring_snapshot")).group_by("snapshot_date").len()
@@ -545,12 +545,12 @@ def _assert_degraded_but_usable(models, snapshots, fallback, reason_words):
     row = models.row(0, named=True)
     assert row["role"] == "final" and row["status"] == "degraded" and row["model"] == fallback
     assert reason_words in row["status_reason"]
-    scores = score_customers(models, snapshots, risk_tiers=TIERS, min_reason_delta=1e-3)
+    scores = score_customers(models, snapshots, risk_tiers=TIERS, min_reason_delta=1e-3, n_threads=1)
     assert scores.height == snapshots.filter(pl.col("is_scoring_snapshot")).height
     assert (scores["status"] == "degraded").all()
-    evaluation = evaluate_models(models, snapshots, n_bootstrap=10, random_state=1)
+    evaluation = evaluate_models(models, snapshots, n_bootstrap=10, random_state=1, n_threads=1)
     assert evaluation["split"].to_list() == ["not_evaluated"] and evaluation["is_selected"].all()
-    assert calibration_table(models, snapshots, n_bins=10).height == 0
+    assert calibration_table(models, snapshots, n_bins=10, n_threads=1).height == 0
     return scores
 
 
@@ -592,7 +592,7 @@ def test_no_snapshots_at_all_give_an_empty_degraded_build(snapshots):
     assert models.height == 1 and models["status"][0] == "degraded"
     assert "no labelled snapshot" in models["status_reason"][0]
     assert models["estimator"][0] is None
-    assert score_customers(models, empty, risk_tiers=TIERS, min_reason_delta=1e-3).height == 0
+    assert score_customers(models, empty, risk_tiers=TIERS, min_reason_delta=1e-3, n_threads=1).height == 0
 
 
 def test_no_labels_and_no_bgnbd_give_null_scores_that_say_why(snapshots):
@@ -600,7 +600,7 @@ def test_no_labels_and_no_bgnbd_give_null_scores_that_say_why(snapshots):
     summary = bgnbd_summary_from(scoring_only).with_columns(
         pl.lit(0, dtype=pl.Int64).alias("frequency"), pl.lit(0.0).alias("recency_days"))
     models = fit_churn_models(scoring_only, summary, **SETTINGS)
-    scores = score_customers(models, scoring_only, risk_tiers=TIERS, min_reason_delta=1e-3)
+    scores = score_customers(models, scoring_only, risk_tiers=TIERS, min_reason_delta=1e-3, n_threads=1)
     assert scores.height == scoring_only.height
     assert scores["churn_probability"].null_count() == scores.height
     assert (scores["status"] == "degraded").all() and "null" in scores["status_reason"][0]
@@ -612,6 +612,6 @@ def test_a_single_class_test_snapshot_degrades_only_the_test_rows(snapshots):
         pl.when(pl.col("snapshot_date") == last).then(pl.lit(1)).otherwise(pl.col("is_churned"))
         .alias("is_churned"))
     models = fit_churn_models(data, bgnbd_summary_from(data), **{**SETTINGS, "min_class_rows": 0})
-    evaluation = evaluate_models(models, data, n_bootstrap=10, random_state=1)
+    evaluation = evaluate_models(models, data, n_bootstrap=10, random_state=1, n_threads=1)
     assert (evaluation.filter(pl.col("split") == "test")["status"] == "degraded").all()
     assert (evaluation.filter((pl.col("split") == "validation") & (pl.col("model") != BGNBD))["status"] == "ok").all()

@@ -10,4 +10,5 @@ def model(dbt, session):
         dbt.ref("ml_churn_model").pl(),
         dbt.ref("int_churn_snapshots").pl(),
         n_bins=int(dbt.config.get("churn_calibration_bins")),
+        n_threads=int(dbt.config.get("churn_threads")),
     )

@@ -12,4 +12,5 @@ def model(dbt, session):
         dbt.ref("int_churn_snapshots").pl(),
         n_bootstrap=int(dbt.config.get("churn_bootstrap_samples")),
         random_state=int(dbt.config.get("churn_random_state")),
+        n_threads=int(dbt.config.get("churn_threads")),
     )

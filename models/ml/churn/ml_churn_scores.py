@@ -11,4 +11,5 @@ def model(dbt, session):
         dbt.ref("int_churn_snapshots").pl(),
         risk_tiers=dbt.config.get("churn_risk_tiers"),
         min_reason_delta=float(dbt.config.get("churn_min_reason_delta")),
+        n_threads=int(dbt.config.get("churn_threads")),
     )

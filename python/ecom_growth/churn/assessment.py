@@ -19,6 +19,7 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from ecom_growth.churn.evaluation import (
     DIFF_METRICS,
@@ -92,8 +93,18 @@ class _Prediction:
     p: np.ndarray | None
 
 
-def stored_predictions(model_table: pl.DataFrame, snapshots: pl.DataFrame) -> list[_Prediction]:
-    """Each stored validation / test model's predictions on its own target snapshot."""
+def stored_predictions(model_table: pl.DataFrame, snapshots: pl.DataFrame, n_threads: int | None
+                       ) -> list[_Prediction]:
+    """Each stored validation / test model's predictions on its own target snapshot.
+
+    ``n_threads`` caps OpenMP/BLAS threads while predicting (gradient boosting's OpenMP threads
+    slow down by an order of magnitude on shared cores).
+    """
+    with threadpool_limits(limits=n_threads):
+        return _stored_predictions(model_table, snapshots)
+
+
+def _stored_predictions(model_table: pl.DataFrame, snapshots: pl.DataFrame) -> list[_Prediction]:
     table = validate_snapshots(snapshots).filter(~pl.col("is_scoring_snapshot"))
     out = []
     for row in model_table.filter(pl.col("role").is_in(SPLITS)).sort("role", "model").iter_rows(named=True):
@@ -128,9 +139,10 @@ def _not_evaluated(model_table: pl.DataFrame) -> pl.DataFrame:
 
 def evaluate_models(
     model_table: pl.DataFrame, snapshots: pl.DataFrame, *, n_bootstrap: int, random_state: int,
+    n_threads: int | None,
 ) -> pl.DataFrame:
     """``ml_churn_model_evaluation`` (:data:`EVALUATION_SCHEMA`) from ``ml_churn_model``."""
-    predictions = stored_predictions(model_table, snapshots)
+    predictions = stored_predictions(model_table, snapshots, n_threads)
     if not predictions:
         return _not_evaluated(model_table)
     baseline = _strongest_baseline(model_table)
@@ -192,10 +204,11 @@ def _evaluation_row(q: _Prediction, y: np.ndarray, boot: dict, baseline: str | N
     return row
 
 
-def calibration_table(model_table: pl.DataFrame, snapshots: pl.DataFrame, *, n_bins: int) -> pl.DataFrame:
+def calibration_table(model_table: pl.DataFrame, snapshots: pl.DataFrame, *, n_bins: int,
+                      n_threads: int | None) -> pl.DataFrame:
     """``ml_churn_calibration`` (:data:`CALIBRATION_SCHEMA`): reliability bins per model x split."""
     frames = []
-    for q in stored_predictions(model_table, snapshots):
+    for q in stored_predictions(model_table, snapshots, n_threads):
         if q.p is None or len(q.y) == 0:
             continue
         table = reliability_table(q.y, q.p, n_bins=n_bins)

@@ -150,31 +150,38 @@ def _tie_groups(p: np.ndarray, descending: bool) -> tuple[np.ndarray, np.ndarray
     return order, starts
 
 
-def weighted_roc_auc(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """ROC-AUC for each row of the weight matrix ``w`` (replicates x n), ties counted half.
+def _group_sums(values: np.ndarray, order: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Column sums of ``values`` (n x replicates) over each run of tied predictions."""
+    ordered = values[order]
+    return ordered if len(starts) == len(order) else np.add.reduceat(ordered, starts, axis=0)
 
-    Equals ``sklearn.metrics.roc_auc_score(y, p, sample_weight=w_row)``.
+
+def weighted_roc_auc(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """ROC-AUC for each column of the weight matrix ``w`` (n x replicates), ties counted half.
+
+    Equals ``sklearn.metrics.roc_auc_score(y, p, sample_weight=w[:, b])``.
     """
     order, starts = _tie_groups(p, descending=False)
-    wy = (w * y)[:, order]
-    wn = (w * (1 - y))[:, order]
-    pos = np.add.reduceat(wy, starts, axis=1)
-    neg = np.add.reduceat(wn, starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    num = np.sum(pos * (below + 0.5 * neg), axis=1)
-    den = pos.sum(axis=1) * neg.sum(axis=1)
+    y = np.asarray(y, dtype=np.float64)[:, None]
+    pos = _group_sums(w * y, order, starts)
+    neg = _group_sums(w * (1 - y), order, starts)
+    below = np.cumsum(neg, axis=0) - neg
+    num = np.sum(pos * (below + 0.5 * neg), axis=0)
+    den = pos.sum(axis=0) * neg.sum(axis=0)
     return np.divide(num, den, out=np.full(len(num), np.nan), where=den > 0)
 
 
 def weighted_average_precision(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Average precision (PR-AUC) per row of ``w``, as ``sklearn.metrics.average_precision_score``."""
+    """Average precision (PR-AUC) per column of ``w`` (n x replicates), as
+    ``sklearn.metrics.average_precision_score``."""
     order, starts = _tie_groups(p, descending=True)
-    tp = np.add.reduceat((w * y)[:, order], starts, axis=1)
-    fp = np.add.reduceat((w * (1 - y))[:, order], starts, axis=1)
-    ctp, cfp = np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)
+    y = np.asarray(y, dtype=np.float64)[:, None]
+    tp = _group_sums(w * y, order, starts)
+    fp = _group_sums(w * (1 - y), order, starts)
+    ctp, cfp = np.cumsum(tp, axis=0), np.cumsum(fp, axis=0)
     precision = np.divide(ctp, ctp + cfp, out=np.zeros_like(ctp), where=(ctp + cfp) > 0)
-    total = tp.sum(axis=1)
-    return np.divide(np.sum(tp * precision, axis=1), total, out=np.full(len(total), np.nan),
+    total = tp.sum(axis=0)
+    return np.divide(np.sum(tp * precision, axis=0), total, out=np.full(len(total), np.nan),
                      where=total > 0)
 
 
@@ -183,10 +190,10 @@ DIFF_METRICS: tuple[str, ...] = ("log_loss", "brier_score")
 
 
 def _replicate_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
-    n = w.sum(axis=1)
+    n = w.sum(axis=0)
     return {
-        "log_loss": w @ _row_log_loss(y, p) / n,
-        "brier_score": w @ (p - y) ** 2 / n,
+        "log_loss": _row_log_loss(y, p) @ w / n,
+        "brier_score": (p - y) ** 2 @ w / n,
         "roc_auc": weighted_roc_auc(y, p, w),
         "pr_auc": weighted_average_precision(y, p, w),
     }
@@ -194,13 +201,13 @@ def _replicate_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str,
 
 def bootstrap_metrics(
     y: np.ndarray, predictions: dict[str, np.ndarray], *, n_bootstrap: int, random_state: int,
-    chunk: int = 16,
+    chunk: int = 32,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Bootstrap replicates of :data:`METRICS` for every model, on the SAME resamples.
 
     Returns model -> metric -> array of ``n_bootstrap`` values. Resample b draws n customers
     with replacement (multinomial counts), seeded by ``random_state``; chunks of replicates
-    keep memory at ``chunk x n`` floats.
+    keep memory at ``n x chunk`` floats.
     """
     y = np.asarray(y, dtype=np.float64)
     n = len(y)
@@ -208,8 +215,8 @@ def bootstrap_metrics(
     out = {m: {k: np.empty(n_bootstrap) for k in METRICS} for m in predictions}
     for start in range(0, n_bootstrap, chunk):
         b = min(chunk, n_bootstrap - start)
-        w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(b)]
-                     ).astype(np.float64)
+        w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(b)],
+                     axis=1).astype(np.float64)
         for model, p in predictions.items():
             for metric, values in _replicate_metrics(y, np.asarray(p, np.float64), w).items():
                 out[model][metric][start:start + b] = values

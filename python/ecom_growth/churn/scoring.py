@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from ecom_growth.churn.features import prepare_features, validate_snapshots
 from ecom_growth.churn.reasons import top_reasons
@@ -88,12 +89,13 @@ def score_customers(
     *,
     risk_tiers: Mapping[str, float],
     min_reason_delta: float,
+    n_threads: int | None,
 ) -> pl.DataFrame:
     """``ml_churn_scores`` (:data:`SCORES_SCHEMA`) for the scoring snapshot of ``snapshots``.
 
     ``model_table`` is ``ml_churn_model``; ``risk_tiers`` maps tier name -> minimum probability
     (below every threshold: ``"low"``); ``min_reason_delta`` is the smallest rise in probability
-    that counts as a reason.
+    that counts as a reason; ``n_threads`` caps OpenMP/BLAS threads while predicting.
     """
     tiers = validate_risk_tiers(risk_tiers)
     scoring = (validate_snapshots(snapshots).filter(pl.col("is_scoring_snapshot"))
@@ -110,9 +112,10 @@ def score_customers(
         tier = pl.Series("risk_tier", [None] * scoring.height, dtype=pl.String)
     else:
         model = load_model(row["estimator"], row["estimator_sha256"])
-        values = model.predict(features)
-        reasons = top_reasons(model, features, top_k=TOP_REASONS, min_delta=min_reason_delta,
-                              probability=values)
+        with threadpool_limits(limits=n_threads):
+            values = model.predict(features)
+            reasons = top_reasons(model, features, top_k=TOP_REASONS, min_delta=min_reason_delta,
+                                  probability=values)
         p = pl.Series("churn_probability", values, dtype=pl.Float64)
         tier = assign_risk_tiers(values, tiers)
     return pl.DataFrame({
