@@ -26,8 +26,12 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-
-from churn_test_data import last_instant_before, midnight, snap_to_boundary, truncate_raw
+from churn_test_data import (
+    last_instant_before,
+    midnight,
+    snap_to_boundary,
+    truncate_raw,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CUSTOMERS = 3000

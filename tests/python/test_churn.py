@@ -9,11 +9,6 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from sklearn.metrics import average_precision_score, roc_auc_score
-from threadpoolctl import threadpool_limits
-
 from ecom_growth.churn import (
     EVALUATION_SCHEMA,
     FEATURE_NAMES,
@@ -40,16 +35,25 @@ from ecom_growth.churn import (
 from ecom_growth.churn.bgnbd import BGNBDChurnModel
 from ecom_growth.churn.evaluation import weighted_ranking_metrics
 from ecom_growth.churn.fit import choose_variant
-from ecom_growth.churn.models import BGNBD, GRADIENT_BOOSTING, customer_holdout, fit_calibrator
+from ecom_growth.churn.models import (
+    BGNBD,
+    GRADIENT_BOOSTING,
+    customer_holdout,
+    fit_calibrator,
+)
 from ecom_growth.churn.reasons import _counterfactual, reference_customer, top_reasons
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import average_precision_score, roc_auc_score
+from threadpoolctl import threadpool_limits
 
 SCORING_DATE = date(2024, 12, 31)
 WINDOW = 90
 LABELLED_DATES = [SCORING_DATE - timedelta(days=WINDOW + 1 + 30 * k) for k in range(11, -1, -1)]
 CHANNELS = ["organic", "paid_search", "paid_social", "referral"]
 COUNTRIES = ["DE", "FR", "US"]
-SETTINGS = dict(window_days=WINDOW, random_state=42, calibration_folds=2, max_training_rows=100_000,
-                min_training_rows=200, min_class_rows=20, n_threads=1)
+SETTINGS = {"window_days": WINDOW, "random_state": 42, "calibration_folds": 2,
+            "max_training_rows": 100_000, "min_training_rows": 200, "min_class_rows": 20, "n_threads": 1}
 TIERS = {"high": 0.6, "medium": 0.3}
 
 
@@ -406,8 +410,12 @@ def test_model_table_roles_windows_and_selection(models):
 
 def test_stored_model_scores_bit_identically_to_the_fitted_one(snapshots):
     summary = bgnbd_summary_from(snapshots)
-    from ecom_growth.churn.fit import _Settings, _fit_all, _labelled_data  # the in-memory objects
-    s = _Settings(WINDOW, 42, 2, 300_000, 200, 20)
+    from ecom_growth.churn.fit import (  # the in-memory objects
+        _fit_all,
+        _labelled_data,
+        _Settings,
+    )
+    s = _Settings(WINDOW, 42, 2, 100_000, 200, 20)
     with threadpool_limits(limits=1):  # OpenMP on shared cores is an order of magnitude slower
         rows = _fit_all(validate_snapshots(snapshots), summary, s)
     scoring = prepare_features(snapshots.filter(pl.col("is_scoring_snapshot")).sort("customer_id"))

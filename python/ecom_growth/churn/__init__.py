@@ -37,7 +37,12 @@ from ecom_growth.churn.features import (
     prepare_features,
     validate_snapshots,
 )
-from ecom_growth.churn.fit import MODEL_TABLE_SCHEMA, fit_churn_models, forward_folds, plan_splits
+from ecom_growth.churn.fit import (
+    MODEL_TABLE_SCHEMA,
+    fit_churn_models,
+    forward_folds,
+    plan_splits,
+)
 from ecom_growth.churn.reasons import reason_contributions, top_reasons
 from ecom_growth.churn.scoring import SCORES_SCHEMA, assign_risk_tiers, score_customers
 from ecom_growth.churn.store import dump_model, load_model

@@ -15,7 +15,6 @@ applied unchanged on the test snapshot, so the test's precision / recall are hon
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 import polars as pl

@@ -51,7 +51,11 @@ from threadpoolctl import threadpool_limits
 
 from ecom_growth.churn.bgnbd import fit_bgnbd_churn
 from ecom_growth.churn.evaluation import log_loss_score
-from ecom_growth.churn.features import FEATURE_NAMES, prepare_features, validate_snapshots
+from ecom_growth.churn.features import (
+    FEATURE_NAMES,
+    prepare_features,
+    validate_snapshots,
+)
 from ecom_growth.churn.models import (
     BASE_RATE,
     BGNBD,
@@ -235,8 +239,8 @@ def _fit_role(name: str, role: str, data: _Data, train_dates: Sequence[date], ta
     idx_all = data.rows(train_dates)
     n_rows = len(idx_all)
     rate = float(np.mean(data.y[idx_all])) if n_rows else None
-    common = dict(settings=s, target=target, train_dates=train_dates, n_rows=n_rows,
-                  positive_rate=rate)
+    common = {"settings": s, "target": target, "train_dates": train_dates, "n_rows": n_rows,
+              "positive_rate": rate}
     if name == BASE_RATE:
         return _row(name, role, BaseRateModel(rate), n_used=n_rows,
                     seconds=time.perf_counter() - t0, **common)

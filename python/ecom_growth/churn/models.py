@@ -29,13 +29,18 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.isotonic import IsotonicRegression
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    StandardScaler,
+)
 
 from ecom_growth.churn.features import (
     CATEGORICAL_FEATURES,
@@ -79,18 +84,18 @@ class EmptyColumnsToZero(TransformerMixin, BaseEstimator):
     which ``categorical_features`` and ``monotonic_cst`` rely on.
     """
 
-    def fit(self, X, y=None):  # noqa: D102 - sklearn protocol
+    def fit(self, X, y=None):
         X = np.asarray(X, dtype=np.float64)
         self.empty_ = np.all(np.isnan(X), axis=0) if X.shape[0] else np.zeros(X.shape[1], bool)
         self.n_features_in_ = X.shape[1]
         return self
 
-    def transform(self, X):  # noqa: D102 - sklearn protocol
+    def transform(self, X):
         X = np.array(X, dtype=np.float64)
         X[:, self.empty_] = 0.0
         return X
 
-    def get_feature_names_out(self, input_features=None):  # noqa: D102 - sklearn protocol
+    def get_feature_names_out(self, input_features=None):
         return np.asarray(
             input_features if input_features is not None
             else [f"x{i}" for i in range(self.n_features_in_)], dtype=object

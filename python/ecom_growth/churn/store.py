@@ -44,4 +44,4 @@ def load_model(blob: bytes, sha256: str) -> object:
     digest = hashlib.sha256(blob).hexdigest()
     if digest != sha256:
         raise ValueError(f"stored churn model checksum mismatch: {digest} != {sha256}")
-    return pickle.loads(blob)  # noqa: S301 - the project's own table, checksum verified
+    return pickle.loads(blob)
