@@ -206,12 +206,12 @@ def test_fct_customer_clv_has_one_row_per_customer_with_a_completed_order(wareho
     rows, distinct, customers, missing, extra = warehouse.execute(
         """
         select
-            (select count(*) from marts.fct_customer_clv),
-            (select count(distinct customer_id) from marts.fct_customer_clv),
+            (select count(*) from serving.fct_customer_clv),
+            (select count(distinct customer_id) from serving.fct_customer_clv),
             (select count(*) from marts.dim_customers where completed_orders >= 1),
             (select count(*) from marts.dim_customers d where completed_orders >= 1
-               and not exists (select 1 from marts.fct_customer_clv f where f.customer_id = d.customer_id)),
-            (select count(*) from marts.fct_customer_clv f
+               and not exists (select 1 from serving.fct_customer_clv f where f.customer_id = d.customer_id)),
+            (select count(*) from serving.fct_customer_clv f
                where not exists (select 1 from marts.dim_customers d where d.customer_id = f.customer_id and d.completed_orders >= 1))
         """
     ).fetchone()
@@ -228,7 +228,7 @@ def test_historical_clv_is_the_realised_revenue_of_completed_orders(warehouse):
         )
         select count(*), count(*) filter (where abs(f.historical_clv - r.revenue) > 0.005
                                              or f.historical_revenue <> r.revenue)
-        from marts.fct_customer_clv as f
+        from serving.fct_customer_clv as f
         join revenue as r using (customer_id)
         """
     ).fetchone()
@@ -239,7 +239,7 @@ def test_historical_clv_is_the_realised_revenue_of_completed_orders(warehouse):
 def test_clv_tiers_have_the_configured_shares(warehouse):
     shares = dict(
         warehouse.execute(
-            "select clv_tier, count(*) / sum(count(*)) over () from marts.fct_customer_clv group by clv_tier"
+            "select clv_tier, count(*) / sum(count(*)) over () from serving.fct_customer_clv group by clv_tier"
         ).fetchall()
     )
     assert set(shares) == {"high", "medium", "low"}
@@ -255,7 +255,7 @@ def test_predicted_value_ranks_the_planted_best_channel_above_the_worst(warehous
     worst = min(channels, key=lambda c: channels[c]["lambda_multiplier"])
     per_customer = dict(
         warehouse.execute(
-            "select acquisition_channel, sum(predicted_clv_total) / sum(customers) from marts.fct_cohort_clv group by 1"
+            "select acquisition_channel, sum(predicted_clv_total) / sum(customers) from serving.fct_cohort_clv group by 1"
         ).fetchall()
     )
     print({k: round(float(v), 2) for k, v in per_customer.items()})
