@@ -43,7 +43,7 @@ MIN_MEAN_DROPOUT = 1e-4
 # Pooled within-customer coefficient of variation of repeat order values treated as zero
 # (prices in cents: identical values give exactly 0).
 MIN_WITHIN_CUSTOMER_CV = 1e-6
-BGNBD_FALLBACK = "the no-dropout Poisson fallback (own repeat rate shrunk to the pooled rate, p_alive 1)"
+BGNBD_FALLBACK = "a no-dropout Poisson estimate (own repeat rate shrunk to the pooled rate, p_alive 1)"
 
 
 @dataclass(frozen=True)
