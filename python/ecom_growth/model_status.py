@@ -30,21 +30,22 @@ class DegradedTable:
 
 def degraded_tables(con: duckdb.DuckDBPyConnection, schemas: Sequence[str] = STATUS_SCHEMAS) -> list[DegradedTable]:
     """Every base table in ``schemas`` with a ``status`` column and at least one row whose
-    status is not 'ok', with its distinct reasons; sorted by schema and table. Tables without
-    a status column are not ML outputs (or predate the convention) and are skipped."""
+    status is not 'ok', with its distinct reasons (prefixed '<model>: ' when the table has a
+    ``model`` column); sorted by schema and table. Tables without a status column are not ML
+    outputs (or predate the convention) and are skipped."""
     schemas = list(schemas)
     if not schemas:
         return []
     placeholders = ", ".join("?" for _ in schemas)
     candidates = con.execute(
         f"""
-        select t.table_schema, t.table_name, bool_or(c.column_name = 'status_reason') as has_reason
+        select t.table_schema, t.table_name, list(c.column_name) as columns
         from information_schema.tables as t
         join information_schema.columns as c
           on c.table_schema = t.table_schema and c.table_name = t.table_name
         where t.table_type = 'BASE TABLE'
           and t.table_schema in ({placeholders})
-          and c.column_name in ('status', 'status_reason')
+          and c.column_name in ('status', 'status_reason', 'model')
         group by t.table_schema, t.table_name
         having bool_or(c.column_name = 'status')
         order by t.table_schema, t.table_name
@@ -52,8 +53,11 @@ def degraded_tables(con: duckdb.DuckDBPyConnection, schemas: Sequence[str] = STA
         schemas,
     ).fetchall()
     found: list[DegradedTable] = []
-    for schema, table, has_reason in candidates:
-        reason = "status_reason" if has_reason else "cast(null as varchar)"
+    for schema, table, columns in candidates:
+        reason = "status_reason" if "status_reason" in columns else "cast(null as varchar)"
+        # A table of several models (ml_clv_model_parameters) says which model each reason is for.
+        if "model" in columns:
+            reason = f"cast(model as varchar) || ': ' || coalesce({reason}, 'no reason given')"
         rows = con.execute(
             f'select {reason} as reason, count(*) from "{schema}"."{table}" '
             "where status is distinct from 'ok' group by 1 order by 1"

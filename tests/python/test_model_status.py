@@ -30,11 +30,11 @@ def test_degraded_tables_lists_reasons_per_table_and_skips_ok_and_statusless_tab
         _warehouse(con)
         found = degraded_tables(con)
     assert found == [
-        DegradedTable("ml", "ml_clv_model_parameters", ("order values do not vary",), 2),
+        DegradedTable("ml", "ml_clv_model_parameters", ("gamma_gamma: order values do not vary",), 2),
         DegradedTable("ml", "ml_status_only", (), 1),
         DegradedTable("serving", "fct_next_best_actions", ("ml_clv_predictions: a", "ml_clv_predictions: b"), 2),
     ]
-    assert found[0].line() == "DEGRADED ml_clv_model_parameters: order values do not vary"
+    assert found[0].line() == "DEGRADED ml_clv_model_parameters: gamma_gamma: order values do not vary"
     assert found[1].line() == "DEGRADED ml_status_only: no reason given"
 
 
@@ -49,7 +49,7 @@ def test_summary_prints_a_line_per_degraded_table(tmp_path):
     with duckdb.connect(str(db)) as con:
         _warehouse(con)
     text = build_summary(db)
-    assert "DEGRADED ml_clv_model_parameters: order values do not vary" in text
+    assert "DEGRADED ml_clv_model_parameters: gamma_gamma: order values do not vary" in text
     assert "DEGRADED fct_next_best_actions: ml_clv_predictions: a; ml_clv_predictions: b" in text
     assert "fct_elsewhere" not in text
 
