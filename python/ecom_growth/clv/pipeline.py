@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import polars as pl
@@ -60,6 +61,7 @@ from ecom_growth.clv.status import (
 )
 
 logger = logging.getLogger(__name__)
+FitT = TypeVar("FitT", BGNBDFit, GammaGammaFit)
 
 SUMMARY_COLUMNS = ("customer_id", "frequency", "recency_days", "t_days", "monetary_value", "average_order_value")
 STDDEV_COLUMN = "repeat_order_value_stddev"  # optional
@@ -152,39 +154,40 @@ def _within_cv(inputs: pl.DataFrame) -> float | None:
     return within_customer_cv(_array(inputs, "frequency"), _array(inputs, "monetary_value"), stddev)
 
 
+def _checked_fit(
+    model: str, data_problem: str | None, fit: Callable[[], FitT], fit_problem: Callable[[FitT], str | None], fallback: str
+) -> tuple[FitT | None, ModelStatus]:
+    """Fit only if the data check passed, then check the fit; either problem degrades the model.
+    The fit is returned even when its diagnostics degrade it, so its estimates can be shown."""
+    result = None
+    problem = data_problem
+    if problem is None:
+        result = fit()
+        problem = fit_problem(result)
+    if problem is None:
+        return result, ModelStatus.ok()
+    logger.warning("%s degraded: %s", model, problem)
+    return result, ModelStatus.degraded(f"{problem}; fell back to {fallback}")
+
+
 def fit_purchase_model(
     inputs: pl.DataFrame, *, min_customers: int, min_repeat_buyers: int
 ) -> tuple[BGNBDFit | None, ModelStatus]:
-    """BG/NBD on the model inputs, or None when the data check says it cannot be identified.
-    The fit is returned even when its diagnostics degrade it, so its estimates can be shown."""
+    """BG/NBD on the model inputs (None when the data check rules the fit out) and its status."""
     problem = bgnbd_data_problem(_array(inputs, "frequency"), min_customers=min_customers, min_repeat_buyers=min_repeat_buyers)
-    fit = None
-    if problem is None:
-        fit = fit_bgnbd(inputs)
-        problem = bgnbd_fit_problem(fit)
-    if problem is None:
-        return fit, ModelStatus.ok()
-    logger.warning("BG/NBD degraded: %s", problem)
-    return fit, ModelStatus.degraded(f"{problem}; fell back to {BGNBD_FALLBACK}")
+    return _checked_fit("BG/NBD", problem, lambda: fit_bgnbd(inputs), bgnbd_fit_problem, BGNBD_FALLBACK)
 
 
 def fit_spend_model(inputs: pl.DataFrame, *, min_repeat_buyers: int) -> tuple[GammaGammaFit | None, ModelStatus]:
-    """Gamma-Gamma on the repeat buyers, or None when the data check says it cannot be identified."""
+    """Gamma-Gamma on the repeat buyers (None when the data check rules the fit out) and its status."""
     cv = _within_cv(inputs)
     problem = gamma_gamma_data_problem(
         _array(inputs, "frequency"), _array(inputs, "monetary_value"), cv, min_repeat_buyers=min_repeat_buyers
     )
-    fit = None
-    if problem is None:
-        fit = fit_gamma_gamma(inputs)
-        problem = gamma_gamma_fit_problem(fit)
-    if problem is None:
-        return fit, ModelStatus.ok()
-    logger.warning("Gamma-Gamma degraded: %s", problem)
     fallback = spend_fallback_words(
         population_mean_order_value(inputs), constant_within_customers=order_values_are_constant_within_customers(cv)
     )
-    return fit, ModelStatus.degraded(f"{problem}; fell back to {fallback}")
+    return _checked_fit("Gamma-Gamma", problem, lambda: fit_gamma_gamma(inputs), gamma_gamma_fit_problem, fallback)
 
 
 def _parameter_rows(
