@@ -95,9 +95,19 @@ def recovery(tmp_path_factory) -> dict:
             "select count(*), sum(frequency + 1), count(*) filter (where frequency > 0) "
             "from intermediate.int_clv_customer_summary"
         ).fetchone()
+        statuses = con.execute(
+            "select distinct 'parameters', status, status_reason from ml.ml_clv_model_parameters "
+            "union all select distinct 'evaluation', status, status_reason from ml.ml_clv_evaluation"
+        ).fetchall()
     finally:
         con.close()
-    return {"truth": truth, "parameters": parameters, "holdout": holdout, "summary": summary}
+    return {"truth": truth, "parameters": parameters, "holdout": holdout, "summary": summary, "statuses": statuses}
+
+
+def test_planted_bgnbd_data_fits_cleanly(recovery):
+    # Data drawn from the models themselves must never take the degraded fallback path (the
+    # build only warns about it, so this is where a regression would show).
+    assert sorted(recovery["statuses"]) == [("evaluation", "ok", None), ("parameters", "ok", None)]
 
 
 def test_summary_counts_exactly_the_orders_the_truth_describes(recovery):
@@ -171,6 +181,12 @@ def test_holdout_error_on_full_effects_data(warehouse, truth):
     # amplitude 0.25, peak 1 Dec) explains ~+11%; dropout that depends on satisfaction and
     # channel (not Beta-distributed) the rest. Bound: 35%.
     assert abs(relative_error) <= 0.35
+
+
+def test_full_effects_data_is_not_degraded(warehouse):
+    for table in ("ml_clv_model_parameters", "ml_clv_predictions", "ml_clv_evaluation"):
+        assert warehouse.execute(f"select distinct status from ml.{table}").fetchall() == [("ok",)], table
+    assert warehouse.execute("select distinct status from serving.fct_customer_clv").fetchall() == [("ok",)]
 
 
 def test_p_alive_and_predicted_clv_are_valid(warehouse):
