@@ -20,7 +20,8 @@ def _warehouse(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create table ml.ml_status_only as select 'degraded' as status")
     con.execute(
         """create table serving.fct_next_best_actions as select * from (values
-           ('c1', 'degraded', 'ml_clv_predictions: b'), ('c2', 'degraded', 'ml_clv_predictions: a')) t(customer_id, status, status_reason)"""
+           ('c1', 'degraded', 'ml_clv_predictions: b'), ('c2', 'degraded', 'ml_clv_predictions: a'))
+           t(customer_id, status, status_reason)"""
     )
     con.execute("create table marts.fct_elsewhere as select 'degraded' as status, 'not an ML table' as status_reason")
 

@@ -74,7 +74,8 @@ def test_identical_customers_are_one_degraded_cluster():
 
 
 def test_too_few_distinct_profiles_for_the_asked_k():
-    two_kinds = pl.concat([_identical(40), _identical(40).with_columns(pl.col("customer_id") + "x", pl.lit(9, pl.Int64).alias("completed_orders"))])
+    other_kind = _identical(40).with_columns(pl.col("customer_id") + "x", pl.lit(9, pl.Int64).alias("completed_orders"))
+    two_kinds = pl.concat([_identical(40), other_kind])
     segments, profiles = _segment(two_kinds, k=5)
     _assert_single_cluster_fallback(segments, profiles, "only 2 distinct customer profile(s); k-means needs at least 5")
 
@@ -82,7 +83,8 @@ def test_too_few_distinct_profiles_for_the_asked_k():
 def test_clustering_problem_is_none_for_a_clusterable_shop():
     features = shops.customer_features(shops.single_product())
     assert clustering_problem(features, FEATURES, k=None, k_range=(3, 8), min_customers=MIN_CUSTOMERS) is None
-    assert clustering_problem(features.head(10), FEATURES, k=None, k_range=(3, 8), min_customers=MIN_CUSTOMERS).startswith("only 10 customers")
+    few = clustering_problem(features.head(10), FEATURES, k=None, k_range=(3, 8), min_customers=MIN_CUSTOMERS)
+    assert few.startswith("only 10 customers")
 
 
 @pytest.mark.parametrize("case", sorted(shops.CASES))

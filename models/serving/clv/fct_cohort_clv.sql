@@ -41,7 +41,8 @@ select
         as decimal(18, 2)
     )                                                                              as historical_clv_per_customer,
     cast(average_p_alive as double)                                                as average_p_alive,
-    cast(expected_purchases_365d_per_customer as double)                           as expected_purchases_365d_per_customer,
+    cast(expected_purchases_365d_per_customer as double)
+        as expected_purchases_365d_per_customer,
     cast(predicted_clv_per_customer as decimal(18, 2))                             as predicted_clv_per_customer,
     cast(predicted_clv_total as decimal(18, 2))                                    as predicted_clv_total,
     cast({{ as_of() }} as timestamp)                                               as as_of,

@@ -172,7 +172,10 @@ def segment_customers(
         status, reason = "degraded", f"{problem}; fell back to the RFM segments and a single cluster"
         logger.warning("%s: k-means degraded: %s", what, problem)
         assignments, profiles = kmeans_segments(buyers, feature_columns=list(feature_columns), k=1, seed=seed)
-        labels = pl.DataFrame({"cluster_id": [0], "cluster_label": [SINGLE_CLUSTER_LABEL]}, schema={"cluster_id": pl.Int32, "cluster_label": pl.String})
+        labels = pl.DataFrame(
+            {"cluster_id": [0], "cluster_label": [SINGLE_CLUSTER_LABEL]},
+            schema={"cluster_id": pl.Int32, "cluster_label": pl.String},
+        )
     logger.info("%s: k=%d, silhouette on the fit sample %s", what, profiles.height, profiles.get_column("silhouette").first())
     return (
         scored.join(assignments, on="customer_id", how="left", maintain_order="left")
