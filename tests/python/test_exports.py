@@ -10,14 +10,14 @@ from ecom_growth.summary import build_summary
 def _warehouse(path: Path, with_actions: bool = True) -> Path:
     db = path / "wh.duckdb"
     with duckdb.connect(str(db)) as con:
-        con.execute("create schema marts; create schema ml; create schema serving; create schema staging; create schema intermediate")
+        con.execute("create schema marts; create schema ml; create schema staging; create schema intermediate")
         con.execute("create table marts.dim_customers as select 'c' || i as customer_id from range(3) t(i)")
         con.execute("create table ml.ml_churn_scores as select 'c1' as customer_id, 0.5 as churn_probability")
         con.execute("create table staging.secret as select 1 as x")
         con.execute("create table intermediate.int_as_of as select timestamp '2026-01-01' as as_of, 'var' as as_of_source")
         if with_actions:
             con.execute(
-                """create table serving.fct_next_best_actions as select * from (values
+                """create table marts.fct_next_best_actions as select * from (values
                 ('c0', 'winback', 'r1', 10.0, 'hi', 'p1', 'p2', 'p3', 1.5, timestamp '2026-01-01'),
                 ('c1', 'loyalty', 'r2', 0.0, 'hey', 'p1', null, null, 0.0, timestamp '2026-01-01'),
                 ('c2', 'winback', 'r1', 10.0, 'hi', 'p3', 'p2', 'p1', 2.5, timestamp '2026-01-01'))
