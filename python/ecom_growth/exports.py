@@ -18,7 +18,7 @@ import duckdb
 log = logging.getLogger(__name__)
 
 # Schemas whose tables are the BI contract (staging and intermediate stay inside).
-EXPORTED_SCHEMAS = ("marts", "ml", "serving")
+EXPORTED_SCHEMAS = ("marts", "ml")
 
 
 @dataclass(frozen=True)
