@@ -52,7 +52,8 @@ select
     matched.clv_tier,
     matched.predicted_clv,
     matched.rfm_segment,
-    cast(coalesce(matched.churn_probability, 0) * coalesce(matched.predicted_clv, 0) as decimal(18, 2)) as expected_value_at_stake,
+    cast(coalesce(matched.churn_probability, 0) * coalesce(matched.predicted_clv, 0) as decimal(18, 2))
+                                                                                as expected_value_at_stake,
     {{ as_of() }}                                                               as as_of,
     upstream.status,
     upstream.status_reason
