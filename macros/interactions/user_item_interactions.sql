@@ -4,8 +4,10 @@
     measured back from the cutoff. Views and add-to-carts come from events; purchases come from
     completed order items (the source of truth for what was bought), so purchase EVENTS are
     counted in purchase_event_count but not weighted twice. Works with no events at all.
-    Used with cutoff = as_of (int_user_item_interactions) and cutoff = as_of - holdout
-    (the recommender's temporal holdout), so both are built by one definition.
+    Used with cutoff = as_of (int_user_item_interactions) and the recommender's evaluation
+    cutoffs (int_user_item_interactions_before_holdout), so all are built by one definition.
+    strength is a sum of exact decimals (12 places): order-independent, so bit-identical
+    across rebuilds whatever order the rows are read in.
 -#}
 {% macro user_item_interactions(cutoff) -%}
 with weights as (
@@ -65,7 +67,9 @@ select
     cast(count(*) filter (where signal = 'purchase' and order_id is null) as bigint)          as purchase_event_count,
     cast(count(distinct order_id) as bigint)                                                  as purchase_count,
     cast(coalesce(sum(quantity) filter (where order_id is not null), 0) as bigint)            as quantity_purchased,
-    cast(sum(decayed_weight) as double)                                                       as strength,
+    -- a float sum depends on the order rows arrive in (threads, file layout): sum exact
+    -- decimals instead, so strength is bit-identical on every rebuild
+    cast(sum(cast(decayed_weight as decimal(38, 12))) as double)                              as strength,
     min(interacted_at)                                                                        as first_interaction_at,
     max(interacted_at)                                                                        as last_interaction_at
 from weighted

@@ -1,22 +1,15 @@
-"""ALS vs most-popular vs item-item cosine on a temporal holdout (optionally a small grid)."""
+"""Validation/test evaluation of ALS and the baselines (choose on validation, report on test)."""
 
 from ecom_growth.recommend import evaluate_recommenders
-from ecom_growth.recommend.settings import hyperparameters_from_config, split_hyperparameters
+from ecom_growth.recommend.settings import evaluation_config
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    train = dbt.ref("int_user_item_interactions_before_holdout").pl()
-    test = dbt.ref("int_holdout_purchases").pl()
-    fit_params, weighting, weight_params = split_hyperparameters(hyperparameters_from_config(dbt.config))
     return evaluate_recommenders(
-        train,
-        test,
-        ks=tuple(dbt.config.get("recommender_eval_ks")),
-        als_params=fit_params,
-        weighting=weighting,
-        weighting_params=weight_params,
-        filter_purchased=dbt.config.get("recommender_filter_purchased"),
-        grid=dbt.config.get("recommender_grid"),
-        random_state=dbt.config.get("als_random_state"),
+        dbt.ref("int_user_item_interactions_before_holdout").pl(),
+        dbt.ref("int_holdout_purchases").pl(),
+        customers=dbt.ref("dim_customers").pl().select("customer_id", "acquisition_channel"),
+        products=dbt.ref("dim_products").pl().select("product_id", "category"),
+        config=evaluation_config(dbt.config),
     )
