@@ -395,7 +395,8 @@ def _cold_start_rows(
         if candidate.family == "most_popular":  # no channel: the global list for everyone
             targets = targets.with_columns(pl.lit(None, pl.String).alias("acquisition_channel"))
         return recommend_top_n(None, m, maps, targets, interactions=train, n=ks[-1],
-                               filter_purchased=config.filter_purchased, source=candidate.family)
+                               filter_purchased=config.filter_purchased, source=candidate.family,
+                               channels=customers)
 
     scored = _evaluate_population(train, relevant, [channel, glob], customers=customers, categories=categories,
                                   config=config, ks=ks, filter_purchased=config.filter_purchased, lists=lists)

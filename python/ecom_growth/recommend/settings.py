@@ -22,6 +22,7 @@ _ALS_VARS = {
     "alpha": ("als_alpha", float),
     "bm25_k1": ("als_bm25_k1", float),
     "bm25_b": ("als_bm25_b", float),
+    "log_eps": ("als_log_eps", float),
 }
 
 
