@@ -15,7 +15,7 @@ from ecom_growth.recommend import (
     SIMILAR_SCHEMA,
     IdMaps,
     fit_als,
-    fit_item_cosine,
+    fit_item_knn,
     fit_recommender,
     indicator_matrix,
     interaction_matrix,
@@ -325,10 +325,10 @@ def test_item_item_model_is_topped_up_from_popularity_without_duplicates():
     assert rows_of(recs, "c") == [("p1", "popular_in_channel"), ("p2", "popular_global")]
 
 
-def test_real_item_cosine_model_runs_and_filters():
+def test_real_item_knn_model_runs_and_filters():
     matrix, maps = interaction_matrix(SHOP, weighting="alpha")
-    model = fit_item_cosine(matrix, neighbours=3)
-    recs = recommend_top_n(model, matrix, maps, interactions=SHOP, n=3, source="item_cosine")
+    model = fit_item_knn(matrix, neighbours=3, shrinkage=1.0)
+    recs = recommend_top_n(model, matrix, maps, interactions=SHOP, n=3, source="item_knn")
     bought = purchased_pairs(SHOP)
     assert recs.join(bought, on=["customer_id", "product_id"], how="semi").height == 0
     assert sorted(recs.get_column("customer_id").unique().to_list()) == ["a", "b", "c"]

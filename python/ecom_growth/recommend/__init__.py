@@ -16,7 +16,7 @@ final model as factor tables), ``serve`` (what ml_recommendations / ml_similar_p
 """
 
 from ecom_growth.recommend.als import FittedRecommender, fit_als, fit_recommender
-from ecom_growth.recommend.baselines import fit_item_cosine, popularity
+from ecom_growth.recommend.baselines import popularity
 from ecom_growth.recommend.evaluation import (
     EVALUATION_SCHEMA,
     EvaluationConfig,
@@ -53,7 +53,6 @@ __all__ = [
     "confidence",
     "evaluate_recommenders",
     "fit_als",
-    "fit_item_cosine",
     "fit_recommender",
     "indicator_matrix",
     "interaction_matrix",

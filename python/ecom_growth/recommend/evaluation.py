@@ -457,6 +457,8 @@ def evaluate_recommenders(
         else:  # families chosen on validation (or the first configuration when it could not choose)
             cands = [chosen.get(f) or next(c for c in all_candidates if c.family == f)
                      for f in (*BASELINES, "als")]
+        rows += _cold_start_rows(split, split_train, split_labels, customers=customers, categories=products,
+                                 config=config, ks=ks, seed=seed)
         if n_users == 0 or split_train.height == 0:
             continue
         scored = _evaluate_population(split_train, relevant, cands, customers=customers, categories=products,
@@ -473,8 +475,6 @@ def evaluate_recommenders(
         baseline = best_baseline or _best(scored, [c for c in cands if c.family in BASELINES], selection_k)
         als = chosen.get("als") or next(c for c in cands if c.family == "als")
         rows += _difference_rows(split, scored, als, baseline, ks=ks, config=config, seed=seed)
-        rows += _cold_start_rows(split, split_train, split_labels, customers=customers, categories=products,
-                                 config=config, ks=ks, seed=seed)
     status, reason = ("degraded", "; ".join(reasons)) if reasons else ("ok", None)
     if not rows:  # nothing evaluable: one row carries the status
         rows = [{"split": "validation", "population": "warm", "model": "most_popular",

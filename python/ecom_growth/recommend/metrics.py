@@ -173,7 +173,7 @@ def list_diversity_novelty(
     ).join(item_users.select(pl.col(ITEM_COL).cast(pl.String), "users"), on=ITEM_COL, how="left")
     recs = recs.with_columns(
         info=-((pl.col("users").fill_null(0) + 1) / (n_users + 1)).log(2),
-    )
+    ).sort([USER_COL, "rank"])  # joins do not keep row order: fix it, so float means are reproducible
     frames = []
     for k in ks:
         top = recs.filter(pl.col("rank") <= k)
