@@ -393,3 +393,15 @@ def test_similar_products_by_factor_cosine_excluding_self():
     assert similar.height == 8
     # n larger than the catalogue: everything but itself
     assert similar_products(model, maps, n=10).group_by("product_id").len().get_column("len").to_list() == [3] * 4
+
+
+def test_with_half_life_takes_that_strength_column_and_drops_zero_evidence():
+    from ecom_growth.recommend.matrix import strength_column, with_half_life
+
+    frame = pl.DataFrame({"customer_id": ["a", "b"], "product_id": ["x", "x"], "strength": [1.0, 0.0],
+                          "strength_half_life_7d": [0.5, 0.0], "purchase_count": [1, 1]})
+    assert strength_column(7) == "strength_half_life_7d"
+    assert with_half_life(frame, 7).select("customer_id", "strength").rows() == [("a", 0.5)]
+    assert with_half_life(frame, None).get_column("strength").to_list() == [1.0]
+    with pytest.raises(ValueError, match="strength_half_life_14d"):
+        with_half_life(frame, 14)

@@ -225,3 +225,23 @@ def test_unknown_hyperparameter_is_rejected():
     with pytest.raises(ValueError, match="unknown ALS hyperparameter"):
         evaluate_recommenders(train, labels, customers=customers, products=products,
                               config=dataclasses.replace(CONFIG, als_grid=[{"factor": 3}]))
+
+
+def test_half_lives_in_the_interactions_are_tried_and_chosen_on_validation():
+    events = synthetic_purchases(600, 80, rank=4, taste_strength=8.0, seed=4)
+    train, labels = splits(events, validation_at=0.6, test_at=0.8)
+    # two decays as the SQL macro writes them: the 1-day one keeps only the latest purchases
+    train = train.with_columns(
+        strength_half_life_1d=pl.when(pl.col("customer_id").str.slice(1).cast(pl.Int64) % 3 == 0)
+        .then(pl.col("strength")).otherwise(0.0),
+        strength_half_life_30d=pl.col("strength"),
+    )
+    customers, products = catalogue_frames(events)
+    config = dataclasses.replace(CONFIG, als_grid=[{"half_life_days": 1}, {"half_life_days": 30}], knn_neighbours=[20])
+    table = evaluate_recommenders(train, labels, customers=customers, products=products, config=config)
+    tried = table.filter((pl.col("split") == "validation") & (pl.col("metric") == "ndcg") & (pl.col("k") == 10))
+    recent = [json.loads(h)["half_life_days"] for h in tried.filter(pl.col("model") == "recent_popular").get_column("hyperparameters")]
+    als = [json.loads(h)["half_life_days"] for h in tried.filter(pl.col("model") == "als").get_column("hyperparameters")]
+    assert sorted(recent) == [1, 30] and sorted(als) == [1, 30]
+    # the 1-day column drops two thirds of the customers' evidence: validation picks 30 days
+    assert json.loads(value(table, "validation", "als")["hyperparameters"])["half_life_days"] == 30

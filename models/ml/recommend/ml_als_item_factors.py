@@ -11,6 +11,7 @@ def model(dbt, session):
     # dbt only passes config keys read literally with dbt.config.get
     settings = {
         "als_weighting": dbt.config.get("als_weighting"),
+        "interaction_half_life_days": dbt.config.get("interaction_half_life_days"),
         "als_factors": dbt.config.get("als_factors"),
         "als_regularization": dbt.config.get("als_regularization"),
         "als_iterations": dbt.config.get("als_iterations"),

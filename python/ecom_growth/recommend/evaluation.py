@@ -48,6 +48,7 @@ from ecom_growth.recommend.matrix import (
     interaction_matrix,
     purchased_pairs,
     require_columns,
+    with_half_life,
 )
 from ecom_growth.recommend.metrics import (
     LIST_METRICS,
@@ -83,7 +84,7 @@ EVALUATION_SCHEMA = {
 }
 _FIT_KEYS = ("factors", "regularization", "iterations")
 _WEIGHT_KEYS = ("alpha", "log_eps", "bm25_k1", "bm25_b")
-ALS_KEYS = ("weighting", *_FIT_KEYS, *_WEIGHT_KEYS)
+ALS_KEYS = ("weighting", "half_life_days", *_FIT_KEYS, *_WEIGHT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -157,9 +158,13 @@ def temporal_split(
     return train, test
 
 
-def candidates(config: EvaluationConfig) -> list[Candidate]:
-    """Every configuration tried on validation, baselines first."""
-    out = [Candidate("most_popular", {"by": "purchasers"}), Candidate("recent_popular", {"by": "strength"})]
+def candidates(config: EvaluationConfig, half_lives: Sequence[int] = ()) -> list[Candidate]:
+    """Every configuration tried on validation, baselines first. ``half_lives``: the decays
+    available in the interactions (columns strength_half_life_<d>d); recent popularity tries each."""
+    out = [Candidate("most_popular", {"by": "purchasers"})]
+    out += [Candidate("recent_popular", {"by": "strength", "half_life_days": int(d)}) for d in half_lives] or [
+        Candidate("recent_popular", {"by": "strength"})
+    ]
     out += [
         Candidate("item_knn", {"neighbours": int(k), "shrinkage": float(h)})
         for k in config.knn_neighbours
@@ -185,22 +190,29 @@ def _recommend(
     matrix_cache: dict[str, tuple[sp.csr_matrix, Any]],
 ) -> pl.DataFrame:
     """Fit ``candidate`` on ``train`` and return the lists production would ship to ``users``."""
+    params = candidate.params
+    popularity_by = "purchasers"
+    half_life = params.get("half_life_days")
+    if "purchased" not in matrix_cache:  # from every row: filtering must not depend on the decay
+        matrix_cache["purchased"] = purchased_pairs(train)
+    key = f"train_{half_life}"
+    if key not in matrix_cache:  # the same decay in the matrix and in the popularity
+        matrix_cache[key] = with_half_life(train, half_life)
+    train = matrix_cache[key]
 
     def matrix(weighting: str, **weights: Any):
-        key = json.dumps({"weighting": weighting, **weights}, sort_keys=True)
+        key = json.dumps({"weighting": weighting, "half_life_days": half_life, **weights}, sort_keys=True)
         if key not in matrix_cache:
             matrix_cache[key] = interaction_matrix(train, weighting=weighting, **weights)
         return matrix_cache[key]
 
-    params = candidate.params
-    popularity_by = "purchasers"
     if candidate.family in ("most_popular", "recent_popular"):
         model, (m, maps) = None, matrix("alpha", alpha=1.0)
         popularity_by = params["by"]
     elif candidate.family == "item_knn":
         m, maps = matrix("alpha", alpha=1.0)
         m = m.copy()
-        m.data[:] = 1.0  # the kNN scores a binary history (see knn)
+        m.data[:] = 1.0  # the kNN scores a binary history (see knn), whatever the decay
         if "cooccurrence" not in matrix_cache:
             matrix_cache["cooccurrence"] = cooccurrence(m)
         model = fit_item_knn(m, neighbours=params["neighbours"], shrinkage=params["shrinkage"],
@@ -216,7 +228,7 @@ def _recommend(
         raise ValueError(f"unknown model family {candidate.family!r}")
     return recommend_top_n(
         model, m, maps, users, interactions=train, n=n, filter_purchased=filter_purchased,
-        popularity_by=popularity_by, source=candidate.family,
+        purchased=matrix_cache["purchased"], popularity_by=popularity_by, source=candidate.family,
     )
 
 
@@ -440,7 +452,9 @@ def evaluate_recommenders(
     selection_k = 10 if 10 in ks else ks[-1]
     reasons: list[str] = []
     rows: list[dict] = []
-    all_candidates = candidates(config)
+    half_lives = sorted(int(c.removeprefix("strength_half_life_").removesuffix("d"))
+                        for c in train.columns if c.startswith("strength_half_life_"))
+    all_candidates = candidates(config, half_lives)
     chosen: dict[str, Candidate] = {}  # family -> configuration used on test
     served: str | None = None
     best_baseline: Candidate | None = None

@@ -16,7 +16,7 @@ import polars as pl
 
 from ecom_growth.recommend.evaluation import served_model
 from ecom_growth.recommend.knn import fit_item_knn
-from ecom_growth.recommend.matrix import ITEM_COL, interaction_matrix, purchased_pairs
+from ecom_growth.recommend.matrix import ITEM_COL, interaction_matrix, purchased_pairs, with_half_life
 from ecom_growth.recommend.store import STATUS_DEGRADED, STATUS_OK, item_factor_status, stored_model
 from ecom_growth.recommend.topn import SIMILAR_SCHEMA, recommend_top_n, similar_products
 
@@ -49,7 +49,12 @@ def serve_recommendations(
                                                num_threads=num_threads)
         else:
             reason = f"{reason}; serving most-popular products instead"
+    purchased = purchased_pairs(interactions)
     if model is None:
+        if family == "recent_popular":  # popularity of the decayed strength chosen on validation
+            interactions = with_half_life(interactions, params.get("half_life_days"))
+        else:
+            interactions = with_half_life(interactions, None)
         matrix, maps = interaction_matrix(interactions, weighting="alpha", alpha=1.0)
         if family == "item_knn":
             matrix = matrix.copy()
@@ -58,7 +63,7 @@ def serve_recommendations(
         elif family == "recent_popular":
             popularity_by = "strength"
     recs = recommend_top_n(model, matrix, maps, customers, interactions=interactions, n=n,
-                           filter_purchased=filter_purchased, popularity_by=popularity_by,
+                           filter_purchased=filter_purchased, purchased=purchased, popularity_by=popularity_by,
                            source=family if model is not None else "als")
     return _with_status(recs.with_columns(pl.lit(family).alias("served_model")), status, reason)
 

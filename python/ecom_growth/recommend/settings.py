@@ -16,6 +16,7 @@ from ecom_growth.recommend.evaluation import EvaluationConfig, selected_configur
 
 _ALS_VARS = {
     "weighting": ("als_weighting", str),
+    "half_life_days": ("interaction_half_life_days", int),
     "factors": ("als_factors", int),
     "regularization": ("als_regularization", float),
     "iterations": ("als_iterations", int),
@@ -34,7 +35,8 @@ def _get(config: Mapping[str, Any], name: str) -> Any:
 
 
 def hyperparameters_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """{weighting, factors, regularization, iterations, alpha, bm25_k1, bm25_b} from dbt vars."""
+    """{weighting, half_life_days, factors, regularization, iterations, alpha, bm25_k1, bm25_b,
+    log_eps} from dbt vars."""
     return {key: cast(_get(config, name)) for key, (name, cast) in _ALS_VARS.items()}
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from ecom_growth.recommend.als import fit_als, model_from_item_factors, solve_users
-from ecom_growth.recommend.matrix import ITEM_COL, USER_COL, IdMaps, interaction_matrix, require_columns
+from ecom_growth.recommend.matrix import ITEM_COL, USER_COL, IdMaps, interaction_matrix, require_columns, with_half_life
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,14 @@ def item_factor_table(
     """Fit the final ALS model; one row per product (columns: see module docstring).
 
     ``params``: weighting, factors, regularization, iterations, alpha, bm25_k1, bm25_b,
-    random_state (e.g. the configuration the evaluation selected).
+    random_state and optionally half_life_days (which strength_half_life_<d>d column is the
+    strength), e.g. the configuration the evaluation selected.
     """
     weighting = str(params["weighting"])
     weights = {k: params[k] for k in _WEIGHT_KEYS if k in params}
     fit_params = {k: params[k] for k in _FIT_KEYS}
-    matrix, maps = interaction_matrix(interactions, weighting=weighting, **weights)
+    matrix, maps = interaction_matrix(with_half_life(interactions, params.get("half_life_days")),
+                                      weighting=weighting, **weights)
     k = int(fit_params["factors"])
     problem = fit_problem(maps.n_users, maps.n_items, matrix.nnz, min_users=min_users, min_items=min_items,
                           min_interactions=min_interactions)
@@ -172,7 +174,8 @@ def stored_model(
         raise ValueError(f"the stored ALS model is {status}: {reason}")
     weighting = str(params["weighting"])
     matrix, maps = interaction_matrix(
-        interactions, weighting=weighting, **{k: params[k] for k in _WEIGHT_KEYS if k in params}
+        with_half_life(interactions, params.get("half_life_days")),
+        weighting=weighting, **{k: params[k] for k in _WEIGHT_KEYS if k in params},
     )
     model = model_from_item_factors(_stored_items(item_table, maps), regularization=float(params["regularization"]),
                                     num_threads=num_threads)
