@@ -204,7 +204,9 @@ def test_nothing_to_evaluate_gives_one_degraded_status_row():
     row = table.row(0, named=True)
     assert row["status"] == "degraded" and "validation window has 0 evaluable customers" in row["status_reason"]
     assert row["value"] is None
-    assert served_model(table) == ("als", {})
+    # the configured ALS is recorded (and served) so the final model still knows its settings
+    family, params = served_model(table)
+    assert family == "als" and params == {**CONFIG.als, **CONFIG.als_grid[0], "random_state": 1}
 
 
 def test_too_few_users_is_degraded_but_still_evaluated():

@@ -8,23 +8,12 @@ from ecom_growth.recommend.store import item_factor_table
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    # dbt only passes config keys read literally with dbt.config.get
-    settings = {
-        "als_weighting": dbt.config.get("als_weighting"),
-        "interaction_half_life_days": dbt.config.get("interaction_half_life_days"),
-        "als_factors": dbt.config.get("als_factors"),
-        "als_regularization": dbt.config.get("als_regularization"),
-        "als_iterations": dbt.config.get("als_iterations"),
-        "als_alpha": dbt.config.get("als_alpha"),
-        "als_bm25_k1": dbt.config.get("als_bm25_k1"),
-        "als_bm25_b": dbt.config.get("als_bm25_b"),
-        "als_log_eps": dbt.config.get("als_log_eps"),
-        "als_random_state": dbt.config.get("als_random_state"),
+    as_of = dbt.ref("int_as_of").pl().get_column("as_of")[0]
+    params = final_als_hyperparameters(dbt.ref("ml_recommender_evaluation").pl())  # chosen on validation
+    minimums = fit_minimums({
         "als_min_users": dbt.config.get("als_min_users"),
         "als_min_items": dbt.config.get("als_min_items"),
         "als_min_interactions": dbt.config.get("als_min_interactions"),
-    }
-    as_of = dbt.ref("int_as_of").pl().get_column("as_of")[0]
-    params = final_als_hyperparameters(dbt.ref("ml_recommender_evaluation").pl(), settings)
-    table = item_factor_table(dbt.ref("int_user_item_interactions").pl(), params, **fit_minimums(settings))
+    })
+    table = item_factor_table(dbt.ref("int_user_item_interactions").pl(), params, **minimums)
     return table.with_columns(pl.lit(as_of).alias("as_of"))

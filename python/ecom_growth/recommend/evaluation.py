@@ -490,10 +490,10 @@ def evaluate_recommenders(
         als = chosen.get("als") or next(c for c in cands if c.family == "als")
         rows += _difference_rows(split, scored, als, baseline, ks=ks, config=config, seed=seed)
     status, reason = ("degraded", "; ".join(reasons)) if reasons else ("ok", None)
-    if not rows:  # nothing evaluable: one row carries the status
-        rows = [{"split": "validation", "population": "warm", "model": "most_popular",
-                 "hyperparameters": "{}", "k": selection_k, "metric": "ndcg", "users_evaluated": 0,
-                 "is_selected": True, "is_served": False}]
+    if not rows:  # nothing evaluable: one row carries the status and the configured ALS
+        base = next(c for c in all_candidates if c.family == "als")
+        rows = [{"split": "validation", "population": "warm", "model": "als", "hyperparameters": base.key,
+                 "k": selection_k, "metric": "ndcg", "users_evaluated": 0, "is_selected": True, "is_served": True}]
     table = pl.DataFrame(rows, schema={k: v for k, v in EVALUATION_SCHEMA.items()
                                        if k not in ("value_vs_most_popular", "status", "status_reason")},
                          strict=False)
@@ -515,17 +515,21 @@ def evaluate_recommenders(
 
 
 def served_model(evaluation: pl.DataFrame) -> tuple[str, dict[str, Any]]:
-    """(family, hyperparameters) ml_recommendations serves: the validation winner; ``als`` with
-    empty parameters when the evaluation could not choose (no validation rows)."""
+    """(family, hyperparameters) ml_recommendations serves: the validation winner, else ALS in
+    the configuration :func:`selected_configuration` finds."""
     row = evaluation.filter((pl.col("split") == "validation") & pl.col("is_served")).select("model", "hyperparameters")
     if row.height == 0:
-        return "als", {}
+        return "als", selected_configuration(evaluation, "als") or {}
     return row.get_column("model")[0], json.loads(row.get_column("hyperparameters")[0])
 
 
 def selected_configuration(evaluation: pl.DataFrame, family: str) -> dict[str, Any] | None:
-    """The configuration of ``family`` chosen on validation (None if there is none)."""
-    row = evaluation.filter(
-        (pl.col("split") == "validation") & (pl.col("model") == family) & pl.col("is_selected")
-    ).select("hyperparameters")
-    return json.loads(row.get_column("hyperparameters")[0]) if row.height else None
+    """The configuration of ``family`` chosen on validation; if validation could not be scored,
+    the one the test split used (the configured one); None if the table has neither."""
+    for split in SPLITS:
+        row = evaluation.filter(
+            (pl.col("split") == split) & (pl.col("model") == family) & pl.col("is_selected")
+        ).select("hyperparameters")
+        if row.height:
+            return json.loads(row.get_column("hyperparameters")[0])
+    return None

@@ -56,13 +56,13 @@ def evaluation_config(config: Mapping[str, Any]) -> EvaluationConfig:
     )
 
 
-def final_als_hyperparameters(evaluation: pl.DataFrame, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The ALS configuration chosen on validation, else the configured vars (no validation)."""
+def final_als_hyperparameters(evaluation: pl.DataFrame) -> dict[str, Any]:
+    """The ALS configuration chosen on validation (the evaluation always records one, the
+    configured vars when it could not choose)."""
     chosen = selected_configuration(evaluation, "als")
-    params = {**hyperparameters_from_config(config), "random_state": int(_get(config, "als_random_state"))}
-    if chosen:
-        params.update({k: v for k, v in chosen.items() if k in params})
-    return params
+    if not chosen:
+        raise ValueError("ml_recommender_evaluation holds no ALS configuration; rebuild it")
+    return chosen
 
 
 def fit_minimums(config: Mapping[str, Any]) -> dict[str, int]:
