@@ -120,7 +120,7 @@ def test_interaction_strength_is_bit_identical_when_recomputed_in_another_order(
 
 
 def _planted_taste(raw_path, truth: dict):
-    """(customer ids, U, catalogue) replayed from the simulator with the run's arguments.
+    """(customer ids, U, nu, catalogue, config) replayed from the simulator with the run's arguments.
 
     The simulator does not write the taste factors, so they are re-drawn here the way
     ``simulator.core`` draws them (same seed streams, same call order). Replaying is checked
@@ -161,29 +161,43 @@ def _planted_taste(raw_path, truth: dict):
         draw_orders(rng, config, window, clock, conversion, traits)
         factors.append(customer_factors(rng, config, country, channel, country_offsets, channel_offsets))
         lambdas.append(traits.lam)
-    written = pl.read_parquet(raw_path / "_truth_customers.parquet", columns=["customer_id", "lambda_per_day"])
+    written = pl.read_parquet(raw_path / "_truth_customers.parquet", columns=["customer_id", "lambda_per_day", "nu"])
     if not np.array_equal(written.get_column("lambda_per_day").to_numpy(), np.concatenate(lambdas)):
         pytest.fail("replaying the simulator's taste draws is out of sync with _truth_customers.parquet: "
                     "the simulator should write the planted taste factors (see the recommender notes)")
-    return written.get_column("customer_id"), np.concatenate(factors), catalogue, config
+    return written.get_column("customer_id"), np.concatenate(factors), written.get_column("nu").to_numpy(), \
+        catalogue, config
 
 
-def _oracle_scores(users: np.ndarray, factors: np.ndarray, catalogue, config) -> np.ndarray:
-    """log P(product | customer) up to a constant, from the planted choice model: the candidate
-    draw (category from softmax(temperature U.M_c), product by popularity within it) times the
-    logit weight exp(taste_scale U.V_i). Price and budget terms are left out (they are small
-    and time-varying), so this is a near-ceiling rather than the exact Bayes ranking."""
+def _oracle_scores(users: np.ndarray, factors: np.ndarray, nu: np.ndarray, catalogue, config) -> np.ndarray:
+    """log P(product | customer) up to a constant, from the planted choice model (taste.py,
+    baskets.py): the candidate draw (category from softmax(temperature U.M_c), product by
+    popularity within it), the logit weight taste_scale U.V_i + beta_price log(price ratio)
+    at the last price week, the budget penalty -b |log(price_i / budget)| at the customer's
+    typical per-line budget (mean order value p / nu over the mean basket size), and the log
+    probability that an order total z ~ Gamma(p, nu) affords the product under the price cap.
+    Basket-to-basket budget noise and competition inside each candidate set are averaged out,
+    so this is a planted-truth ranking, not the exact Bayes ranking."""
+    from scipy.stats import gamma
+
     u = factors[users]
     logits = config.taste.category_temperature * (u @ catalogue.centroids.T)
     top = logits.max(axis=1, keepdims=True)
     log_mix = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
     totals = np.bincount(catalogue.category, weights=catalogue.popularity)
     log_within = np.log(catalogue.popularity / totals[catalogue.category])
-    return log_mix[:, catalogue.category] + log_within[None, :] + config.taste.taste_scale * (u @ catalogue.factors.T)
+    log_price = catalogue.log_reference_price[None, :].astype(np.float64)
+    budget = config.gamma_gamma.p / nu[users] / (1.0 + config.basket.extra_lines_mean)
+    penalty = config.taste.budget_coefficient * np.abs(log_price - np.log(budget)[:, None])
+    afford = gamma.logsf(np.exp(log_price) / (1.0 + config.basket.max_overshoot), a=config.gamma_gamma.p,
+                         scale=1.0 / nu[users][:, None])
+    price_now = config.prices.beta_price * catalogue.log_price_ratio[:, -1][None, :]
+    return (log_mix[:, catalogue.category] + log_within[None, :]
+            + config.taste.taste_scale * (u @ catalogue.factors.T) + price_now - penalty + afford)
 
 
-def test_als_reaches_a_good_share_of_the_planted_taste_ceiling(warehouse, raw_path, truth):
-    customer_ids, factors, catalogue, config = _planted_taste(raw_path, truth)
+def test_als_gets_close_to_the_planted_taste_ranking(warehouse, raw_path, truth):
+    customer_ids, factors, nu, catalogue, config = _planted_taste(raw_path, truth)
     train = warehouse.sql(
         "select customer_id, product_id, strength, purchase_count from intermediate.int_user_item_interactions_before_holdout"
         " where split = 'test'"
@@ -196,7 +210,7 @@ def test_als_reaches_a_good_share_of_the_planted_taste_ceiling(warehouse, raw_pa
     index = pl.DataFrame({"customer_id": customer_ids, "row": np.arange(customer_ids.len())})
     rows = users.join(index, on="customer_id", how="left").get_column("row")
     assert rows.null_count() == 0
-    scores = _oracle_scores(rows.to_numpy(), factors, catalogue, config)
+    scores = _oracle_scores(rows.to_numpy(), factors, nu, catalogue, config)
     # product P000123 is catalogue row 123; already-bought products are filtered as in production
     product_ids = np.array([f"P{i:06d}" for i in range(catalogue.n)])
     bought = train.filter(pl.col("purchase_count") > 0).join(users.with_row_index("u"), on="customer_id")
@@ -211,9 +225,11 @@ def test_als_reaches_a_good_share_of_the_planted_taste_ceiling(warehouse, raw_pa
     oracle = float(per_user_metrics(recs, relevant, ks=(10,)).get_column("ndcg_10").mean())
     als = _metric(warehouse, "als", "ndcg", 10)[0]
     popular = _metric(warehouse, "most_popular", "ndcg", 10)[0]
-    print(f"\nNDCG@10 on test: oracle {oracle:.4f}, ALS {als:.4f} ({als / oracle:.1%} of the ceiling), "
+    print(f"\nNDCG@10 on test: planted-taste ranking {oracle:.4f}, ALS {als:.4f} ({als / oracle:.1%} of it), "
           f"most popular {popular:.4f} ({popular / oracle:.1%})")
-    # the oracle leaves out price, budget and re-buys, so ALS may come close to it; a replay
-    # gone wrong would put the oracle near popularity instead
+    # measured (seed 7): ALS 0.94x the planted ranking at 20k customers and 1.16x at 50k -
+    # the planted ranking averages out per-basket budgets and candidate competition, so it is
+    # not a strict ceiling. A replay gone wrong would put it near popularity; ALS losing the
+    # taste signal would put it far below.
     assert oracle >= 1.5 * popular
-    assert als >= 0.6 * oracle
+    assert als >= 0.75 * oracle
