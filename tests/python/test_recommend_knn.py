@@ -131,3 +131,15 @@ def test_diversity_and_novelty_by_hand():
     assert row["a"]["novelty_3"] == pytest.approx((info["x"] + info["y"] + info["z"]) / 3)
     assert row["b"]["novelty_2"] == pytest.approx((info["x"] + info["w"]) / 2)
     assert row["c"]["novelty_3"] == pytest.approx(0.0)  # bought by every training customer
+
+
+def test_blocked_computation_equals_one_block(monkeypatch):
+    import ecom_growth.recommend.knn as knn
+
+    rng = np.random.default_rng(2)
+    x = sp.csr_matrix((rng.random((200, 60)) < 0.1).astype(np.float32))
+    whole = fit_item_knn(x, neighbours=7, shrinkage=3.0).similarity
+    monkeypatch.setattr(knn, "_BLOCK_PAIRS", 50)  # dozens of blocks
+    assert len(knn._item_blocks(sp.csr_matrix(x, dtype=np.float64))) > 10
+    blocked = fit_item_knn(x, neighbours=7, shrinkage=3.0).similarity
+    assert (whole != blocked).nnz == 0

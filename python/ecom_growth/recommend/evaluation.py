@@ -41,7 +41,7 @@ import scipy.sparse as sp
 
 from ecom_growth.recommend.als import fit_als
 from ecom_growth.recommend.bootstrap import bootstrap_means
-from ecom_growth.recommend.knn import cooccurrence, fit_item_knn
+from ecom_growth.recommend.knn import fit_item_knn
 from ecom_growth.recommend.matrix import (
     ITEM_COL,
     USER_COL,
@@ -213,10 +213,7 @@ def _recommend(
         m, maps = matrix("alpha", alpha=1.0)
         m = m.copy()
         m.data[:] = 1.0  # the kNN scores a binary history (see knn), whatever the decay
-        if "cooccurrence" not in matrix_cache:
-            matrix_cache["cooccurrence"] = cooccurrence(m)
-        model = fit_item_knn(m, neighbours=params["neighbours"], shrinkage=params["shrinkage"],
-                             co=matrix_cache["cooccurrence"])
+        model = fit_item_knn(m, neighbours=params["neighbours"], shrinkage=params["shrinkage"])
     elif candidate.family == "als":
         weights = {k: params[k] for k in _WEIGHT_KEYS if k in params}
         m, maps = matrix(params["weighting"], **weights)

@@ -36,59 +36,49 @@ class ItemKNN:
     shrinkage: float
 
 
-@dataclass(frozen=True)
-class Cooccurrence:
-    """Off-diagonal co-buyer counts (COO arrays) and per-item buyer counts of a matrix."""
-
-    row: np.ndarray
-    col: np.ndarray
-    count: np.ndarray
-    support: np.ndarray
-
-    @property
-    def n_items(self) -> int:
-        return self.support.size
+_BLOCK_PAIRS = 20_000_000  # co-buy pairs per block of items: bounds memory at any scale
 
 
-def cooccurrence(matrix: sp.csr_matrix) -> Cooccurrence:
-    """``X^T X`` of the binary pattern of ``matrix`` (one sparse product), diagonal dropped.
-
-    Computed once per training window and shared by every (K, shrinkage) of the grid.
-    """
-    binary = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
-    binary.data[:] = 1.0
-    co = (binary.T @ binary).tocoo()
-    off_diagonal = co.row != co.col
-    return Cooccurrence(
-        row=co.row[off_diagonal].astype(np.int32),
-        col=co.col[off_diagonal].astype(np.int32),
-        count=co.data[off_diagonal],
-        support=np.asarray(binary.sum(axis=0)).ravel(),
-    )
+def _item_blocks(binary: sp.csr_matrix) -> list[np.ndarray]:
+    """Consecutive item ranges whose co-buy products X_b^T X hold at most ~_BLOCK_PAIRS pairs
+    each (the pairs of item j are the summed basket sizes of its buyers)."""
+    basket = np.asarray(binary.sum(axis=1)).ravel()
+    pairs = np.asarray(binary.T @ basket).ravel()
+    block_of = (np.cumsum(pairs) // _BLOCK_PAIRS).astype(np.int64)
+    bounds = np.flatnonzero(np.diff(block_of)) + 1
+    return np.split(np.arange(binary.shape[1]), bounds)
 
 
-def fit_item_knn(
-    matrix: sp.csr_matrix, *, neighbours: int, shrinkage: float, co: Cooccurrence | None = None
-) -> ItemKNN:
+def fit_item_knn(matrix: sp.csr_matrix, *, neighbours: int, shrinkage: float) -> ItemKNN:
     """Shrunk-cosine item kNN on the users x items pattern of ``matrix`` (values ignored).
 
-    The top ``neighbours`` per item are kept with one sort over the non-zeros (ties: lower item
-    index first, so the result is deterministic). ``co``: a precomputed ``cooccurrence(matrix)``.
+    Co-occurrences ``X^T X`` are computed one block of items at a time (one sparse product
+    each) and only the top ``neighbours`` per item are kept, so memory stays bounded however
+    many co-buy pairs there are. Ties: lower item index first (deterministic).
     """
     if neighbours < 1 or shrinkage < 0:
         raise ValueError(f"need neighbours >= 1 and shrinkage >= 0, got {neighbours}, {shrinkage}")
-    co = co if co is not None else cooccurrence(matrix)
-    if co.n_items != matrix.shape[1]:
-        raise ValueError(f"co-occurrence has {co.n_items} items, the matrix {matrix.shape[1]}")
-    sim = co.count / (np.sqrt(co.support[co.row] * co.support[co.col]) + shrinkage)
-    kept = (
-        pl.DataFrame({"row": co.row, "col": co.col, "sim": sim})
-        .sort(["row", "sim", "col"], descending=[False, True, False])
-        .filter(pl.int_range(pl.len()).over("row") < neighbours)
-    )
+    binary = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+    binary.data[:] = 1.0
+    n_items = binary.shape[1]
+    support = np.asarray(binary.sum(axis=0)).ravel()
+    columns = binary.tocsc()
+    kept: list[pl.DataFrame] = []
+    for block in _item_blocks(binary) if n_items else []:  # a handful of blocks, not a loop over items
+        co = (columns[:, block].T @ binary).tocoo()
+        row = block[co.row]
+        off_diagonal = row != co.col
+        row, col, count = row[off_diagonal], co.col[off_diagonal], co.data[off_diagonal]
+        sim = count / (np.sqrt(support[row] * support[col]) + shrinkage)
+        kept.append(
+            pl.DataFrame({"row": row.astype(np.int32), "col": col.astype(np.int32), "sim": sim})
+            .sort(["row", "sim", "col"], descending=[False, True, False])
+            .filter(pl.int_range(pl.len()).over("row") < neighbours)
+        )
+    top = pl.concat(kept) if kept else pl.DataFrame(schema={"row": pl.Int32, "col": pl.Int32, "sim": pl.Float64})
     similarity = sp.csr_matrix(
-        (kept.get_column("sim").to_numpy(), (kept.get_column("row").to_numpy(), kept.get_column("col").to_numpy())),
-        shape=(co.n_items, co.n_items),
+        (top.get_column("sim").to_numpy(), (top.get_column("row").to_numpy(), top.get_column("col").to_numpy())),
+        shape=(n_items, n_items),
     )
     similarity.sort_indices()
     return ItemKNN(similarity=similarity, neighbours=neighbours, shrinkage=float(shrinkage))
