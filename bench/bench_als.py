@@ -85,8 +85,10 @@ def stage_pipeline(args: argparse.Namespace) -> dict:
     import json as _json
 
     import polars as pl
-
-    from ecom_growth.recommend.serve import serve_recommendations, similar_products_table
+    from ecom_growth.recommend.serve import (
+        serve_recommendations,
+        similar_products_table,
+    )
     from ecom_growth.recommend.store import item_factor_table, user_factor_table
 
     interactions = pl.read_parquet(Path(args.workdir) / "interactions.parquet")
@@ -125,8 +127,11 @@ def prepare(args: argparse.Namespace) -> dict:
     """Write interactions.parquet and the matching confidence / purchased CSR for (a)."""
     import numpy as np
     import polars as pl
-
-    from ecom_growth.recommend import indicator_matrix, interaction_matrix, purchased_pairs
+    from ecom_growth.recommend import (
+        indicator_matrix,
+        interaction_matrix,
+        purchased_pairs,
+    )
     from ecom_growth.recommend.synthetic import synthetic_purchases
 
     workdir = Path(args.workdir)

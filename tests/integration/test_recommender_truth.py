@@ -8,7 +8,6 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
-
 from ecom_growth.recommend import relevant_items
 from ecom_growth.recommend.metrics import per_user_metrics
 
@@ -137,8 +136,16 @@ def _planted_taste(raw_path, truth: dict):
     from ecom_growth.simulator.catalogue import build_catalogue
     from ecom_growth.simulator.config import build_config
     from ecom_growth.simulator.customers import draw_signups
-    from ecom_growth.simulator.experiments import assign_variants, conversion_multiplier, experiment_window
-    from ecom_growth.simulator.purchases import draw_conversion, draw_orders, draw_traits
+    from ecom_growth.simulator.experiments import (
+        assign_variants,
+        conversion_multiplier,
+        experiment_window,
+    )
+    from ecom_growth.simulator.purchases import (
+        draw_conversion,
+        draw_orders,
+        draw_traits,
+    )
     from ecom_growth.simulator.taste import customer_factors
     from ecom_growth.simulator.timeline import PurchaseClock, Window
 

@@ -8,8 +8,13 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
-
-from ecom_growth.recommend import fit_item_knn, interaction_matrix, ranking_metrics, recommend_top_n, relevant_items
+from ecom_growth.recommend import (
+    fit_item_knn,
+    interaction_matrix,
+    ranking_metrics,
+    recommend_top_n,
+    relevant_items,
+)
 from ecom_growth.recommend.bootstrap import bootstrap_means
 from ecom_growth.recommend.evaluation import temporal_split
 from ecom_growth.recommend.metrics import list_diversity_novelty
@@ -134,7 +139,7 @@ def test_diversity_and_novelty_by_hand():
 
 
 def test_blocked_computation_equals_one_block(monkeypatch):
-    import ecom_growth.recommend.knn as knn
+    from ecom_growth.recommend import knn
 
     rng = np.random.default_rng(2)
     x = sp.csr_matrix((rng.random((200, 60)) < 0.1).astype(np.float32))

@@ -7,12 +7,21 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-
-from ecom_growth.recommend import fit_als, interaction_matrix, recommend_top_n, similar_products, synthetic_purchases
+from ecom_growth.recommend import (
+    fit_als,
+    interaction_matrix,
+    recommend_top_n,
+    similar_products,
+    synthetic_purchases,
+)
 from ecom_growth.recommend.als import solve_users
 from ecom_growth.recommend.evaluation import temporal_split
 from ecom_growth.recommend.serve import serve_recommendations, similar_products_table
-from ecom_growth.recommend.store import item_factor_table, stored_model, user_factor_table
+from ecom_growth.recommend.store import (
+    item_factor_table,
+    stored_model,
+    user_factor_table,
+)
 
 PARAMS = {"weighting": "log", "alpha": 5.0, "log_eps": 1.0, "factors": 8, "regularization": 0.1,
           "iterations": 5, "random_state": 3}
@@ -85,7 +94,7 @@ def test_new_customers_are_folded_in_by_the_same_solve(shop):
     items = item_factor_table(interactions, PARAMS, **MINIMUMS)
     users = user_factor_table(interactions, items)
     # a stored user table without the last customer: the solve fills them in identically
-    model, _, maps = stored_model(interactions, items, users=users.head(users.height - 1))
+    model, _, _ = stored_model(interactions, items, users=users.head(users.height - 1))
     assert np.array_equal(model.user_factors, users.get_column("factors").to_numpy())
 
 

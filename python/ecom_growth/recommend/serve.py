@@ -16,8 +16,18 @@ import polars as pl
 
 from ecom_growth.recommend.evaluation import served_model
 from ecom_growth.recommend.knn import fit_item_knn
-from ecom_growth.recommend.matrix import ITEM_COL, interaction_matrix, purchased_pairs, with_half_life
-from ecom_growth.recommend.store import STATUS_DEGRADED, STATUS_OK, item_factor_status, stored_model
+from ecom_growth.recommend.matrix import (
+    ITEM_COL,
+    interaction_matrix,
+    purchased_pairs,
+    with_half_life,
+)
+from ecom_growth.recommend.store import (
+    STATUS_DEGRADED,
+    STATUS_OK,
+    item_factor_status,
+    stored_model,
+)
 from ecom_growth.recommend.topn import SIMILAR_SCHEMA, recommend_top_n, similar_products
 
 

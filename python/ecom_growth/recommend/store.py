@@ -28,7 +28,14 @@ import numpy as np
 import polars as pl
 
 from ecom_growth.recommend.als import fit_als, model_from_item_factors, solve_users
-from ecom_growth.recommend.matrix import ITEM_COL, USER_COL, IdMaps, interaction_matrix, require_columns, with_half_life
+from ecom_growth.recommend.matrix import (
+    ITEM_COL,
+    USER_COL,
+    IdMaps,
+    interaction_matrix,
+    require_columns,
+    with_half_life,
+)
 
 log = logging.getLogger(__name__)
 
@@ -144,14 +151,14 @@ def _stored_items(item_table: pl.DataFrame, maps: IdMaps) -> np.ndarray:
 
 def user_factor_table(interactions: pl.DataFrame, item_table: pl.DataFrame, *, num_threads: int = 0) -> pl.DataFrame:
     """customer_id, factors, status, status_reason: user factors solved against stored items."""
-    status, reason, params = _status(item_table)
+    status, reason = item_factor_status(item_table)
     k = int(item_table.get_column("factor_count")[0]) if item_table.height else 1
     if status != STATUS_OK:
         return pl.DataFrame(
             {USER_COL: [None], "factors": [None], "status": [status], "status_reason": [reason]},
             schema={USER_COL: pl.String, "factors": _factor_dtype(k), "status": pl.String, "status_reason": pl.String},
         )
-    model, matrix, maps = stored_model(interactions, item_table, users=None, num_threads=num_threads)
+    model, _, maps = stored_model(interactions, item_table, users=None, num_threads=num_threads)
     return pl.DataFrame(
         [maps.user_ids.rename(USER_COL), pl.Series("factors", model.user_factors, dtype=_factor_dtype(k))]
     ).with_columns(pl.lit(STATUS_OK).alias("status"), pl.lit(None, pl.String).alias("status_reason"))
