@@ -187,7 +187,7 @@ def _recommend(
     n: int,
     filter_purchased: bool,
     num_threads: int,
-    matrix_cache: dict[str, tuple[sp.csr_matrix, Any]],
+    matrix_cache: dict[str, Any],
 ) -> pl.DataFrame:
     """Fit ``candidate`` on ``train`` and return the lists production would ship to ``users``."""
     params = candidate.params
