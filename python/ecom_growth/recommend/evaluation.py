@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
 from ecom_growth.recommend.als import fit_als
 from ecom_growth.recommend.bootstrap import bootstrap_means
