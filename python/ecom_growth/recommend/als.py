@@ -24,6 +24,10 @@ from ecom_growth.recommend.matrix import IdMaps, Weighting, interaction_matrix
 
 log = logging.getLogger(__name__)
 
+# hyperparameter names: of the ALS fit, and of the confidence weighting (matrix.confidence)
+FIT_KEYS: tuple[str, ...] = ("factors", "regularization", "iterations")
+WEIGHT_KEYS: tuple[str, ...] = ("alpha", "log_eps", "bm25_k1", "bm25_b")
+
 
 def fit_als(
     matrix: sp.csr_matrix,

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ecom_growth.recommend.als import fit_als
+from ecom_growth.recommend.als import FIT_KEYS, WEIGHT_KEYS, fit_als
 from ecom_growth.recommend.bootstrap import bootstrap_means
 from ecom_growth.recommend.knn import fit_item_knn
 from ecom_growth.recommend.matrix import (
@@ -81,9 +81,7 @@ EVALUATION_SCHEMA = {
     "status": pl.String,
     "status_reason": pl.String,
 }
-_FIT_KEYS = ("factors", "regularization", "iterations")
-_WEIGHT_KEYS = ("alpha", "log_eps", "bm25_k1", "bm25_b")
-ALS_KEYS = ("weighting", "half_life_days", *_FIT_KEYS, *_WEIGHT_KEYS)
+ALS_KEYS = ("weighting", "half_life_days", *FIT_KEYS, *WEIGHT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -214,11 +212,11 @@ def _recommend(
         m.data[:] = 1.0  # the kNN scores a binary history (see knn), whatever the decay
         model = fit_item_knn(m, neighbours=params["neighbours"], shrinkage=params["shrinkage"])
     elif candidate.family == "als":
-        weights = {k: params[k] for k in _WEIGHT_KEYS if k in params}
+        weights = {k: params[k] for k in WEIGHT_KEYS if k in params}
         m, maps = matrix(params["weighting"], **weights)
         model = fit_als(
             m, random_state=params["random_state"], num_threads=num_threads,
-            **{k: params[k] for k in _FIT_KEYS if k in params},
+            **{k: params[k] for k in FIT_KEYS if k in params},
         )
     else:
         raise ValueError(f"unknown model family {candidate.family!r}")

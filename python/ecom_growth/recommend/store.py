@@ -27,7 +27,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ecom_growth.recommend.als import fit_als, model_from_item_factors, solve_users
+from ecom_growth.recommend.als import (
+    FIT_KEYS,
+    WEIGHT_KEYS,
+    fit_als,
+    model_from_item_factors,
+    solve_users,
+)
 from ecom_growth.recommend.matrix import (
     ITEM_COL,
     USER_COL,
@@ -39,8 +45,6 @@ from ecom_growth.recommend.matrix import (
 
 log = logging.getLogger(__name__)
 
-_FIT_KEYS = ("factors", "regularization", "iterations")
-_WEIGHT_KEYS = ("alpha", "log_eps", "bm25_k1", "bm25_b")
 STATUS_OK = "ok"
 STATUS_DEGRADED = "degraded"
 
@@ -78,8 +82,8 @@ def item_factor_table(
     strength), e.g. the configuration the evaluation selected.
     """
     weighting = str(params["weighting"])
-    weights = {k: params[k] for k in _WEIGHT_KEYS if k in params}
-    fit_params = {k: params[k] for k in _FIT_KEYS}
+    weights = {k: params[k] for k in WEIGHT_KEYS if k in params}
+    fit_params = {k: params[k] for k in FIT_KEYS}
     matrix, maps = interaction_matrix(with_half_life(interactions, params.get("half_life_days")),
                                       weighting=weighting, **weights)
     k = int(fit_params["factors"])
@@ -182,7 +186,7 @@ def stored_model(
     weighting = str(params["weighting"])
     matrix, maps = interaction_matrix(
         with_half_life(interactions, params.get("half_life_days")),
-        weighting=weighting, **{k: params[k] for k in _WEIGHT_KEYS if k in params},
+        weighting=weighting, **{k: params[k] for k in WEIGHT_KEYS if k in params},
     )
     model = model_from_item_factors(_stored_items(item_table, maps), regularization=float(params["regularization"]),
                                     num_threads=num_threads)
