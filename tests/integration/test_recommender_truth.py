@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 
 import numpy as np
 import polars as pl
 import pytest
+
 from ecom_growth.recommend import relevant_items
 from ecom_growth.recommend.metrics import per_user_metrics
 
@@ -105,7 +107,8 @@ def test_interaction_strength_is_bit_identical_when_recomputed_in_another_order(
     import re
     from pathlib import Path
 
-    sql = Path("target/compiled/ecom_growth/models/intermediate/int_user_item_interactions.sql").read_text()
+    target = Path(os.environ.get("DBT_TARGET_PATH", "target"))
+    sql = (target / "compiled/ecom_growth/models/intermediate/int_user_item_interactions.sql").read_text()
     keys = {"stg_shop__events": "event_id", "stg_shop__order_items": "order_id, product_id", "int_orders": "order_id"}
     for table, key in keys.items():
         for ref in set(re.findall(rf'"\w+"\."\w+"\."{table}"', sql)):
