@@ -28,6 +28,7 @@ from ecom_growth.simulator import (
     build_config,
     generate,
 )
+from ecom_growth.simulator.core import TRUTH_PRODUCTS_FILE
 from ecom_growth.simulator.reviews import TEMPLATES_EN, TEMPLATES_ZH
 from scipy.special import hyp2f1
 
@@ -76,7 +77,8 @@ def test_same_arguments_give_byte_identical_files_and_another_seed_does_not(tmp_
     generate(out=tmp_path / "b", **args)
     generate(out=tmp_path / "c", **{**args, "seed": 8})
     a, b, c = _hashes(tmp_path / "a"), _hashes(tmp_path / "b"), _hashes(tmp_path / "c")
-    assert set(a) == {f"{t}.parquet" for t in TABLES} | {TRUTH_FILE, TRUTH_CUSTOMERS_FILE, TRUTH_PRICES_FILE}
+    assert set(a) == {f"{t}.parquet" for t in TABLES} | {TRUTH_FILE, TRUTH_CUSTOMERS_FILE, TRUTH_PRICES_FILE,
+                                                         TRUTH_PRODUCTS_FILE}
     assert a == b
     assert a["orders.parquet"] != c["orders.parquet"]
 
@@ -110,6 +112,52 @@ def test_truth_json_is_sorted_and_has_the_documented_layout(full):
     assert truth["args"]["customers"] == 40_000 and truth["args"]["products"] == 2_000
     for table in TABLES:
         assert truth["raw_rows"][table] == _read(full, table).height
+
+
+def _planted_choice_inputs(path: Path) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(order lines with customer row and product row, U, V, category code per product, centroids)."""
+    customers = pl.read_parquet(path / TRUTH_CUSTOMERS_FILE, columns=["customer_id", "taste_factors"])
+    products = pl.read_parquet(path / TRUTH_PRODUCTS_FILE)
+    truth = json.loads((path / TRUTH_FILE).read_text())
+    names = list(truth["choice_model"]["category_centroids"])
+    centroids = np.array([truth["choice_model"]["category_centroids"][c] for c in names], dtype=np.float32)
+    lines = (
+        _read(path, "order_items").join(_read(path, "orders").select("order_id", "customer_id"), on="order_id")
+        .join(customers.select("customer_id").with_row_index("u"), on="customer_id")
+        .join(products.select("product_id").with_row_index("i"), on="product_id")
+    )
+    category = products["category"].replace_strict({c: k for k, c in enumerate(names)}).to_numpy()
+    return lines, customers["taste_factors"].to_numpy(), products["taste_factors"].to_numpy(), category, centroids
+
+
+def test_written_taste_factors_are_the_ones_the_item_choices_used(full):
+    lines, u, v, category, centroids = _planted_choice_inputs(full)
+    temperature = json.loads((full / TRUTH_FILE).read_text())["taste"]["category_temperature"]
+    assert u.shape[1] == v.shape[1] == centroids.shape[1] == 12 and u.dtype == np.float32
+    who, item = lines["u"].to_numpy(), lines["i"].to_numpy()
+    shuffled = np.random.default_rng(0).permutation(who)  # the same lines, someone else's taste
+    taste = np.einsum("nk,nk->n", u[who], v[item])
+    other = np.einsum("nk,nk->n", u[shuffled], v[item])
+    # chosen items score high under their buyer's U (Gumbel-max of 1.5 U.V among 8 candidates)
+    # and near zero under a stranger's; a wrong or misaligned U or V would give ~0 for both
+    assert taste.mean() > other.mean() + 2.0, (taste.mean(), other.mean())  # measured 4.04 vs 0.24
+    # the categories follow softmax(temperature U.M_c) with the written centroids
+    logits = temperature * u @ centroids.T
+    log_mix = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) \
+        - logits.max(1, keepdims=True)
+    own, stranger = log_mix[who, category[item]].mean(), log_mix[shuffled, category[item]].mean()
+    assert own > stranger + 1.0, (own, stranger)  # measured -0.92 vs -5.64
+
+
+def test_truth_products_are_the_catalogue_at_the_window_start(full):
+    products = pl.read_parquet(full / TRUTH_PRODUCTS_FILE)
+    assert products["product_id"].to_list() == _read(full, "products")["product_id"].to_list()
+    assert products["popularity"].sum() == pytest.approx(1.0) and products["popularity"].min() > 0
+    first = pl.read_parquet(full / TRUTH_PRICES_FILE).sort("valid_from").group_by("product_id").first()
+    joined = products.join(first, on="product_id")
+    assert joined.height == products.height
+    assert (joined["reference_price"] == joined["list_price"]).all()
+    assert (joined["valid_from"] == START).all()
 
 
 # --- coherence of the clean data -----------------------------------------------------------
