@@ -149,8 +149,9 @@ def generate(
     """Simulate a shop and write its raw exports + ``_truth.json`` to ``out``; return the truth.
 
     The files follow the raw data contract (``writer.SCHEMAS``); ``_truth.json`` documents
-    every planted parameter and realised count (``truth.build_truth``). ``_truth_customers``
-    and ``_truth_prices`` (Parquet) hold the per-customer latent values and the price history.
+    every planted parameter and realised count (``truth.build_truth``). ``_truth_customers``,
+    ``_truth_products`` and ``_truth_prices`` (Parquet) hold the per-customer latent values (taste
+    factors U included), the per-product inputs of the item choice and the price history.
     ``customers`` is the number of signups in the first ``signups.scale_days`` days from
     ``start`` (all of them for the default window); ``dropout_after_first`` selects MBG/NBD.
     """
