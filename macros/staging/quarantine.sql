@@ -17,6 +17,8 @@
 {% macro typed_column(column, data_type) -%}
     {%- if data_type | lower == dbt.type_timestamp() | lower -%}
     {{ utc_timestamp(column) }} as {{ column }},
+    {%- elif data_type | lower == 'date' -%}
+    {{ calendar_date(column) }} as {{ column }},
     {%- else -%}
     {{ safe_cast(column, data_type) }} as {{ column }},
     {%- endif %}
@@ -53,8 +55,9 @@
 {% macro check_accepted_values(column, values) -%}
     {%- set quoted = [] -%}
     {%- for v in values -%}{%- do quoted.append(sql_literal(v)) -%}{%- endfor -%}
-    {%- do return({'when': column ~ ' not in (' ~ quoted | join(', ') ~ ')', 'reason': 'invalid_value',
-                   'detail': "'" ~ column ~ " = ''' || " ~ column ~ " || ''' is not one of " ~ values | join('/') ~ "'"}) -%}
+    {#- A missing value is not an accepted one either (null not in (...) is null, not true). -#}
+    {%- do return({'when': '(' ~ column ~ ' is null or ' ~ column ~ ' not in (' ~ quoted | join(', ') ~ '))', 'reason': 'invalid_value',
+                   'detail': "'" ~ column ~ " = ' || coalesce('''' || " ~ column ~ " || '''', 'null') || ' is not one of " ~ values | join('/') ~ "'"}) -%}
 {%- endmacro %}
 
 {% macro check_between(column, min_value, max_value) -%}
@@ -131,7 +134,7 @@ checked as (
             when _key_rank > 1 then 'another row with {{ key | join(", ") }} = ' || concat_ws(', ', {{ key | join(', ') }}) || ' was kept'
             {%- for fk in foreign_keys %}
             when fk_parent_{{ loop.index }}._parent_key is null
-                then '{{ fk.column }} = ' || {{ fk.column }} || ' has no valid row in {{ fk.to.identifier | replace('base_shop__', '') }}'
+                then '{{ fk.column }} = ' || coalesce({{ fk.column }}, 'null') || ' has no valid row in {{ fk.to.identifier | replace('base_shop__', '') }}'
             {%- endfor %}
         end as rejected_detail
     from key_ranked

@@ -77,6 +77,8 @@
     {%- set text = "trim(cast(" ~ expression ~ " as varchar))" -%}
     {%- set source_tz = var('source_timezone') -%}
     case
+        {# DuckDB also parses 'infinity', '-infinity' and 'epoch': no shop records those. #}
+        when not regexp_matches({{ text }}, '^\d{4}-\d') then null
         when regexp_matches({{ text }}, '\d:\d\d(:\d\d(\.\d*)?)?\s*([zZ]|UTC|utc|[+-]\d\d?(:?\d\d)?)$')
             then timezone('UTC', try_cast(regexp_replace({{ text }}, '\s*(UTC|utc)$', '+00') as timestamptz))
         {%- if source_tz | upper == 'UTC' %}
@@ -85,6 +87,11 @@
         else timezone('UTC', timezone({{ sql_literal(source_tz) }}, try_cast({{ text }} as timestamp)))
         {%- endif %}
     end
+{%- endmacro %}
+
+{#- A raw date (text or DATE), or null when it does not parse or is not a calendar date. -#}
+{% macro calendar_date(expression) -%}
+    case when regexp_matches(trim(cast({{ expression }} as varchar)), '^\d{4}-\d') then {{ safe_cast(expression, 'date') }} end
 {%- endmacro %}
 
 {#- Now, as a naive UTC timestamp (staging timestamps are naive UTC). -#}
