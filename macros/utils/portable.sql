@@ -59,7 +59,7 @@
     build fails naming where it came from. Returns the value unchanged. -#}
 {% macro checked_identifier(value, what) -%}
     {%- if value is none or not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', value | string) -%}
-        {{ exceptions.raise_compiler_error(what ~ ": " ~ (value | string | tojson) ~ " is not a valid name "
+        {{ exceptions.raise_compiler_error(what ~ ": \"" ~ value ~ "\" is not a valid name "
             ~ "(letters, digits and underscores, not starting with a digit).") }}
     {%- endif -%}
     {{- return(value | string) -}}
