@@ -74,6 +74,9 @@
     {%- set cap = var(cap_var) -%}
     {%- set q = var('suspicious_quantile') -%}
     {%- set k = var('suspicious_quantile_multiple') -%}
+    {%- for name, value in [(cap_var, cap), ('suspicious_quantile', q), ('suspicious_quantile_multiple', k)] if value is not number -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a number, got: " ~ value) }}
+    {%- endfor -%}
     {%- set bound = "(select " ~ k ~ " * quantile_cont(" ~ column ~ ", " ~ q ~ ") from " ~ relation ~ " where " ~ column ~ " > 0)" -%}
     {%- do return({'when': '(' ~ column ~ ' > ' ~ cap ~ ' or ' ~ column ~ ' > ' ~ bound ~ ')', 'reason': 'suspicious_value',
                    'detail': "case when " ~ column ~ " > " ~ cap ~ " then '" ~ column ~ " = ' || cast(" ~ column ~ " as varchar) || ' is above the cap " ~ cap ~ " (var " ~ cap_var ~ ")'"

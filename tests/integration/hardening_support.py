@@ -22,7 +22,7 @@ def dbt_env(work: Path, raw: Path, db: Path, *, tz: str = "UTC", salt: str | Non
     """Environment of one isolated build: its own raw data, warehouse, target/ and logs/."""
     env = {k: v for k, v in os.environ.items() if k != "ECOM_GROWTH_PII_SALT"}
     env.update(
-        ECOM_GROWTH_RAW_PATH=str(raw), ECOM_GROWTH_DB=str(db), ECOM_GROWTH_THREADS="1",
+        ECOM_GROWTH_RAW_PATH=str(raw), ECOM_GROWTH_DB=str(db), ECOM_GROWTH_THREADS="2",
         ECOM_GROWTH_MEMORY_LIMIT="2GB", DBT_TARGET_PATH=str(work / "target"), DBT_LOG_PATH=str(work / "logs"),
         DBT_PROFILES_DIR=str(REPO), TZ=tz, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "python"), env.get("PYTHONPATH")])),
         OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", DBT_SEND_ANONYMOUS_USAGE_STATS="false",
