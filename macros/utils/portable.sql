@@ -75,12 +75,19 @@
 
 {% macro default__utc_timestamp(expression) -%}
     {%- set text = "trim(cast(" ~ expression ~ " as varchar))" -%}
+    {%- set clock = "substr(" ~ text ~ ", 12)" -%}
     {%- set source_tz = var('source_timezone') -%}
+    {#- Plain string tests, not regexes: this runs on every timestamp of every raw row. #}
     case
         {# DuckDB also parses 'infinity', '-infinity' and 'epoch': no shop records those. #}
-        when not regexp_matches({{ text }}, '^\d{4}-\d') then null
-        when regexp_matches({{ text }}, '\d:\d\d(:\d\d(\.\d*)?)?\s*([zZ]|UTC|utc|[+-]\d\d?(:?\d\d)?)$')
-            then timezone('UTC', try_cast(regexp_replace({{ text }}, '\s*(UTC|utc)$', '+00') as timestamptz))
+        when not ({{ text }} glob '[0-9][0-9][0-9][0-9]-[0-9]*') then null
+        {# An offset: '+hh[:mm]' or '-hh[:mm]' after the date, or a trailing Z / UTC. #}
+        when strpos({{ clock }}, '+') > 0 or strpos({{ clock }}, '-') > 0 or upper(right({{ text }}, 1)) = 'Z'
+            then timezone('UTC', try_cast(
+                case when upper(right({{ text }}, 3)) = 'UTC' then left({{ text }}, length({{ text }}) - 3) || '+00' else {{ text }} end
+                as timestamptz))
+        when upper(right({{ text }}, 3)) = 'UTC'
+            then try_cast(rtrim(left({{ text }}, length({{ text }}) - 3)) as timestamp)
         {%- if source_tz | upper == 'UTC' %}
         else try_cast({{ text }} as timestamp)
         {%- else %}
@@ -91,7 +98,7 @@
 
 {#- A raw date (text or DATE), or null when it does not parse or is not a calendar date. -#}
 {% macro calendar_date(expression) -%}
-    case when regexp_matches(trim(cast({{ expression }} as varchar)), '^\d{4}-\d') then {{ safe_cast(expression, 'date') }} end
+    case when trim(cast({{ expression }} as varchar)) glob '[0-9][0-9][0-9][0-9]-[0-9]*' then {{ safe_cast(expression, 'date') }} end
 {%- endmacro %}
 
 {#- Now, as a naive UTC timestamp (staging timestamps are naive UTC). -#}
