@@ -15,6 +15,9 @@ def _warehouse(path: Path, with_actions: bool = True) -> Path:
         con.execute("create table ml.ml_churn_scores as select 'c1' as customer_id, 0.5 as churn_probability")
         con.execute("create table staging.secret as select 1 as x")
         con.execute("create table intermediate.int_as_of as select timestamp '2026-01-01' as as_of, 'var' as as_of_source")
+        con.execute("create schema ops; create table ops.build_runs as select 'b1' as build_id, 'build' as command, "
+                    "null::varchar as selection, timestamp '2026-01-02' as started_at, timestamp '2026-01-02' as finished_at, "
+                    "'complete' as status, 0 as failed_nodes, true as pii_salt_is_demo")
         if with_actions:
             con.execute(
                 """create table marts.fct_next_best_actions as select * from (values
