@@ -62,6 +62,19 @@ def list_tables(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...] = EXPOR
     return [(schema, table) for schema, table in rows]
 
 
+def _exported_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """The select list of an export: every column but binary ones. A BLOB column holds a serialised
+    estimator (ml_churn_model): it stays in the warehouse, where only the project loads it after
+    checking its checksum, and never travels to BI readers (unpickling is code execution)."""
+    blobs = [
+        name for (name,) in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ? and data_type = 'BLOB'", [schema, table],
+        ).fetchall()
+    ]
+    return "* exclude (" + ", ".join(f'"{b}"' for b in blobs) + ")" if blobs else "*"
+
+
 def export_tables(db_path: str | Path, out_dir: str | Path, schemas: tuple[str, ...] = EXPORTED_SCHEMAS) -> list[ExportedTable]:
     """Write <out_dir>/<table>.parquet for every table of `schemas`; returns what was written."""
     out = Path(out_dir)
@@ -72,7 +85,8 @@ def export_tables(db_path: str | Path, out_dir: str | Path, schemas: tuple[str, 
             final = out / f"{table}.parquet"
             tmp = out / f".{table}.parquet.tmp-{os.getpid()}"
             con.execute(
-                f'copy (select * from "{schema}"."{table}") to \'{tmp.as_posix()}\' (format parquet, compression zstd)'
+                f'copy (select {_exported_columns(con, schema, table)} from "{schema}"."{table}") '
+                f"to '{tmp.as_posix()}' (format parquet, compression zstd)"
             )
             os.replace(tmp, final)
             rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]

@@ -53,6 +53,11 @@ def generate(out: Path, customers: int, seed: int, dirty_rate: float) -> Path:
     return out
 
 
+# Wall-clock measurements stored beside fitted models (how long a fit took) are metadata about
+# the run, not results: they are left out of the comparison, and nothing else is.
+VOLATILE_COLUMNS = frozenset({"fit_seconds"})
+
+
 def table_digests(db: Path, schemas: tuple[str, ...] = COMPARED_SCHEMAS, float_digits: int | None = None) -> dict[str, tuple[int, str]]:
     """{schema.table: (rows, md5 of every row as text, in sorted order)} for every base table.
 
@@ -68,14 +73,16 @@ def table_digests(db: Path, schemas: tuple[str, ...] = COMPARED_SCHEMAS, float_d
         ).fetchall()
         digests = {}
         for s, t in tables:
-            row = "cast(t as varchar)"
-            if float_digits is not None:
-                columns = con.execute(
-                    "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
-                    "order by ordinal_position", [s, t]).fetchall()
-                row = " || '|' || ".join(
-                    f"""coalesce(printf('%.{float_digits}g', "{c}"), 'null')""" if kind in ("DOUBLE", "FLOAT")
-                    else f"""coalesce(cast("{c}" as varchar), 'null')""" for c, kind in columns)
+            columns = [
+                (c, kind) for c, kind in con.execute(
+                    "select column_name, data_type from information_schema.columns where table_schema = ? "
+                    "and table_name = ? order by ordinal_position", [s, t]).fetchall()
+                if c not in VOLATILE_COLUMNS
+            ]
+            row = " || '|' || ".join(
+                f"""coalesce(printf('%.{float_digits}g', "{c}"), 'null')"""
+                if float_digits is not None and kind in ("DOUBLE", "FLOAT")
+                else f"""coalesce(cast("{c}" as varchar), 'null')""" for c, kind in columns)
             digests[f"{s}.{t}"] = con.execute(
                 f'select count(*), md5(coalesce(string_agg(r, chr(10) order by r), \'\')) '
                 f'from (select {row} as r from "{s}"."{t}" as t)'

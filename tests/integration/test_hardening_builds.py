@@ -106,16 +106,6 @@ def test_every_mart_is_identical_across_machine_time_zones_and_offset_encodings(
     assert differing(a, b) == []
 
 
-# Known, owned elsewhere: interaction strength is a float sum in an order that depends on the
-# plan (differs in the last bits, ~4e-15). The recommender branch makes that aggregation ordered;
-# when it lands, test_known_float_order_tables_* XPASSes (strict) and this set must be emptied.
-KNOWN_FLOAT_ORDER = {
-    "intermediate.int_user_item_interactions",
-    "intermediate.int_user_item_interactions_before_holdout",
-    "marts.fct_user_item_interactions",
-}
-
-
 @pytest.fixture(scope="module")
 def digests(build_a, build_b):
     # Intermediate, marts, ML and serving: hashes of every row in canonical order.
@@ -125,13 +115,7 @@ def digests(build_a, build_b):
 def test_two_builds_are_bit_identical_in_every_table(digests):
     a, b = digests
     assert len(a) >= 30
-    assert [t for t in differing(a, b) if t not in KNOWN_FLOAT_ORDER] == []
-
-
-@pytest.mark.xfail(strict=True, reason="order-dependent float sum of strength; fixed on the recommender branch")
-def test_known_float_order_tables_are_bit_identical_too(digests):
-    a, b = digests
-    assert [t for t in differing(a, b) if t in KNOWN_FLOAT_ORDER] == []
+    assert differing(a, b) == []
 
 
 def test_build_says_loudly_that_the_demo_salt_is_in_use(build_a):

@@ -38,6 +38,15 @@ def test_export_writes_every_mart_and_ml_table_but_nothing_internal(tmp_path):
     assert not list((tmp_path / "out").glob(".*tmp*")), "no temporary file is left behind"
 
 
+def test_serialised_estimators_stay_in_the_warehouse(tmp_path):
+    db = _warehouse(tmp_path)
+    with duckdb.connect(str(db)) as con:
+        con.execute("create table ml.ml_churn_model as select 'hgb' as model, 'abc'::blob as estimator, 'x' as checksum")
+    export_tables(db, tmp_path / "out")
+    exported = pl.read_parquet(tmp_path / "out" / "ml_churn_model.parquet")
+    assert exported.columns == ["model", "checksum"]
+
+
 def test_audiences_one_file_per_action_and_stale_files_removed(tmp_path):
     db = _warehouse(tmp_path)
     out = tmp_path / "aud"
