@@ -21,12 +21,14 @@ def _confusion(true_codes: np.ndarray, pred_codes: np.ndarray, k: int, weights: 
 
 
 def _scores(confusion: np.ndarray) -> dict[str, np.ndarray | float]:
-    """Accuracy, macro-F1 and per-class precision / recall / F1 from a confusion matrix.
+    """Accuracy, macro-F1 and per-class precision / recall / F1 from a k x (k + 1) confusion
+    matrix whose last column counts predictions outside the labels (wrong, but no class's).
 
     A class never predicted has precision 0 (and F1 0), as in scikit-learn's zero_division=0.
     """
-    tp = np.diag(confusion).astype(float)
-    predicted, actual = confusion.sum(axis=0), confusion.sum(axis=1)
+    k = confusion.shape[0]
+    tp = np.diag(confusion[:, :k]).astype(float)
+    predicted, actual = confusion[:, :k].sum(axis=0), confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(predicted > 0, tp / predicted, 0.0)
         recall = np.where(actual > 0, tp / actual, 0.0)
@@ -52,11 +54,9 @@ def classification_metrics(
     true_codes = np.array([index[v] for v in y_true.filter(keep).to_list()], dtype=np.int64)
     pred_codes = np.array([index.get(v, k) for v in y_pred.filter(keep).to_list()], dtype=np.int64)
     n = true_codes.size
-    # A prediction outside the labels gets its own column, which never matches a true class.
-    full = _confusion(true_codes, pred_codes, k + 1)
-    point = _scores(_square(full, k))
+    point = _scores(_confusion(true_codes, pred_codes, k + 1)[:k])
     rng = np.random.default_rng(random_state)
-    boots = [_scores(_square(_confusion(true_codes, pred_codes, k + 1, rng.poisson(1.0, n)), k))
+    boots = [_scores(_confusion(true_codes, pred_codes, k + 1, rng.poisson(1.0, n))[:k])
              for _ in range(n_bootstrap if n else 0)]
 
     def interval(get) -> tuple[float | None, float | None]:
@@ -75,15 +75,6 @@ def classification_metrics(
             rows.append((metric, label, float(point[metric][i]), low, high, n))
     return pl.DataFrame(rows, schema={"metric": pl.String, "class_label": pl.String, "value": pl.Float64,
                                       "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64}, orient="row")
-
-
-def _square(confusion: np.ndarray, k: int) -> np.ndarray:
-    """k x k confusion from a k(+1) x (k+1) one: out-of-label predictions stay off the diagonal."""
-    square = confusion[:k, :k].copy()
-    extra = confusion[:k, k]
-    # Put each out-of-label prediction in a wrong column so it lowers recall but no precision.
-    square[np.arange(k), (np.arange(k) + 1) % k] += extra
-    return square
 
 
 def evaluate_sentiment(scored: pl.DataFrame, *, n_bootstrap: int, random_state: int) -> pl.DataFrame:
