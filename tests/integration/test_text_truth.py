@@ -18,11 +18,13 @@ ASPECTS = ("product_quality", "delivery", "price_value", "customer_service", "si
 
 
 @pytest.fixture(scope="module")
-def holdout(warehouse, raw_path) -> pl.DataFrame:
+def holdout(_warehouse_connection, raw_path) -> pl.DataFrame:
     truth_file = raw_path / "_truth_reviews.parquet"
     if not truth_file.exists():
         pytest.skip("no planted review truth in the raw folder")
-    scored = warehouse.execute("select * from ml.ml_review_sentiment where is_holdout").pl()
+    cursor = _warehouse_connection.cursor()
+    scored = cursor.sql("select * from ml.ml_review_sentiment where is_holdout").pl()
+    cursor.close()
     if scored.height == 0:
         pytest.skip("no holdout reviews")
     return scored.join(pl.read_parquet(truth_file), on="review_id", how="inner")
