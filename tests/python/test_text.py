@@ -44,7 +44,7 @@ def _corpus(repeat: int = 6) -> pl.DataFrame:
 
 def _table(reviews: pl.DataFrame, **overrides) -> pl.DataFrame:
     args = {"as_of": AS_OF, "holdout_days": 60, "ngram_max": 4, "max_features": 5000, "regularization_c": 4.0,
-            "min_training_reviews": 20, "random_state": 0} | overrides
+            "min_training_reviews": 20, "max_training_reviews": 10_000, "random_state": 0} | overrides
     return review_sentiment_table(reviews, **args)
 
 

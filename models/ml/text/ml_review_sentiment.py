@@ -14,5 +14,6 @@ def model(dbt, session):
         max_features=int(dbt.config.get("text_max_features")),
         regularization_c=float(dbt.config.get("text_regularization_c")),
         min_training_reviews=int(dbt.config.get("text_min_training_reviews")),
+        max_training_reviews=int(dbt.config.get("text_max_training_reviews")),
         random_state=int(dbt.config.get("text_random_state")),
     )

@@ -35,11 +35,12 @@ def review_language(texts: pl.Series) -> pl.Series:
 
 def review_sentiment_table(
     reviews: pl.DataFrame, *, as_of: datetime, holdout_days: int, ngram_max: int, max_features: int,
-    regularization_c: float, min_training_reviews: int, random_state: int,
+    regularization_c: float, min_training_reviews: int, max_training_reviews: int, random_state: int,
 ) -> pl.DataFrame:
     """Sentiment score in [-1, 1], label, class probabilities and aspects of every review up to ``as_of``.
 
-    Degraded (too few or one-sided training ratings): score and label from the star rating,
+    Training reviews above ``max_training_reviews`` are subsampled (fixed seed); ``training_reviews``
+    records how many were used. Degraded (too few or one-sided training ratings): score and label from the star rating,
     aspect polarity from the lexicon alone (0 where it finds nothing).
     """
     reviews = reviews.select(REVIEW_COLUMNS).filter(pl.col("created_at") <= as_of).sort("review_id")
@@ -50,6 +51,8 @@ def review_sentiment_table(
         (pl.col("created_at") > cutoff).alias("is_holdout"),
     )
     train = reviews.filter(~pl.col("is_holdout"))
+    if train.height > max_training_reviews:  # the text signal saturates; keeps 1M customers in budget
+        train = train.sample(max_training_reviews, seed=random_state)
     model = fit_sentiment(train["review_text"], train["weak_label"], ngram_max=ngram_max, max_features=max_features,
                           regularization_c=regularization_c, min_training_reviews=min_training_reviews,
                           random_state=random_state)
@@ -58,8 +61,12 @@ def review_sentiment_table(
         score, label = proba[:, 2] - proba[:, 0], label_from_probabilities(proba)
 
         def clause_polarity(clauses: pl.Series) -> pl.Series:
-            fallback = pl.Series(model.probabilities(clauses).argmax(axis=1) - 1 if clauses.len() else [], dtype=pl.Int8)
-            return lexicon_polarity(clauses).fill_null(fallback)
+            # The model only reads the (few) clauses without any lexicon word.
+            polarity = lexicon_polarity(clauses).to_numpy().astype(np.float64)
+            unknown = np.flatnonzero(np.isnan(polarity))
+            if unknown.size:
+                polarity[unknown] = model.probabilities(clauses.gather(unknown)).argmax(axis=1) - 1
+            return pl.Series(polarity, dtype=pl.Int8)
     else:
         proba = np.full((reviews.height, 3), np.nan)
         score, label = rating_score(reviews["rating"]), reviews["weak_label"].to_numpy()
