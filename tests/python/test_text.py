@@ -172,3 +172,19 @@ def test_evaluation_compares_the_model_with_the_majority_class_on_the_holdout_on
     assert (evaluation["n"] == holdout).all()
     macro = {r["model"]: r["value"] for r in evaluation.filter(pl.col("metric") == "macro_f1").iter_rows(named=True)}
     assert macro["char_ngram_tfidf_logreg"] > macro["majority_class"]
+
+
+def test_metrics_without_labelled_rows_are_null_not_nan():
+    metrics = classification_metrics(pl.Series([None], dtype=pl.String), pl.Series(["positive"]), LABELS,
+                                     n_bootstrap=5, random_state=0)
+    overall = metrics.filter(pl.col("class_label").is_null())
+    assert overall["value"].is_null().all() and (metrics["n"] == 0).all()
+
+
+def test_review_table_and_evaluation_build_without_any_review():
+    empty = _corpus().clear()
+    table = _table(empty)
+    assert table.height == 0 and "aspects" in table.columns
+    evaluation = evaluate_sentiment(table, n_bootstrap=5, random_state=0)
+    assert set(evaluation["status"]) == {"degraded"}
+    assert evaluation["value"].is_null().all()

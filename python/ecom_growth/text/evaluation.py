@@ -73,8 +73,11 @@ def classification_metrics(
         for i, label in enumerate(labels):
             low, high = interval(lambda b, m=metric, i=i: b[m][i])
             rows.append((metric, label, float(point[metric][i]), low, high, n))
-    return pl.DataFrame(rows, schema={"metric": pl.String, "class_label": pl.String, "value": pl.Float64,
-                                      "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64}, orient="row")
+    table = pl.DataFrame(rows, schema={"metric": pl.String, "class_label": pl.String, "value": pl.Float64,
+                                       "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64}, orient="row")
+    # Undefined (no labelled row) is null, not NaN: NaN would compare above 1 in SQL range tests.
+    return table.with_columns(pl.when(pl.col("n") > 0).then(pl.col(c).fill_nan(None)).alias(c)
+                              for c in ("value", "ci_low", "ci_high"))
 
 
 def evaluate_sentiment(scored: pl.DataFrame, *, n_bootstrap: int, random_state: int) -> pl.DataFrame:
