@@ -18,9 +18,9 @@ with m = max(alpha, beta), A = r+s+x and y' = ((m+t_x)/(m+y))^A,
 
 a bounded, monotone integrand (between 1 and its value at t_x) integrated by Gauss-Legendre
 in log space. The same case split (which parameter is the larger) is what keeps k bounded.
-The gradient is taken by central differences (tests compare it with a finer difference and
-the integral with adaptive quadrature); a million customers fit in well under a minute
-because identical (x, t_x, T) rows are collapsed first.
+The gradient is taken by central differences (tests compare the integral with adaptive
+quadrature and the fit with a simulation); identical (x, t_x, T) rows are collapsed first,
+which day-level summaries make common. It is the slowest of the three candidates.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import ClassVar
 
 import numpy as np
 import polars as pl
-from scipy.special import expit, gammaln, logsumexp
+from scipy.special import expit, gammaln
 
 from ecom_growth.clv._common import (
     as_float_array,
@@ -44,9 +44,9 @@ from ecom_growth.clv.bgnbd import _compress, _summary_arrays
 logger = logging.getLogger(__name__)
 
 PARAMETER_NAMES = ("r", "alpha", "s", "beta")
-# Gauss-Legendre nodes for I: the integrand is bounded and monotone, 48 nodes give ~1e-9
-# relative accuracy on the cases in the tests.
-N_NODES = 48
+# Gauss-Legendre nodes for I: the integrand is bounded and monotone; 32 nodes keep log I
+# within ~1e-5 of adaptive quadrature on the tests' cases (far below the likelihood's noise).
+N_NODES = 32
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(N_NODES)
 # Central-difference step on the log-parameters for the gradient.
 GRADIENT_STEP = 1e-5
@@ -108,8 +108,10 @@ def _log_death_integral(
     z_alpha = ((m - alpha) / (m + t_x))[:, None]
     z_beta = ((m - beta) / (m + t_x))[:, None]
     log_k = -(r + x)[:, None] * np.log1p(-z_alpha * v) - (s + 1) * np.log1p(-z_beta * v)
+    # log sum_j w_j k_j, by hand (scipy's logsumexp is several times slower here).
+    peak = log_k.max(axis=1)
     with np.errstate(divide="ignore"):
-        log_integral = logsumexp(log_k, b=_WEIGHTS[None, :], axis=1) + np.log(width / 2.0)
+        log_integral = peak + np.log(np.exp(log_k - peak[:, None]) @ _WEIGHTS) + np.log(width / 2.0)
     return -A * np.log(m + t_x) - np.log(A) + log_integral
 
 
