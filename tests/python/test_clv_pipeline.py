@@ -13,10 +13,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ecom_growth.clv import fit_bgnbd, fit_gamma_gamma, predict_clv
+from ecom_growth.clv import fit_bgnbd, fit_gamma_gamma, pipeline, predict_clv
 from ecom_growth.clv.mbgnbd import fit_mbgnbd
 from ecom_growth.clv.pareto_nbd import fit_pareto_nbd
-from ecom_growth.clv import pipeline
 from ecom_growth.clv.pipeline import (
     EVALUATION_SCHEMA,
     PARAMETERS_SCHEMA,
