@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from ecom_growth.clv import fit_bgnbd, fit_gamma_gamma, pipeline, predict_clv
+from ecom_growth.clv.bgnbd import time_to_next_purchase
 from ecom_growth.clv.mbgnbd import fit_mbgnbd
 from ecom_growth.clv.pareto_nbd import fit_pareto_nbd
 from ecom_growth.clv.pipeline import (
@@ -33,17 +34,19 @@ SCORING = {"gross_margin": 1.0, "next_order_probability": 0.5, "trusted_min_cust
 
 
 def simulate_summary(n: int, *, holdout_days: float = 0.0, seed: int = 0) -> pl.DataFrame:
-    """The SQL summary's columns (days) from an exact BG/NBD + Gamma-Gamma draw."""
+    """The SQL summary's columns (whole days, as the SQL's day occasions give) from an exact
+    BG/NBD + Gamma-Gamma draw."""
     rng = np.random.default_rng(seed)
     lam = rng.gamma(0.75, 1 / 60.0, n)
     p_drop = rng.beta(0.9, 3.5, n)
-    T = rng.uniform(30, 700, n)
+    T = np.floor(rng.uniform(30, 700, n))
     end = T + holdout_days
     k = np.minimum(rng.geometric(p_drop), 400)
     owner = np.repeat(np.arange(n), k)
     cumulative = np.cumsum(rng.exponential(1.0, int(k.sum())) / lam[owner])
     start = np.cumsum(k) - k
     times = cumulative - np.concatenate([[0.0], cumulative])[start][owner]
+    times = np.ceil(times)  # purchase days; day 0 is the first purchase
     in_cal = times <= T[owner]
     x = np.bincount(owner[in_cal], minlength=n)
     t_x = np.zeros(n)
@@ -78,6 +81,11 @@ def summary() -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def parameters(summary: pl.DataFrame) -> pl.DataFrame:
     return fit_clv_models(summary, time_unit_days=1.0, as_of=AS_OF)
+
+
+@pytest.fixture(scope="module")
+def weekly(summary: pl.DataFrame) -> pl.DataFrame:
+    return fit_clv_models(summary, time_unit_days=7.0)
 
 
 def library_inputs(summary: pl.DataFrame, unit: float = 1.0) -> pl.DataFrame:
@@ -131,7 +139,7 @@ def test_parameters_are_the_direct_library_fits(summary, parameters):
 
 
 def test_the_first_usable_model_of_the_ranking_is_selected(summary):
-    ranked = fit_clv_models(summary, ranking=["pareto_nbd", "bgnbd", "mbgnbd"])
+    ranked = fit_clv_models(summary.head(1500), ranking=["pareto_nbd", "bgnbd", "mbgnbd"])
     chosen = ranked.filter(pl.col("is_selected") & (pl.col("model") != "gamma_gamma"))
     assert chosen["model"].unique().to_list() == ["pareto_nbd"]
     assert fits_from_parameters(ranked).purchase_model == "pareto_nbd"
@@ -146,9 +154,8 @@ def test_fits_do_not_depend_on_the_row_order_of_the_input(summary, parameters):
     assert score_clv(shuffled, parameters, horizon_days=365, discount_rate_annual=0.1, **SCORING).equals(scored)
 
 
-def test_time_unit_rescales_alpha_only(summary, parameters):
+def test_time_unit_rescales_alpha_only(parameters, weekly):
     # BG/NBD in weeks is the same model with alpha (a time scale) divided by 7.
-    weekly = fit_clv_models(summary, time_unit_days=7.0)
     days = dict(parameters.filter(pl.col("model") == "bgnbd").select("parameter", "estimate").rows())
     weeks = dict(weekly.filter(pl.col("model") == "bgnbd").select("parameter", "estimate").rows())
     assert weeks["alpha"] == pytest.approx(days["alpha"] / 7, rel=1e-4)
@@ -177,7 +184,7 @@ def test_no_repeat_buyer_gives_degraded_rows_without_estimates():
 
 
 def test_repeat_buyers_without_positive_spend_degrade_gamma_gamma_only(summary):
-    free = summary.with_columns(
+    free = summary.head(1500).with_columns(
         pl.when(pl.col("frequency") > 0).then(0.0).otherwise(None).alias("monetary_value")
     )
     parameters = fit_clv_models(free)
@@ -272,10 +279,10 @@ def test_scores_equal_the_library_prediction_without_refitting(summary, paramete
     assert scored["as_of"].unique().to_list() == [AS_OF]
 
 
-def test_scores_use_the_time_unit_stored_with_the_parameters(summary, parameters):
+def test_scores_use_the_time_unit_stored_with_the_parameters(summary, parameters, weekly):
     # A weekly fit of the same data is the same model: predictions agree with the daily one.
     daily = score_clv(summary, parameters, horizon_days=365, discount_rate_annual=0.1, **SCORING)
-    weekly = score_clv(summary, fit_clv_models(summary, time_unit_days=7.0), horizon_days=365, discount_rate_annual=0.1, **SCORING)
+    weekly = score_clv(summary, weekly, horizon_days=365, discount_rate_annual=0.1, **SCORING)
     np.testing.assert_allclose(weekly["p_alive"].to_numpy(), daily["p_alive"].to_numpy(), rtol=1e-3, atol=1e-6)
     np.testing.assert_allclose(weekly["predicted_clv"].to_numpy(), daily["predicted_clv"].to_numpy(), rtol=1e-3, atol=1e-6)
 
@@ -387,3 +394,55 @@ def test_holdout_days_must_be_one_value(summary):
     varying = summary.with_columns(pl.Series("holdout_days", np.arange(summary.height, dtype=float)))
     with pytest.raises(ValueError, match="holdout_days"):
         evaluate_clv_holdout(varying)
+
+
+# --- the predictive profile and the value evaluation ---------------------------------------------
+
+
+def test_profile_columns_follow_the_selected_model_and_the_vars(summary, parameters):
+    scored = score_clv(summary, parameters, horizon_days=365, discount_rate_annual=0.1, as_of=AS_OF, **SCORING)
+    half = score_clv(summary, parameters, horizon_days=365, discount_rate_annual=0.1, as_of=AS_OF,
+                     **{**SCORING, "gross_margin": 0.5})
+    np.testing.assert_allclose(half["predicted_clv"].to_numpy(), 0.5 * scored["predicted_clv"].to_numpy(), rtol=1e-12)
+    assert scored["purchase_model"].unique().to_list() == ["bgnbd"]
+    fits = fits_from_parameters(parameters)
+    inputs = library_inputs(summary)
+    days = time_to_next_purchase(fits.purchases, *(inputs[c].to_numpy().astype(float) for c in ("frequency", "recency", "T")),
+                                 probability=0.5)
+    np.testing.assert_allclose(scored["expected_days_to_next_order"].fill_null(np.nan).to_numpy(), days, rtol=1e-12)
+    # Null exactly when the customer is more likely dead than alive.
+    assert (scored["expected_next_order_at"].is_null() == (scored["p_alive"] <= 0.5)).all()
+    gap = scored.select((pl.col("expected_next_order_at") - pl.lit(AS_OF)).dt.total_microseconds() / 86_400e6).to_series()
+    np.testing.assert_allclose(gap.drop_nulls().to_numpy(), scored["expected_days_to_next_order"].drop_nulls().to_numpy(), atol=1e-5)
+    expected_gap = (summary["recency_days"] / summary["frequency"]).to_numpy()
+    np.testing.assert_allclose(scored["average_days_between_orders"].fill_null(np.nan).to_numpy(),
+                               np.where(summary["frequency"].to_numpy() > 0, expected_gap, np.nan))
+    assert scored["has_minimum_data"].unique().to_list() == [True]
+    strict = score_clv(summary, parameters, horizon_days=365, discount_rate_annual=0.1,
+                       **{**SCORING, "trusted_min_customers": 4001})
+    assert strict["has_minimum_data"].unique().to_list() == [False]
+
+
+def test_holdout_months_and_value_metrics(summary):
+    occasions = pl.DataFrame({
+        "customer_id": ["c00000", "c00001", "c00002"],
+        "holdout_month": [dt.date(2025, 7, 1), dt.date(2025, 12, 1), dt.date(2025, 12, 1)],
+        "occasion_value": [10.0, 20.0, 30.0],
+    })
+    table = evaluate_clv_holdout(summary, occasions, as_of=AS_OF, gross_margin=0.5)
+    months = table.filter((pl.col("model") == "bgnbd") & (pl.col("breakdown") == "holdout_month")).sort("bucket")
+    # (2025-07-05, 2026-01-01]: July (partial) .. December.
+    assert months["bucket"].to_list() == ["2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12"]
+    assert months["actual_purchases_total"].to_list() == [1.0, 0.0, 0.0, 0.0, 0.0, 2.0]
+    assert months["actual_revenue_total"].to_list() == [5.0, 0.0, 0.0, 0.0, 0.0, 25.0]  # gross margin 0.5
+    overall = table.filter((pl.col("model") == "bgnbd") & (pl.col("bucket") == "all")).row(0, named=True)
+    # The months split the holdout's predicted purchases exactly.
+    assert months["predicted_purchases_total"].sum() == pytest.approx(overall["predicted_purchases_total"], rel=1e-9)
+    assert overall["actual_revenue_total"] == pytest.approx(0.5 * summary["holdout_revenue"].sum())
+    deciles = table.filter((pl.col("model") == "bgnbd") & (pl.col("breakdown") == "predicted_revenue_decile")).sort("bucket")
+    assert deciles["n_customers"].to_list() == [400] * 10
+    assert deciles["predicted_revenue_mean"].is_sorted(descending=True)
+    # The models rank value better than chance and the baseline is beaten on purchases MAE.
+    assert overall["revenue_spearman"] > 0.2 and overall["top20_revenue_capture"] > 0.2
+    baseline = table.filter((pl.col("model") == "poisson_baseline") & (pl.col("bucket") == "all")).row(0, named=True)
+    assert overall["purchases_mae"] < baseline["purchases_mae"]

@@ -5,8 +5,8 @@ Pareto/NBD model", Marketing Science 24(2). While alive a customer buys as a Poi
 with rate lambda ~ Gamma(shape=r, rate=alpha); right after every REPEAT purchase (not after
 the first one, which defines time 0) they drop out for good with probability
 p ~ Beta(a, b). A simulator that also lets customers drop out right after their first order
-generates data this likelihood does not describe (r comes out ~40% too low). Per customer we
-only need the summary
+generates data this likelihood does not describe (r comes out ~40% too low): that is MBG/NBD
+(``ecom_growth.clv.mbgnbd``, the same code with a shift). Per customer we only need the summary
 
 * ``x``   -- frequency: number of REPEAT purchases in the calibration period,
 * ``t_x`` -- recency: time from the first to the last purchase (0 when x = 0),

@@ -184,22 +184,6 @@ def _within_cv(inputs: pl.DataFrame) -> float | None:
     return within_customer_cv(_array(inputs, "frequency"), _array(inputs, "monetary_value"), stddev)
 
 
-def _checked_fit(
-    model: str, data_problem: str | None, fit: Callable[[], FitT], fit_problem: Callable[[FitT], str | None], fallback: str
-) -> tuple[FitT | None, ModelStatus]:
-    """Fit only if the data check passed, then check the fit; either problem degrades the model.
-    The fit is returned even when its diagnostics degrade it, so its estimates can be shown."""
-    result = None
-    problem = data_problem
-    if problem is None:
-        result = fit()
-        problem = fit_problem(result)
-    if problem is None:
-        return result, ModelStatus.ok()
-    logger.warning("%s degraded: %s", model, problem)
-    return result, ModelStatus.degraded(f"{problem}; fell back to {fallback}")
-
-
 def fit_spend_model(inputs: pl.DataFrame, *, min_repeat_buyers: int) -> tuple[GammaGammaFit | None, ModelStatus]:
     """Gamma-Gamma on the repeat buyers (None when the data check rules the fit out) and its status."""
     cv = _within_cv(inputs)
@@ -222,24 +206,6 @@ def population_mean_order_value(summary: pl.DataFrame) -> float:
     aov = numeric_column(inputs, "average_order_value", what="population_mean_order_value")
     orders = inputs.get_column("orders").to_numpy()
     return float(np.dot(aov, orders) / orders.sum()) if len(orders) else 0.0
-
-
-def _days_between_occasions(x: np.ndarray, recency_days: np.ndarray) -> np.ndarray:
-    return np.where(x > 0, recency_days / np.maximum(x, 1), np.nan)
-
-
-def _order_values(inputs: pl.DataFrame, fits: ClvFits, population_mean: float) -> np.ndarray:
-    """Expected order value per customer: Gamma-Gamma when usable, else the spend fallback."""
-    x = _array(inputs, "frequency")
-    if fits.gamma_gamma is not None:
-        return _average_order_value(inputs, x, fits.gamma_gamma, population_mean, "monetary_value")
-    return fallback_order_value(
-        _array(inputs, "average_order_value"),
-        population_mean,
-        constant_within_customers=order_values_are_constant_within_customers(_within_cv(inputs)),
-    )
-
-
 
 
 def _checked_fit(
@@ -406,9 +372,8 @@ def _selected_purchase_model(parameters: pl.DataFrame) -> tuple[str | None, Mode
     elif "bgnbd" in present:
         return "bgnbd", _table_status(parameters.filter(pl.col("model") == "bgnbd"), "bgnbd")
     statuses = {m: _table_status(parameters.filter(pl.col("model") == m), m) for m in present or ["bgnbd"]}
-    degraded = combined_status(statuses)
-    reason = degraded.reason or "no purchase model selected"
-    return None, ModelStatus.degraded(f"every purchase model is degraded ({reason})")
+    # Already prefixed by model ('bgnbd: ...; mbgnbd: ...'): every candidate's reason.
+    return None, ModelStatus.degraded(combined_status(statuses).reason or "bgnbd: no purchase model selected")
 
 
 def fits_from_parameters(parameters: pl.DataFrame) -> ClvFits:
@@ -551,7 +516,7 @@ def score_clv(
     inputs = _model_inputs(summary, unit, what=what)
     if inputs.height == 0:
         return pl.DataFrame(schema={**PREDICTIONS_SCHEMA, "customer_id": summary.schema["customer_id"]})
-    status = combined_status({fits.purchase_model or "purchases": fits.purchases_status, "gamma_gamma": fits.gamma_gamma_status})
+    status = _prediction_status(fits)
     columns = _purchase_columns(
         fits.purchases, inputs, horizon_days=int(horizon_days), discount_rate_annual=float(discount_rate_annual),
         unit=unit, next_order_probability=float(next_order_probability),
@@ -576,6 +541,17 @@ def score_clv(
         pl.lit(status.status, pl.String).alias("status"),
         pl.lit(status.reason, pl.String).alias("status_reason"),
     ).select(list(PREDICTIONS_SCHEMA))
+
+
+def _prediction_status(fits: ClvFits) -> ModelStatus:
+    """'bgnbd: ...; mbgnbd: ...; pareto_nbd: ...; gamma_gamma: ...' for what is degraded: the
+    purchase part names every candidate when none could be used (their reasons come prefixed)."""
+    reasons = [] if fits.purchases_status.is_ok else [str(fits.purchases_status.reason)]
+    if fits.purchases is not None and not fits.purchases_status.is_ok:
+        reasons = [f"{fits.purchase_model}: {fits.purchases_status.reason}"]
+    if not fits.gamma_gamma_status.is_ok:
+        reasons.append(f"gamma_gamma: {fits.gamma_gamma_status.reason}")
+    return ModelStatus.degraded("; ".join(reasons)) if reasons else ModelStatus.ok()
 
 
 def _days_between_occasions(x: np.ndarray, recency_days: np.ndarray) -> np.ndarray:
