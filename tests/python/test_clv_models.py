@@ -85,6 +85,13 @@ def simulate_pareto_nbd(n: int, seed: int) -> pl.DataFrame:
     return _summary(owner, times, T)
 
 
+def _assert_within_4_standard_errors(fit: object, truth: dict[str, float]) -> None:
+    assert fit.converged
+    for name, planted in truth.items():
+        estimate, se = getattr(fit, name), getattr(fit, f"{name}_se")
+        assert abs(estimate - planted) <= 4 * se, (name, estimate, se)
+
+
 # --- MBG/NBD -------------------------------------------------------------------------------------
 
 
@@ -126,10 +133,7 @@ def test_mbgnbd_p_alive_of_a_one_time_buyer_is_below_one():
 def test_mbgnbd_fit_recovers_its_parameters_and_beats_bgnbd_on_its_data():
     data = simulate_mbgnbd(20_000, seed=5)
     fit = fit_mbgnbd(data)
-    assert fit.converged
-    for name, planted in MBG_TRUTH.items():
-        estimate, se = getattr(fit, name), getattr(fit, f"{name}_se")
-        assert abs(estimate - planted) <= 4 * se, (name, estimate, se)
+    _assert_within_4_standard_errors(fit, MBG_TRUTH)
     assert fit.log_likelihood > fit_bgnbd(data).log_likelihood
 
 
@@ -179,11 +183,7 @@ def test_pareto_nbd_death_integral_is_accurate_where_the_2f1_form_is_not(x, t_x,
 
 def test_pareto_nbd_fit_recovers_its_parameters():
     data = simulate_pareto_nbd(6000, seed=3)
-    fit = fit_pareto_nbd(data)
-    assert fit.converged
-    for name, planted in PARETO_TRUTH.items():
-        estimate, se = getattr(fit, name), getattr(fit, f"{name}_se")
-        assert abs(estimate - planted) <= 4 * se, (name, estimate, se)
+    _assert_within_4_standard_errors(fit_pareto_nbd(data), PARETO_TRUTH)
 
 
 def test_pareto_nbd_predictions():
