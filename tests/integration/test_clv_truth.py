@@ -111,8 +111,8 @@ def _build_clv_chain(work: Path, signups: int, seed: int, scenario: list[str]) -
             "select count(*), sum(frequency + 1), count(*) filter (where frequency > 0) "
             "from intermediate.int_clv_customer_summary"
         ).fetchone()
-        completed_orders = con.execute("select count(*) from intermediate.int_completed_orders").fetchone()[0]
-        orders = con.sql("select customer_id, ordered_at, order_total from intermediate.int_completed_orders").pl()
+        completed_orders = con.execute("select count(*) from intermediate.int_completed_orders").fetchall()[0][0]
+        orders = con.cursor().sql("select customer_id, ordered_at, order_total from intermediate.int_completed_orders").pl()
         statuses = con.execute(
             "select distinct 'parameters', status, status_reason from ml.ml_clv_model_parameters "
             "where model in ('bgnbd', 'mbgnbd', 'gamma_gamma') "
