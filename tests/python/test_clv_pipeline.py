@@ -344,7 +344,7 @@ def test_without_gamma_gamma_everybody_gets_the_population_mean_order_value(summ
 
 
 def test_holdout_evaluation_fits_the_calibration_period(summary):
-    full = evaluate_clv_holdout(summary, time_unit_days=1.0, as_of=AS_OF)
+    full = evaluate_clv_holdout(summary, time_unit_days=1.0, as_of=AS_OF, gross_margin=1.0)
     assert full.schema == pl.Schema(EVALUATION_SCHEMA)
     table = full.filter((pl.col("model") == "bgnbd") & (pl.col("breakdown") == "frequency_bucket"))
     assert table["frequency_bucket"].to_list() == ["0", "1", "2", "3", "4", "5", "6", "7+", "all"]
@@ -371,7 +371,7 @@ def test_holdout_evaluation_of_an_empty_population_is_empty():
     empty = tiny([]).with_columns(
         pl.lit(0, pl.Int64).alias("holdout_purchases"), pl.lit(0.0).alias("holdout_revenue"), pl.lit(180.0).alias("holdout_days")
     )
-    table = evaluate_clv_holdout(empty, as_of=AS_OF)
+    table = evaluate_clv_holdout(empty, as_of=AS_OF, gross_margin=1.0)
     assert table.height == 0
     assert table.schema == pl.Schema(EVALUATION_SCHEMA)
 
@@ -380,7 +380,7 @@ def test_holdout_evaluation_without_repeat_purchases_predicts_zero():
     one_timers = tiny([("a", 0, 0.0, 10.0, None, 20.0), ("b", 0, 0.0, 50.0, None, 40.0)]).with_columns(
         pl.Series("holdout_purchases", [1, 0]), pl.Series("holdout_revenue", [25.0, 0.0]), pl.lit(180.0).alias("holdout_days")
     )
-    table = evaluate_clv_holdout(one_timers, as_of=AS_OF)
+    table = evaluate_clv_holdout(one_timers, as_of=AS_OF, gross_margin=1.0)
     # Every model is degraded: the Poisson baseline is what scores, and it is selected.
     assert table.filter(pl.col("is_selected"))["model"].unique().to_list() == ["poisson_baseline"]
     overall = table.filter((pl.col("model") == "bgnbd") & (pl.col("bucket") == "all")).row(0, named=True)
@@ -393,7 +393,7 @@ def test_holdout_evaluation_without_repeat_purchases_predicts_zero():
 def test_holdout_days_must_be_one_value(summary):
     varying = summary.with_columns(pl.Series("holdout_days", np.arange(summary.height, dtype=float)))
     with pytest.raises(ValueError, match="holdout_days"):
-        evaluate_clv_holdout(varying)
+        evaluate_clv_holdout(varying, gross_margin=1.0)
 
 
 # --- the predictive profile and the value evaluation ---------------------------------------------

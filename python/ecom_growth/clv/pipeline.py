@@ -655,7 +655,7 @@ def evaluate_clv_holdout(
     as_of: dt.datetime | None = None,
     min_customers: int = 1,
     min_repeat_buyers: int = 1,
-    gross_margin: float = 1.0,
+    gross_margin: float,
 ) -> pl.DataFrame:
     """Fit every candidate on the calibration period; compare predicted and actual holdout
     purchases AND value; rank the candidates (``rank_candidates``).
