@@ -85,6 +85,7 @@ def stage_pipeline(args: argparse.Namespace) -> dict:
     import json as _json
 
     import polars as pl
+
     from ecom_growth.recommend.serve import (
         serve_recommendations,
         similar_products_table,
@@ -127,6 +128,7 @@ def prepare(args: argparse.Namespace) -> dict:
     """Write interactions.parquet and the matching confidence / purchased CSR for (a)."""
     import numpy as np
     import polars as pl
+
     from ecom_growth.recommend import (
         indicator_matrix,
         interaction_matrix,

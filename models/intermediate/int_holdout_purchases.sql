@@ -2,7 +2,8 @@
 -- test (as_of - H, as_of], validation (as_of - H - V, as_of - H], H = recommender_holdout_days,
 -- V = recommender_validation_days. The windows do not overlap.
 {%- set test_cutoff = dbt.dateadd('day', -1 * var('recommender_holdout_days'), as_of()) %}
-{%- set validation_cutoff = dbt.dateadd('day', -1 * (var('recommender_holdout_days') + var('recommender_validation_days')), as_of()) %}
+{%- set validation_days = var('recommender_holdout_days') + var('recommender_validation_days') %}
+{%- set validation_cutoff = dbt.dateadd('day', -1 * validation_days, as_of()) %}
 select distinct
     case when orders.ordered_at > {{ test_cutoff }} then 'test' else 'validation' end as split,
     orders.customer_id,

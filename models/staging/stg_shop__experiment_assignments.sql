@@ -1,4 +1,5 @@
--- One row per valid (experiment, customer) assignment. Rows failing a check are in stg_shop__experiment_assignments_rejected.
+-- One row per valid (experiment, customer) assignment.
+-- Rows failing a check are in stg_shop__experiment_assignments_rejected.
 select
     experiment_id,
     customer_id,

@@ -21,7 +21,7 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -164,7 +164,7 @@ def build_manifest(build: BuildRecord, as_of: str | None, run_dir: Path, files: 
         "build_started_at": str(build.started_at),
         "build_finished_at": str(build.finished_at),
         "as_of": as_of,
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "pii_salt_is_demo": build.pii_salt_is_demo,
         "files": [
             {"schema": f.schema, "table": f.table, "path": f.path.relative_to(run_dir).as_posix(),

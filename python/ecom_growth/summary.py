@@ -59,6 +59,7 @@ def build_summary(db_path: str | Path) -> str:
             lines.append("every ML table has status ok")
     lines.append("")
     lines.append("Query it:")
-    lines.append(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{db_path}', read_only=True).sql('select * from marts.dim_customers limit 5'))\"")
+    query = "select * from marts.dim_customers limit 5"
+    lines.append(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{db_path}', read_only=True).sql('{query}'))\"")
     lines.append("  or read the Parquet copies in exports/ from any BI tool.")
     return "\n".join(lines)

@@ -22,4 +22,8 @@ from profiles
 full outer join assigned on profiles.cluster_id = assigned.cluster_id
 where coalesce(profiles.n_customers, 0) <> coalesce(assigned.n_customers, 0)
    or (assigned.cluster_id is not null
-       and (profiles.cluster_label is distinct from assigned.cluster_label or assigned.cluster_label <> assigned.max_label))
+       and (
+           profiles.cluster_label is distinct from assigned.cluster_label
+           or assigned.cluster_label <> assigned.max_label
+       )
+       )

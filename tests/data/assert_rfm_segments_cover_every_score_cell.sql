@@ -2,7 +2,15 @@
 -- rfm_segments, or some customers would fall into no segment ('other'). Returns the uncovered
 -- cells, so a failing build says exactly which ones to add a rule for.
 with scores as (
-    select 1 as score union all select 2 union all select 3 union all select 4 union all select 5
+    select 1 as score
+    union all
+    select 2
+    union all
+    select 3
+    union all
+    select 4
+    union all
+    select 5
 ),
 
 cells as (

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 # Which column dates each raw table, for truncation ("keep rows strictly before s").

@@ -23,7 +23,6 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-
 from hardening_support import REPO, dbt_command, dbt_env, differing, generate, run_dbt, table_digests
 
 CUSTOMERS = 1000

@@ -17,18 +17,17 @@ import csv
 import io
 import json
 import os
-import string
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from pathlib import Path
 
 import duckdb
 import pytest
+from hardening_support import dbt_env, run_dbt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecom_growth.dbt_plugin import configure_session
-from hardening_support import dbt_env, run_dbt
 
 TABLES = {
     "customers": ["customer_id", "signup_at", "email", "country", "acquisition_channel"],
@@ -61,7 +60,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 
 def _ts(day: int, second: int, style: int) -> str:
     """A valid timestamp between 2024-01-01 and 2025-12-31 in one of several encodings."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     moment = datetime(2024, 1, 1) + timedelta(days=day, seconds=second)
     offsets = [None, "Z", "+02:00", "-05:30", "+0900"]
@@ -186,7 +185,8 @@ class CompiledProject:
         con.execute(f"attach ':memory:' as {self.db.stem}; attach '{self.db}' as _compiled (read_only)")
         for (schema,) in con.execute("select distinct schema_name from duckdb_schemas() where database_name = '_compiled'").fetchall():
             con.execute(f'create schema if not exists {self.db.stem}."{schema}"')
-        for (table,) in con.execute("select table_name from duckdb_tables() where database_name = '_compiled' and schema_name = 'seeds'").fetchall():
+        seeds = "select table_name from duckdb_tables() where database_name = '_compiled' and schema_name = 'seeds'"
+        for (table,) in con.execute(seeds).fetchall():
             con.execute(f'create table {self.db.stem}.seeds."{table}" as select * from _compiled.seeds."{table}"')
         con.execute(f"detach _compiled; use {self.db.stem}")
         for _, statement in self.statements:

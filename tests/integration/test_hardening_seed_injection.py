@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hardening_support import REPO, dbt_env
 
 PAYLOAD = "x' || pwned_{column}() || '"

@@ -9,6 +9,11 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import average_precision_score, roc_auc_score
+from threadpoolctl import threadpool_limits
+
 from ecom_growth.churn import (
     EVALUATION_SCHEMA,
     FEATURE_NAMES,
@@ -42,10 +47,6 @@ from ecom_growth.churn.models import (
     fit_calibrator,
 )
 from ecom_growth.churn.reasons import _counterfactual, reference_customer, top_reasons
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from sklearn.metrics import average_precision_score, roc_auc_score
-from threadpoolctl import threadpool_limits
 
 SCORING_DATE = date(2024, 12, 31)
 WINDOW = 90

@@ -1,8 +1,6 @@
 """Build log, published exports and session setup: the reader's side of issue 10 (items 2, 3, 9)."""
 
 import hashlib
-import json
-import os
 
 import duckdb
 import pytest

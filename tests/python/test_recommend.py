@@ -7,6 +7,9 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from implicit.nearest_neighbours import CosineRecommender
+
 from ecom_growth.recommend import (
     RECOMMENDATION_SCHEMA,
     SIMILAR_SCHEMA,
@@ -23,8 +26,6 @@ from ecom_growth.recommend import (
 )
 from ecom_growth.recommend.evaluation import temporal_split
 from ecom_growth.recommend.topn import factor_top_n
-from implicit.cpu.als import AlternatingLeastSquares
-from implicit.nearest_neighbours import CosineRecommender
 
 
 def interactions(rows: list[tuple[str, str, float, int]]) -> pl.DataFrame:

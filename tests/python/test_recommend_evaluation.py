@@ -8,6 +8,7 @@ import json
 
 import polars as pl
 import pytest
+
 from ecom_growth.recommend import (
     EVALUATION_SCHEMA,
     EvaluationConfig,
@@ -134,7 +135,9 @@ def test_choices_do_not_depend_on_the_test_window(synthetic):
     fewer = labels.filter((pl.col("split") == "validation") | (pl.col("customer_id").str.slice(1).cast(pl.Int64) % 2 == 0))
     other = evaluate_recommenders(train, fewer, customers=customers, products=products, config=CONFIG)
     assert other.filter(pl.col("split") == "validation").equals(table.filter(pl.col("split") == "validation"))
-    chosen = lambda t: t.filter(pl.col("is_selected")).select("split", "model", "hyperparameters").unique().sort(pl.all())
+    def chosen(t: pl.DataFrame) -> pl.DataFrame:
+        return t.filter(pl.col("is_selected")).select("split", "model", "hyperparameters").unique().sort(pl.all())
+
     assert chosen(other).equals(chosen(table))
     assert served_model(other) == served_model(table)
 

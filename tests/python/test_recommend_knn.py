@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
+
 from ecom_growth.recommend import (
     fit_item_knn,
     interaction_matrix,

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import polars as pl
 import pytest
+
 from ecom_growth.recommend import (
     fit_als,
     interaction_matrix,

@@ -206,7 +206,10 @@ def test_profiles_refuse_customers_missing_from_the_features(segments):
 
 def test_profiles_refuse_two_labels_for_one_cluster(segments, customers):
     broken = segments.with_columns(
-        pl.when(pl.col("customer_id") == segments["customer_id"][0]).then(pl.lit("odd")).otherwise(pl.col("cluster_label")).alias("cluster_label")
+        pl.when(pl.col("customer_id") == segments["customer_id"][0])
+        .then(pl.lit("odd"))
+        .otherwise(pl.col("cluster_label"))
+        .alias("cluster_label")
     )
     with pytest.raises(ValueError, match="more than one cluster_label"):
         cluster_profiles(broken, customers)

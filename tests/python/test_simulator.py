@@ -16,6 +16,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from scipy.special import hyp2f1
+
 from ecom_growth.cli import main
 from ecom_growth.simulator import (
     DIRTY_CLASSES,
@@ -30,7 +32,6 @@ from ecom_growth.simulator import (
     generate,
 )
 from ecom_growth.simulator.core import TRUTH_PRODUCTS_FILE
-from scipy.special import hyp2f1
 
 START, END = datetime(2024, 7, 1), datetime(2026, 7, 1)  # END exclusive: the default end date is 2026-06-30
 
@@ -370,7 +371,8 @@ def test_spend_per_converted_customer_recovers_the_planted_cac(full):
         assert total == pytest.approx(planted["realised"]["spend"], abs=0.01)
         assert total / counts["signups"] == pytest.approx(planted["cac_per_signup"], rel=0.01)
         cac = total / counts["converted"]
-        assert planted["cac_per_converted_customer"] == pytest.approx(planted["cac_per_signup"] / planted["first_order_conversion_probability"])
+        assert planted["cac_per_converted_customer"] == pytest.approx(
+            planted["cac_per_signup"] / planted["first_order_conversion_probability"])
         # Within 5%, or within the binomial noise of the conversion count if that is larger.
         noise = 3 / np.sqrt(counts["converted"])
         assert cac == pytest.approx(planted["cac_per_converted_customer"], rel=max(0.05, noise))

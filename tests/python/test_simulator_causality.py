@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+
 from ecom_growth.simulator import (
     TABLES,
     TRUTH_CUSTOMERS_FILE,

@@ -17,7 +17,7 @@ completed as (
     select customer_id, ordered_at
     from {{ ref('stg_shop__orders') }}
     where order_status = 'completed'
-        and ordered_at <= (select max(as_of) from snapshots)
+        and ordered_at <= (select max(as_of) from snapshots)  -- noqa: RF02
 ),
 
 per_customer as (

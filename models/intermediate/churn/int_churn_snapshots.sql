@@ -50,7 +50,7 @@ orders as (
                 'ordered_at', 'second') }}
         end                                                         as gap_seconds
     from {{ ref('stg_shop__orders') }}
-    where ordered_at <= (select as_of from as_of)
+    where ordered_at <= (select as_of from as_of)  -- noqa: RF02
 ),
 
 order_features as (
@@ -78,7 +78,8 @@ order_features as (
         count(orders.gap_seconds)                                                           as gap_count,
         sum(orders.gap_seconds)                                                             as gap_seconds_sum,
         sum(orders.gap_seconds * orders.gap_seconds)                                        as gap_seconds_squared_sum,
-        count(case when not orders.is_completed then 1 end)                                 as cancelled_returned_orders,
+        count(case when not orders.is_completed then 1 end)
+            as cancelled_returned_orders,
         count(*)                                                                            as orders_any_status
     from orders
     inner join snapshots
@@ -134,7 +135,7 @@ window_days_30d as (
         snapshots.snapshot_date,
         cast({{ dbt.dateadd('day', '-offsets.generated_number', 'snapshots.snapshot_date') }} as date) as window_date
     from snapshots
-    cross join ({{ dbt.generate_series(30) }}) as offsets
+    cross join ({{ dbt.generate_series(30) }}) as offsets  -- noqa: ST05
 ),
 
 session_days as (
@@ -147,8 +148,8 @@ session_days as (
         max(case when event_type = 'add_to_cart' then 1 else 0 end)     as has_cart,
         max(case when event_type = 'purchase' then 1 else 0 end)        as has_purchase
     from {{ ref('stg_shop__events') }}
-    where occurred_at <= (select as_of from as_of)
-        and occurred_at >= (select min(last_30d_start_at) from snapshots)
+    where occurred_at <= (select as_of from as_of)  -- noqa: RF02
+        and occurred_at >= (select min(last_30d_start_at) from snapshots)  -- noqa: RF02
     group by customer_id, session_id, cast(occurred_at as date)
 ),
 
@@ -191,7 +192,7 @@ reviews as (
         lead(created_at) over (partition by customer_id order by created_at, review_id)
                                                                         as next_created_at
     from {{ ref('stg_shop__reviews') }}
-    where created_at <= (select as_of from as_of)
+    where created_at <= (select as_of from as_of)  -- noqa: RF02
 ),
 
 review_features as (
@@ -237,7 +238,10 @@ joined as (
         case when order_features.gap_count >= 2 then
             sqrt(greatest(
                 (cast(order_features.gap_seconds_squared_sum as double)
-                 - cast(order_features.gap_seconds_sum as double) * order_features.gap_seconds_sum / order_features.gap_count)
+                 - cast(order_features.gap_seconds_sum as double)
+                 * order_features.gap_seconds_sum
+                 / order_features.gap_count
+                 )
                 / (order_features.gap_count - 1), 0)) / 86400.0
         end                                                                        as gap_std_days,
         cast(order_features.discount_total as double)                              as discount_total,

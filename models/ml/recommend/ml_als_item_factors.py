@@ -1,6 +1,7 @@
 """The final ALS model, fitted once per build on all interactions up to as_of: item factors + fit metadata."""
 
 import polars as pl
+
 from ecom_growth.recommend.settings import final_als_hyperparameters, fit_minimums, hyperparameters_from_config
 from ecom_growth.recommend.store import item_factor_table
 

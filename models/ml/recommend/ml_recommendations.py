@@ -1,6 +1,7 @@
 """Top-N products per customer from the served model (stored ALS factors, or the validation-winning baseline)."""
 
 import polars as pl
+
 from ecom_growth.recommend.serve import serve_recommendations
 
 

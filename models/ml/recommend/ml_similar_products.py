@@ -1,6 +1,7 @@
 """Top-N similar products per product (cosine of the stored final ALS item factors)."""
 
 import polars as pl
+
 from ecom_growth.recommend.serve import similar_products_table
 
 
