@@ -96,6 +96,30 @@ def _run_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="the growth report: one self-contained HTML page (charts + tables) from the BI tables",
+        description="Write <out>/growth_report.html from the marts, ML and serving tables of a complete build: "
+        "KPIs, retention, acquisition, CLV, churn, recommendations, experiments, segments and actions. "
+        "All JavaScript and data are inline: it opens offline by double-click.",
+    )
+    parser.add_argument("--db", type=Path, default=Path("warehouse/ecom_growth.duckdb"), help="DuckDB warehouse file")
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default reports)")
+    parser.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from ecom_growth.report import build_report
+
+    report = build_report(args.db, args.out)
+    for section in report.sections:
+        for note in section.notes:
+            print(f"note [{section.title}]: {note}", file=sys.stderr)
+    print(f"report: {report.path.resolve()}")
+    return 0
+
+
 def _add_bench(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "bench",
@@ -119,7 +143,7 @@ def _run_bench(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
-COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_generate, _add_export, _add_summary, _add_bench)
+COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_generate, _add_export, _add_summary, _add_bench, _add_report)
 
 
 def build_parser() -> argparse.ArgumentParser:
