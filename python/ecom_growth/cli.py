@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 Runner = Callable[[argparse.Namespace], int]
+COMPAT_FILE = "ecom_growth_duckdb1.duckdb"
 
 
 def _iso_date(text: str) -> date:
@@ -71,6 +72,10 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--db", type=Path, default=Path("warehouse/ecom_growth.duckdb"), help="DuckDB warehouse file")
     parser.add_argument("--out", type=Path, default=Path("exports"), help="output folder (default exports)")
+    parser.add_argument("--duckdb-compat", action="store_true",
+                        help=f"also write <out>/{COMPAT_FILE}: the same tables in a DuckDB file that DuckDB 1.x opens")
+    parser.add_argument("--storage-version", default="v1.0.0",
+                        help="DuckDB storage version of the --duckdb-compat copy (default v1.0.0: DuckDB 1.0 and later)")
     parser.set_defaults(run=_run_export)
 
 
@@ -80,6 +85,11 @@ def _run_export(args: argparse.Namespace) -> int:
     exported = export_tables(args.db, args.out)
     audiences = export_audiences(args.db, args.out / "audiences")
     print(f"exported {len(exported)} tables and {len(audiences)} audiences to {args.out}/")
+    if args.duckdb_compat:
+        from ecom_growth.duckdb_compat import write_compat_copy
+
+        copied = write_compat_copy(args.db, args.out / COMPAT_FILE, args.storage_version)
+        print(f"DuckDB {args.storage_version} copy of {len(copied)} tables: {args.out / COMPAT_FILE}")
     return 0
 
 

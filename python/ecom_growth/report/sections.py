@@ -72,7 +72,7 @@ def kpis(wh: Warehouse) -> Section:
                 (select count(*) from o where completed_order_number = 1
                     and ordered_at < m.month_start + interval 1 month) as customers,
                 (select count(*) from buyers b where b.month_start = m.month_start) as buyers,
-                (select sum(revenue) from o where date_trunc('month', ordered_at)::date = m.month_start) as revenue,
+                (select sum(revenue)::double from o where date_trunc('month', ordered_at)::date = m.month_start) as revenue,
                 (select count(*) from o where completed_order_number = 2
                     and ordered_at < m.month_start + interval 1 month) as repeat_customers,
                 (select count(*) from buyers b join buyers p on p.customer_id = b.customer_id
@@ -116,7 +116,7 @@ def kpis(wh: Warehouse) -> Section:
                       f"{prev:%b %Y}", "change"]))
     with section.part("Monthly trend"):
         trend = wh.query(
-            """select date_trunc('month', ordered_at)::date as month, sum(revenue) as revenue,
+            """select date_trunc('month', ordered_at)::date as month, sum(revenue)::double as revenue,
                    count(distinct customer_id) as buyers
             from {fct_orders} where is_completed and ordered_at >= ? and ordered_at < ? group by 1 order by 1""",
             {"fct_orders": ["ordered_at", "revenue", "customer_id", "is_completed"]},

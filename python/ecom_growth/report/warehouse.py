@@ -42,6 +42,8 @@ class Warehouse:
             self._columns.setdefault((schema, table), []).append(column)
         for schema, table in sorted(self._columns, key=lambda key: order[key[0]]):
             self._schema.setdefault(table, schema)
+        # Every table the report actually read (the dbt exposure must list each of them).
+        self.read: set[str] = set()
 
     def has(self, table: str, columns: Sequence[str] = ()) -> bool:
         return table in self._schema and set(columns) <= set(self.columns(table))
@@ -53,6 +55,7 @@ class Warehouse:
     def qualified(self, table: str) -> str:
         if table not in self._schema:
             raise MissingData(f"table {table} is not in this warehouse")
+        self.read.add(table)
         return f'"{self._schema[table]}"."{table}"'
 
     def tables(self) -> list[str]:
