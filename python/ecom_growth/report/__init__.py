@@ -36,6 +36,7 @@ class Report:
     sections: list[Section]
     omitted: list[str]
     charts: int
+    tables_read: set[str]
 
 
 def _build_record(con: duckdb.DuckDBPyConnection):
@@ -108,4 +109,4 @@ def build_report(db_path: str | Path, out_dir: str | Path) -> Report:
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, path)
     log.info("report: %d sections, %d charts -> %s", len(sections), charts, path)
-    return Report(path, sections, omitted, charts)
+    return Report(path, sections, omitted, charts, set(wh.read))
