@@ -66,7 +66,7 @@ DBT_STAGES = (
     ("dbt ml: recommender evaluation (Python)", ["run", "-s", "ml_recommender_evaluation"]),
     ("dbt ml: recommendations (ALS fit + top-N)", ["run", "-s", "ml_recommendations"]),
     ("dbt ml: similar products", ["run", "-s", "ml_similar_products"]),
-    ("dbt ml: churn evaluation + scores", ["run", "-s", "ml_churn_model_evaluation", "ml_churn_scores"]),
+    ("dbt ml: churn fit + evaluation + calibration + scores", ["run", "-s", "path:models/ml/churn"]),
     ("dbt ml: CLV fit + predictions + evaluation", ["run", "-s", "path:models/ml/clv"]),
     ("dbt ml: segments", ["run", "-s", "path:models/ml/segments"]),
     ("dbt marts depending on ML (CLV, actions)", ["run", "-s", "path:models/ml+", "--exclude", "path:models/ml"]),

@@ -26,8 +26,12 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-
-from churn_test_data import last_instant_before, midnight, snap_to_boundary, truncate_raw
+from churn_test_data import (
+    last_instant_before,
+    midnight,
+    snap_to_boundary,
+    truncate_raw,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CUSTOMERS = 3000
@@ -49,7 +53,7 @@ def _generate_raw(out: Path) -> str:
 
 
 def _start_dbt_build(work: Path, name: str, raw: Path, as_of: str) -> tuple[subprocess.Popen, Path]:
-    """Start `dbt run -s +int_churn_snapshots` into work/<name>.duckdb (own target, logs, env).
+    """Start `dbt run -s +int_churn_snapshots +int_churn_bgnbd_summary` into work/<name>.duckdb (own target, logs, env).
 
     `run`, not `build`: the models are what this test checks; their data and unit tests run in
     the suite's full `dbt build`, and skipping them here keeps the test well under two minutes.
@@ -65,6 +69,7 @@ def _start_dbt_build(work: Path, name: str, raw: Path, as_of: str) -> tuple[subp
     }
     variables = ", ".join([f"as_of: '{as_of}'"] + [f"{k}: {v}" for k, v in CHURN_VARS.items()])
     command = [sys.executable, "-m", "dbt.cli.main", "run", "--select", "+int_churn_snapshots",
+               "+int_churn_bgnbd_summary",
                "--no-use-colors", "--vars", "{" + variables + "}"]
     process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
@@ -144,3 +149,11 @@ def test_deleting_data_after_a_snapshot_does_not_change_its_features(tmp_path: P
     problems = _mismatches(full, truncated, features)
     assert not problems, f"features of snapshot {snapshot_date} change when later data is deleted ({source} data):\n" + \
         "\n".join(f"{column}:\n{frame}" for column, frame in problems.items())
+
+    # the BG/NBD baseline's inputs at s are point-in-time too
+    summary_query = ("select frequency, recency_days, t_days, n_customers from intermediate.int_churn_bgnbd_summary "
+                     "where snapshot_date = ? order by all")
+    full_summary = _read(full_db, summary_query, snapshot_date)
+    truncated_summary = _read(truncated_db, summary_query, snapshot_date)
+    assert full_summary.height > 50
+    assert full_summary.equals(truncated_summary), "int_churn_bgnbd_summary at s changes when later data is deleted"

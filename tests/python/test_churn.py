@@ -1,39 +1,60 @@
-"""Tests for ecom_growth.churn: hand-made frames with exact expectations, plus recovery of a
-planted churn process (known logistic link on recency, frequency and review rating)."""
+"""Tests for ecom_growth.churn: hand-made frames with exact expectations, the BG/NBD churn
+probability against Monte Carlo, non-overlapping splits, fit-once storage, degradation, and
+recovery of a planted churn process (known logistic link on recency, frequency, rating)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 import pytest
-from threadpoolctl import threadpool_limits
-
 from ecom_growth.churn import (
     EVALUATION_SCHEMA,
     FEATURE_NAMES,
+    MODEL_TABLE_SCHEMA,
     NUMERIC_FEATURES,
+    REASON_GROUPS,
     SCORES_SCHEMA,
-    FeatureReference,
     assign_risk_tiers,
     binary_metrics,
-    make_hist_gradient_boosting,
-    make_logistic_regression,
-    make_recency_baseline,
+    bootstrap_metrics,
+    calibration_table,
+    evaluate_models,
+    fit_churn_models,
+    forward_folds,
+    load_model,
+    log_loss_score,
+    p_no_purchase,
+    plan_splits,
     prepare_features,
-    reference_values,
     reliability_table,
-    top_reasons,
-    train_and_score,
+    score_customers,
     validate_snapshots,
 )
-from ecom_growth.churn.models import BASELINE, GRADIENT_BOOSTING, LOGISTIC
+from ecom_growth.churn.bgnbd import BGNBDChurnModel
+from ecom_growth.churn.evaluation import weighted_ranking_metrics
+from ecom_growth.churn.fit import choose_variant
+from ecom_growth.churn.models import (
+    BGNBD,
+    GRADIENT_BOOSTING,
+    customer_holdout,
+    fit_calibrator,
+)
+from ecom_growth.churn.reasons import _counterfactual, reference_customer, top_reasons
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import average_precision_score, roc_auc_score
+from threadpoolctl import threadpool_limits
 
-LABELLED_DATES = [date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 31), date(2024, 4, 30)]
-SCORING_DATE = date(2024, 7, 31)
+SCORING_DATE = date(2024, 12, 31)
+WINDOW = 90
+LABELLED_DATES = [SCORING_DATE - timedelta(days=WINDOW + 1 + 30 * k) for k in range(11, -1, -1)]
 CHANNELS = ["organic", "paid_search", "paid_social", "referral"]
 COUNTRIES = ["DE", "FR", "US"]
+SETTINGS = {"window_days": WINDOW, "random_state": 42, "calibration_folds": 2,
+            "max_training_rows": 100_000, "min_training_rows": 200, "min_class_rows": 20, "n_threads": 1}
+TIERS = {"high": 0.6, "medium": 0.3}
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -54,10 +75,10 @@ def churn_logit(days_since_last_order, orders_count, review_rating_avg, channel)
 
 
 def simulate_snapshots(n_customers: int = 1000, seed: int = 7) -> pl.DataFrame:
-    """Snapshot rows over 4 labelled months + 1 scoring date with plausible, coherent features."""
+    """Snapshot rows over 12 labelled snapshots 30 days apart + 1 scoring date, plausible features."""
     rng = np.random.default_rng(seed)
     frames = []
-    for s, snapshot_date in enumerate(LABELLED_DATES + [SCORING_DATE]):
+    for snapshot_date in LABELLED_DATES + [SCORING_DATE]:
         n = n_customers
         ids = np.sort(rng.choice(int(n_customers * 1.3), size=n, replace=False))
         tenure = rng.uniform(30, 720, n)
@@ -117,14 +138,40 @@ def simulate_snapshots(n_customers: int = 1000, seed: int = 7) -> pl.DataFrame:
     return pl.concat(frames)
 
 
+def bgnbd_summary_from(snapshots: pl.DataFrame) -> pl.DataFrame:
+    """int_churn_bgnbd_summary stand-in: each snapshot row's (x, t_x, T), counted."""
+    return (
+        snapshots.select(
+            "snapshot_date",
+            (pl.col("orders_count") - 1).cast(pl.Int64).alias("frequency"),
+            pl.when(pl.col("orders_count") > 1)
+            .then((pl.col("tenure_days") - pl.col("days_since_last_order")).round(0)).otherwise(0.0)
+            .alias("recency_days"),
+            pl.col("tenure_days").round(0).alias("t_days"),
+        )
+        .group_by("snapshot_date", "frequency", "recency_days", "t_days").agg(pl.len().cast(pl.Int64).alias("n_customers"))
+        .sort("snapshot_date", "frequency", "recency_days", "t_days")
+    )
+
+
 @pytest.fixture(scope="module")
 def snapshots() -> pl.DataFrame:
-    return simulate_snapshots()
+    return simulate_snapshots(600)
 
 
 @pytest.fixture(scope="module")
-def result(snapshots):
-    return train_and_score(snapshots, risk_tiers={"high": 0.6, "medium": 0.3}, random_state=42)
+def models(snapshots) -> pl.DataFrame:
+    return fit_churn_models(snapshots, bgnbd_summary_from(snapshots), **SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def evaluation(models, snapshots) -> pl.DataFrame:
+    return evaluate_models(models, snapshots, n_bootstrap=60, random_state=42, n_threads=1)
+
+
+@pytest.fixture(scope="module")
+def scores(models, snapshots) -> pl.DataFrame:
+    return score_customers(models, snapshots, risk_tiers=TIERS, min_reason_delta=1e-3, n_threads=1)
 
 
 # ---------------------------------------------------------------- input validation, features
@@ -132,7 +179,7 @@ def result(snapshots):
 
 def test_missing_column_raises_value_error_naming_it(snapshots):
     with pytest.raises(ValueError, match="review_rating_min"):
-        train_and_score(snapshots.drop("review_rating_min"))
+        fit_churn_models(snapshots.drop("review_rating_min"), bgnbd_summary_from(snapshots), **SETTINGS)
 
 
 def test_validation_rejects_duplicates_null_labels_and_two_scoring_dates(snapshots):
@@ -166,19 +213,13 @@ def test_prepare_features_orders_columns_and_marks_missing(snapshots):
     assert X["orders_count"].dtype == pl.Float64 and X["orders_count"][0] == 3.0
 
 
-def test_reference_values_are_medians_and_modes():
-    X = prepare_features(
-        simulate_snapshots(5, seed=1).head(3).with_columns(
-            pl.Series("days_since_last_order", [10.0, None, 30.0]),
-            pl.Series("acquisition_channel", ["b", "a", "b"]),
-        )
-    )
-    ref = reference_values(X)
-    assert ref.numeric["days_since_last_order"] == 20.0
-    assert ref.categorical["acquisition_channel"] == "b"
+def test_every_feature_but_derived_revenue_is_in_exactly_one_reason_group():
+    grouped = [f for g in REASON_GROUPS for f in g.features]
+    assert sorted(grouped) == sorted(f for f in FEATURE_NAMES if f != "revenue_total")
+    assert all(g.lead in g.features for g in REASON_GROUPS)
 
 
-# ---------------------------------------------------------------- metrics and tiers
+# ---------------------------------------------------------------- metrics, bootstrap, tiers
 
 
 def test_binary_metrics_on_a_hand_made_example():
@@ -201,11 +242,41 @@ def test_binary_metrics_on_a_hand_made_example():
 def test_reliability_table_on_a_hand_made_example():
     table = reliability_table(np.array([0, 1, 1, 0, 1]), np.array([0.1, 0.2, 0.8, 0.9, 1.0]), n_bins=2)
     assert table.to_dicts() == [
-        {"bin_lower": 0.0, "bin_upper": 0.5, "n": 2, "mean_predicted": pytest.approx(0.15),
+        {"bin": 0, "bin_lower": 0.0, "bin_upper": 0.5, "n": 2, "mean_predicted": pytest.approx(0.15),
          "observed_rate": 0.5},
-        {"bin_lower": 0.5, "bin_upper": 1.0, "n": 3, "mean_predicted": pytest.approx(0.9),
+        {"bin": 1, "bin_lower": 0.5, "bin_upper": 1.0, "n": 3, "mean_predicted": pytest.approx(0.9),
          "observed_rate": pytest.approx(2 / 3)},
     ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(4, 60))
+def test_weighted_auc_and_average_precision_equal_sklearn_with_weights_and_ties(seed, n):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]
+    p = np.round(rng.random(n), 1)  # coarse: many ties
+    w = rng.integers(1, 4, (n, 3)).astype(np.float64)
+    auc, ap = weighted_ranking_metrics(y, p, w)
+    for b in range(3):
+        assert auc[b] == pytest.approx(roc_auc_score(y, p, sample_weight=w[:, b]))
+        assert ap[b] == pytest.approx(average_precision_score(y, p, sample_weight=w[:, b]))
+
+
+def test_bootstrap_is_reproducible_paired_and_centred():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    good = np.clip(0.5 + 0.3 * (y - 0.5) + rng.normal(0, 0.1, 400), 0.01, 0.99)
+    flat = np.full(400, 0.5)
+    a = bootstrap_metrics(y, {"good": good, "flat": flat}, n_bootstrap=50, random_state=3)
+    b = bootstrap_metrics(y, {"good": good, "flat": flat}, n_bootstrap=50, random_state=3)
+    assert np.array_equal(a["good"]["log_loss"], b["good"]["log_loss"])
+    # a constant forecast has log loss exactly log 2 in every resample
+    assert np.allclose(a["flat"]["log_loss"], np.log(2))
+    # paired: the better model wins in every resample
+    assert np.all(a["good"]["log_loss"] < a["flat"]["log_loss"])
+    point = binary_metrics(y, good, base_rate=0.5)["roc_auc"]
+    assert np.percentile(a["good"]["roc_auc"], 2.5) < point < np.percentile(a["good"]["roc_auc"], 97.5)
 
 
 def test_risk_tiers_use_inclusive_lower_boundaries():
@@ -219,247 +290,335 @@ def test_risk_tiers_use_inclusive_lower_boundaries():
         assign_risk_tiers(p, {"high": 0.5, "medium": 0.5})
 
 
-# ---------------------------------------------------------------- reasons
+# ---------------------------------------------------------------- BG/NBD churn probability
+
+
+def test_bgnbd_no_purchase_of_a_new_customer_is_the_nbd_zero_class():
+    r, alpha = 0.75, 60.0
+    p = p_no_purchase((r, alpha, 0.9, 3.5), np.zeros(3), np.zeros(3), np.zeros(3),
+                      window_days=90.0)
+    assert np.allclose(p, (alpha / (alpha + 90.0)) ** r)
+    assert p_no_purchase((r, alpha, 0.9, 3.5), 0.0, 0.0, 0.0, window_days=0.0) == pytest.approx(1.0)
+
+
+def test_bgnbd_no_purchase_matches_monte_carlo_of_the_model():
+    """Simulate BG/NBD customers for T days, then the next w days: the mean predicted P(no
+    purchase) matches the simulated share overall and per frequency, within 4 standard errors."""
+    r, alpha, a, b, T, w, n = 0.75, 60.0, 0.9, 3.5, 300.0, 90.0, 60_000
+    rng = np.random.default_rng(5)
+    lam = rng.gamma(r, 1 / alpha, n)
+    p = rng.beta(a, b, n)
+    t = np.zeros(n)
+    alive = np.ones(n, dtype=bool)
+    x = np.zeros(n)
+    t_x = np.zeros(n)
+    bought_in_window = np.zeros(n, dtype=bool)
+    while alive.any():
+        idx = np.flatnonzero(alive)
+        t[idx] += rng.exponential(1 / lam[idx])
+        in_cal = t[idx] <= T
+        in_win = (t[idx] > T) & (t[idx] <= T + w)
+        bought_in_window[idx[in_win]] = True
+        x[idx[in_cal]] += 1
+        t_x[idx[in_cal]] = t[idx[in_cal]]
+        dies = rng.random(len(idx)) < p[idx]
+        alive[idx[~in_cal | dies]] = False
+    predicted = p_no_purchase((r, alpha, a, b), x, t_x, np.full(n, T), window_days=w)
+    observed = ~bought_in_window
+    for mask in (np.ones(n, bool), x == 0, x == 1, (x >= 2) & (x < 5), x >= 5):
+        se = np.sqrt(observed[mask].mean() * (1 - observed[mask].mean()) / mask.sum())
+        assert abs(predicted[mask].mean() - observed[mask].mean()) < 4 * se + 1e-3
+
+
+def test_bgnbd_no_purchase_falls_with_frequency_at_fixed_recency_and_rises_with_recency():
+    params = (0.75, 60.0, 0.9, 3.5)
+    by_x = p_no_purchase(params, np.array([1.0, 3.0, 8.0]), np.full(3, 290.0), np.full(3, 300.0), 90.0)
+    assert np.all(np.diff(by_x) < 0)
+    by_gap = p_no_purchase(params, np.full(3, 3.0), np.array([290.0, 200.0, 50.0]), np.full(3, 300.0), 90.0)
+    assert np.all(np.diff(by_gap) > 0)
+
+
+# ---------------------------------------------------------------- splits and calibration
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 20), st.sampled_from([7, 14, 30, 45]), st.sampled_from([30, 60, 90]))
+def test_splits_never_overlap_label_windows(n_dates, interval, window):
+    scoring = date(2025, 1, 1)
+    dates = [scoring - timedelta(days=window + 1 + interval * k) for k in range(n_dates)]
+    plan = plan_splits(dates, scoring, window)
+    gap = timedelta(days=window)
+    assert plan.test_date == max(dates)
+    assert all(d + gap <= plan.test_date for d in plan.test_train)
+    if plan.validation_date is not None:
+        assert plan.validation_date + gap <= plan.test_date
+        assert all(d + gap <= plan.validation_date for d in plan.validation_train)
+        assert set(plan.validation_train) <= set(plan.test_train)
+    assert plan.final_train == sorted(dates)
+    for fit_dates, predicted in forward_folds(plan.test_train, window, 3):
+        assert fit_dates and all(d + gap <= predicted for d in fit_dates)
+
+
+def test_twelve_monthly_snapshots_give_six_validation_training_dates():
+    plan = plan_splits(LABELLED_DATES, SCORING_DATE, WINDOW)
+    assert plan.test_date == LABELLED_DATES[-1]
+    assert plan.validation_date == LABELLED_DATES[-4]
+    assert plan.validation_train == LABELLED_DATES[:6]
+    assert plan.test_train == LABELLED_DATES[:9]
+
+
+def test_calibrators_fix_a_miscalibrated_model_and_ties_keep_the_raw_one():
+    rng = np.random.default_rng(1)
+    q = rng.uniform(0.05, 0.95, 6000)
+    y = (rng.random(6000) < q).astype(int)
+    shifted = q ** 3  # far too low
+    losses = {None: log_loss_score(y[3000:], shifted[3000:])}
+    for method in ("sigmoid", "isotonic"):
+        calibrator = fit_calibrator(method, shifted[:3000], y[:3000])
+        losses[method] = log_loss_score(y[3000:], calibrator.apply(shifted[3000:]))
+        assert losses[method] < losses[None] - 0.02
+        assert np.all(np.diff(calibrator.apply(np.linspace(0.01, 0.99, 50))) >= 0)  # monotone
+    assert choose_variant(losses) in ("sigmoid", "isotonic")
+    assert choose_variant({None: 0.5, "sigmoid": 0.5, "isotonic": 0.6}) is None
+
+
+def test_customer_holdout_keeps_every_customer_on_one_side():
+    ids = pl.Series(["a", "b", "c", "a", "b", "c", "d"] * 50)
+    mask = customer_holdout(ids, 0.5, 42)
+    frame = pl.DataFrame({"id": ids, "held": mask}).group_by("id").agg(pl.col("held").n_unique())
+    assert frame["held"].max() == 1
+
+
+# ---------------------------------------------------------------- the model table
+
+
+def test_model_table_roles_windows_and_selection(models):
+    assert models.columns == list(MODEL_TABLE_SCHEMA)
+    assert models.filter(pl.col("role") == "final").height == 1
+    validation = models.filter(pl.col("role") == "validation")
+    best = validation.sort("selection_log_loss").row(0, named=True)
+    final = models.filter(pl.col("role") == "final").row(0, named=True)
+    assert final["model"] == best["model"] and final["is_selected"]
+    assert set(models.filter(pl.col("is_selected"))["model"]) == {best["model"]}
+    for row in models.filter(pl.col("last_train_snapshot_date").is_not_null()).iter_rows(named=True):
+        assert row["last_train_snapshot_date"] + timedelta(days=WINDOW) <= row["target_snapshot_date"]
+    # the synthetic features are not BG/NBD data, so only its fit may be flagged (not converged)
+    assert (models.filter(pl.col("model") != BGNBD)["status"] == "ok").all()
+    assert models.filter(pl.col("model") == BGNBD)["n_train_rows"].to_list() == [0] * (
+        models.filter(pl.col("model") == BGNBD).height)
+
+
+def test_stored_model_scores_bit_identically_to_the_fitted_one(snapshots):
+    summary = bgnbd_summary_from(snapshots)
+    from ecom_growth.churn.fit import (  # the in-memory objects
+        _fit_all,
+        _labelled_data,
+        _Settings,
+    )
+    s = _Settings(WINDOW, 42, 2, 100_000, 200, 20)
+    with threadpool_limits(limits=1):  # OpenMP on shared cores is an order of magnitude slower
+        rows = _fit_all(validate_snapshots(snapshots), summary, s)
+    scoring = prepare_features(snapshots.filter(pl.col("is_scoring_snapshot")).sort("customer_id"))
+    for row in rows:
+        fresh = row["_model"].predict(scoring)
+        stored = load_model(row["estimator"], row["estimator_sha256"]).predict(scoring)
+        assert np.array_equal(fresh, stored), row["model"]
+    assert _labelled_data(validate_snapshots(snapshots)).y.size > 0
+
+
+def test_a_tampered_model_row_is_refused(models):
+    row = models.row(0, named=True)
+    with pytest.raises(ValueError, match="checksum"):
+        load_model(row["estimator"][:-1] + b"x", row["estimator_sha256"])
+
+
+def test_same_input_gives_identical_model_table_and_scores(snapshots, models, scores):
+    again = fit_churn_models(snapshots, bgnbd_summary_from(snapshots), **SETTINGS)
+    assert again.drop("fit_seconds").equals(models.drop("fit_seconds"))
+    assert score_customers(again, snapshots, risk_tiers=TIERS, min_reason_delta=1e-3, n_threads=1).equals(scores)
+
+
+def test_gradient_boosting_stops_early_within_its_round_limit(models):
+    row = models.filter((pl.col("model") == GRADIENT_BOOSTING) & (pl.col("role") == "test")).row(0, named=True)
+    hgb = load_model(row["estimator"], row["estimator_sha256"]).estimator.steps[-1][1]
+    assert hgb.n_iter_ < hgb.max_iter and hgb.validation_score_.size > 0
+
+
+# ---------------------------------------------------------------- evaluation and calibration
+
+
+def test_evaluation_has_both_splits_and_the_selected_model_beats_the_recency_baseline(evaluation):
+    assert evaluation.columns == list(EVALUATION_SCHEMA)
+    assert sorted(evaluation["split"].unique()) == ["test", "validation"]
+    assert evaluation.group_by("split").len()["len"].to_list() == [5, 5]
+    test = {r["model"]: r for r in evaluation.filter(pl.col("split") == "test").iter_rows(named=True)}
+    chosen = next(r for r in test.values() if r["is_selected"])
+    assert chosen["log_loss"] < test["recency_baseline"]["log_loss"]
+    assert chosen["log_loss"] < test["base_rate"]["log_loss"]
+    assert chosen["roc_auc"] > 0.7
+    for r in evaluation.iter_rows(named=True):
+        for m in ("log_loss", "brier_score", "roc_auc", "pr_auc"):
+            assert r[f"{m}_ci_lower"] <= r[m] <= r[f"{m}_ci_upper"], (r["model"], m)
+    baseline = evaluation["baseline_model"].unique().to_list()
+    assert len(baseline) == 1 and baseline[0] in ("base_rate", "recency_baseline", "bgnbd_baseline")
+    own = evaluation.filter(pl.col("model") == baseline[0])
+    assert own["log_loss_diff_vs_baseline"].to_list() == [0.0, 0.0]
+
+
+def test_test_split_applies_the_validation_threshold(evaluation):
+    pivot = evaluation.select("model", "split", "threshold").pivot(on="split", index="model", values="threshold")
+    assert (pivot["validation"] == pivot["test"]).all()
+
+
+def test_calibration_table_bins_every_model_and_split(models, snapshots):
+    table = calibration_table(models, snapshots, n_bins=10, n_threads=1)
+    assert table.group_by("model", "split").agg(pl.col("n").sum()).height == 10
+    totals = table.group_by("split").agg(pl.col("n").sum()).sort("split")
+    per_split = snapshots.filter(~pl.col("is_scoring_snapshot")).group_by("snapshot_date").len()
+    assert set(totals["n"].to_list()) <= set((per_split["len"] * 5).to_list())
+    assert ((table["mean_predicted"] >= table["bin_lower"]) & (table["mean_predicted"] <= table["bin_upper"])).all()
+
+
+# ---------------------------------------------------------------- scores and reasons
+
+
+def test_scores_columns_tiers_and_as_of(scores, snapshots):
+    assert scores.columns == list(SCORES_SCHEMA)
+    assert scores.height == snapshots.filter(pl.col("is_scoring_snapshot")).height
+    assert scores["as_of"].unique().to_list() == [SCORING_DATE]
+    assert scores["churn_probability"].is_between(0, 1).all()
+    expected = assign_risk_tiers(scores["churn_probability"], TIERS)
+    assert scores["risk_tier"].equals(expected)
+    assert (scores["status"] == "ok").all()
+
+
+def test_reference_customers_are_real_rows_and_counterfactuals_stay_coherent(snapshots):
+    X = prepare_features(snapshots.filter(pl.col("is_scoring_snapshot")).sort("customer_id"))
+    for group in REASON_GROUPS:
+        ref = reference_customer(X, group)
+        real = X.filter(pl.all_horizontal(
+            [(pl.col(c).is_nan() & pl.lit(ref[c] != ref[c])) | (pl.col(c) == ref[c])
+             if c in NUMERIC_FEATURES else pl.col(c) == ref[c] for c in group.features]))
+        assert real.height >= 1, group.name
+        cf = _counterfactual(X, group, ref)
+        # (the synthetic revenue is rounded to cents separately from the average order value)
+        assert np.allclose(cf["revenue_total"], cf["orders_count"] * cf["avg_order_value"], rtol=1e-3)
+        assert (cf["orders_last_30d"] <= cf["orders_last_90d"]).all()
+        one_order = cf.filter(pl.col("orders_count") == 1)
+        assert one_order["gap_mean_days"].is_nan().all()
+
+
+def test_reasons_name_the_planted_drivers(scores):
+    """Rating and recency drive the planted churn: among high-risk customers, purchase history
+    and reviews are the commonest first reasons; a reason is always a positive effect."""
+    high = scores.filter(pl.col("risk_tier") == "high")
+    first = high["reason_1"].drop_nulls().str.split(":").list.first()
+    top = first.value_counts(sort=True)["reason_1"].head(2).to_list()
+    assert "purchase history" in top
+    assert scores.filter(pl.col("reason_1").is_null() & pl.col("reason_2").is_not_null()).height == 0
 
 
 class _RecencyOnlyModel:
     """A fixed, known model: logit = (days_since_last_order - 50) / 20."""
 
-    classes_ = np.array([0, 1])
-
-    def predict_proba(self, X: pl.DataFrame) -> np.ndarray:
-        p = _sigmoid((X["days_since_last_order"].to_numpy() - 50.0) / 20.0)
-        return np.column_stack([1 - p, p])
+    def predict(self, X: pl.DataFrame) -> np.ndarray:
+        return _sigmoid((X["days_since_last_order"].to_numpy() - 50.0) / 20.0)
 
 
-def test_reason_text_names_value_and_typical_value_and_stops_at_positive_contributions():
-    X = prepare_features(
-        simulate_snapshots(5, seed=1).head(3).with_columns(
-            pl.Series("days_since_last_order", [112.0, 38.0, 10.0]),
-            pl.Series("orders_count", [1.0, 1.0, 2.0]),
-        )
-    )
-    ref = FeatureReference(
-        {c: (38.0 if c == "days_since_last_order" else None) for c in NUMERIC_FEATURES},
-        {"acquisition_channel": "organic", "country": "DE"},
-    )
-    reasons = top_reasons(_RecencyOnlyModel(), X, ref)
-    assert reasons.columns == ["reason_1", "reason_2", "reason_3"]
-    assert reasons.row(0) == ("long time since the last order: 112 days (typical: 38 days)", None, None)
-    # at the typical value, or below it (lower risk), there is no reason
-    assert reasons.row(1) == (None, None, None)
-    assert reasons.row(2) == (None, None, None)
+def test_a_recency_only_model_gives_only_the_purchase_history_reason_with_its_words(snapshots):
+    X = prepare_features(snapshots.filter(pl.col("is_scoring_snapshot")).sort("customer_id"))
+    reasons = top_reasons(_RecencyOnlyModel(), X, top_k=3, min_delta=1e-3)
+    assert reasons["reason_2"].null_count() == X.height
+    ref = reference_customer(X, REASON_GROUPS[0])
+    late = X["days_since_last_order"].to_numpy() > ref["days_since_last_order"] + 5
+    assert reasons.filter(pl.Series(late))["reason_1"].str.starts_with(
+        "purchase history: last order ").all()
+    assert reasons.filter(pl.Series(~late & (X["days_since_last_order"].to_numpy() < ref["days_since_last_order"])))[
+        "reason_1"].null_count() == int((X["days_since_last_order"].to_numpy() < ref["days_since_last_order"]).sum())
+    sample = reasons.filter(pl.Series(late))["reason_1"][0]
+    assert f"(typical: {round(ref['days_since_last_order'])} days ago, " in sample
 
 
-class _FewOrdersModel:
-    """A fixed model: risk falls with orders_count."""
-
-    classes_ = np.array([0, 1])
-
-    def predict_proba(self, X: pl.DataFrame) -> np.ndarray:
-        p = _sigmoid(2.0 - X["orders_count"].to_numpy())
-        return np.column_stack([1 - p, p])
+# ---------------------------------------------------------------- degradation
 
 
-def test_reason_text_uses_singular_units_and_low_wording():
-    X = prepare_features(
-        simulate_snapshots(5, seed=1).head(2).with_columns(pl.Series("orders_count", [1.0, None]))
-    )
-    ref = FeatureReference(
-        {c: (4.0 if c == "orders_count" else None) for c in NUMERIC_FEATURES},
-        {"acquisition_channel": None, "country": None},
-    )
-    reasons = top_reasons(_FewOrdersModel(), X, ref)
-    assert reasons["reason_1"].to_list() == [
-        "few orders so far: 1 order (typical: 4 orders)",
-        # the model cannot score NaN orders (p = NaN): no reason rather than a wrong one
-        None,
-    ]
+def _relabel(snapshots: pl.DataFrame, value: int) -> pl.DataFrame:
+    return snapshots.with_columns(
+        pl.when(pl.col("is_scoring_snapshot")).then(None).otherwise(pl.lit(value)).alias("is_churned"))
 
 
-def test_reasons_name_the_planted_driver_where_it_dominates(result, snapshots):
-    scored = result.scores.join(
-        snapshots.filter(pl.col("is_scoring_snapshot")), on="customer_id", how="inner"
-    )
-    # unhappy reviewers who ordered recently and often: the rating is the driver
-    unhappy = scored.filter(
-        (pl.col("review_rating_avg") <= 2.8) & (pl.col("days_since_last_order") <= 30)
-        & (pl.col("orders_count") >= 2)
-    )
-    assert unhappy.height >= 5
-    assert unhappy["reason_1"].str.contains("review rating").all()
-    # long-lapsed customers with an otherwise typical profile: recency is the driver
-    lapsed = scored.filter(
-        (pl.col("days_since_last_order") >= 200)
-        & (pl.col("review_rating_avg").is_null() | (pl.col("review_rating_avg") >= 4))
-    )
-    assert lapsed.height >= 5
-    assert lapsed["reason_1"].str.contains("since the last order|overdue").all()
-    assert lapsed["reason_1"].str.contains(r"\d+ days \(typical: \d+ days\)|x the usual gap").all()
+def _assert_degraded_but_usable(models, snapshots, fallback, reason_words):
+    assert models.height == 1
+    row = models.row(0, named=True)
+    assert row["role"] == "final" and row["status"] == "degraded" and row["model"] == fallback
+    assert reason_words in row["status_reason"]
+    scores = score_customers(models, snapshots, risk_tiers=TIERS, min_reason_delta=1e-3, n_threads=1)
+    assert scores.height == snapshots.filter(pl.col("is_scoring_snapshot")).height
+    assert (scores["status"] == "degraded").all()
+    evaluation = evaluate_models(models, snapshots, n_bootstrap=10, random_state=1, n_threads=1)
+    assert evaluation["split"].to_list() == ["not_evaluated"] and evaluation["is_selected"].all()
+    assert calibration_table(models, snapshots, n_bins=10, n_threads=1).height == 0
+    return scores
 
 
-def test_recency_baseline_gives_at_most_one_reason(snapshots):
-    out = train_and_score(snapshots, models={"recency": make_recency_baseline()},
-                          calibration_methods=())
-    scores = out.scores
-    assert scores["reason_2"].null_count() == scores.height
-    assert scores["reason_3"].null_count() == scores.height
-    typical = out.reference.numeric["days_since_last_order"]
-    with_reason = scores.join(snapshots.filter(pl.col("is_scoring_snapshot")), on="customer_id")
-    has = with_reason.filter(pl.col("reason_1").is_not_null())
-    assert has.height > 0 and (has["days_since_last_order"] > typical).all()
+@pytest.mark.parametrize("label", [0, 1])
+def test_a_single_churn_class_degrades_to_the_bgnbd_baseline(snapshots, label):
+    data = _relabel(snapshots, label)
+    models = fit_churn_models(data, bgnbd_summary_from(data), **SETTINGS)
+    scores = _assert_degraded_but_usable(models, data, BGNBD, "single churn class")
+    bgnbd = BGNBDChurnModel(**{k: v for k, v in vars(load_model(
+        models["estimator"][0], models["estimator_sha256"][0])).items()})
+    assert np.allclose(scores["churn_probability"].to_numpy(), bgnbd.predict(
+        prepare_features(data.filter(pl.col("is_scoring_snapshot")).sort("customer_id"))))
 
 
-def test_tree_model_risk_never_falls_with_recency(snapshots):
-    labelled = snapshots.filter(~pl.col("is_scoring_snapshot"))
-    X = prepare_features(labelled)
-    with threadpool_limits(1):  # as train_and_score does: OpenMP threads crawl on shared cores
-        model = make_hist_gradient_boosting().fit(X, labelled["is_churned"].to_numpy())
-        p = model.predict_proba(X)[:, 1]
-        later = model.predict_proba(X.with_columns(pl.col("days_since_last_order") + 60))[:, 1]
-        more_recent_orders = model.predict_proba(X.with_columns(pl.col("orders_last_30d") + 1))[:, 1]
-    assert (later >= p - 1e-12).all() and (later > p + 1e-3).mean() > 0.3
-    assert (more_recent_orders <= p + 1e-12).all()
+def test_too_few_labelled_rows_degrade(snapshots):
+    models = fit_churn_models(snapshots, bgnbd_summary_from(snapshots),
+                              **{**SETTINGS, "min_training_rows": 100_000})
+    _assert_degraded_but_usable(models, snapshots, BGNBD, "need >= 100000 rows")
 
 
-# ---------------------------------------------------------------- training on planted truth
+def test_too_few_snapshots_for_the_gaps_degrade(snapshots):
+    data = snapshots.filter(pl.col("is_scoring_snapshot") | (pl.col("snapshot_date") >= LABELLED_DATES[-3]))
+    models = fit_churn_models(data, bgnbd_summary_from(data), **SETTINGS)
+    _assert_degraded_but_usable(models, data, BGNBD, "too few to validate")
 
 
-def test_selected_model_recovers_signal_and_beats_recency_baseline(result):
-    ev = result.evaluation
-    selected = ev.filter(pl.col("is_selected"))
-    baseline = ev.filter(pl.col("model") == BASELINE)
-    assert selected.height == 1
-    assert selected["model"][0] == result.model_name != BASELINE
-    assert selected["roc_auc"][0] >= 0.75
-    assert selected["pr_auc"][0] == ev["pr_auc"].max()
-    assert selected["pr_auc"][0] > baseline["pr_auc"][0] + 0.03
-    assert selected["roc_auc"][0] > baseline["roc_auc"][0] + 0.03
-    assert selected["brier_score"][0] < 0.9 * selected["brier_score_base_rate"][0]
-    assert selected["top_decile_lift"][0] > 1.5
+def test_no_repeat_buyers_fall_back_to_the_labelled_churn_rate(snapshots):
+    models = fit_churn_models(snapshots, bgnbd_summary_from(snapshots).with_columns(
+        pl.lit(0, dtype=pl.Int64).alias("frequency"), pl.lit(0.0).alias("recency_days")),
+        **{**SETTINGS, "min_training_rows": 100_000})
+    scores = _assert_degraded_but_usable(models, snapshots, "base_rate", "labelled churn rate")
+    labelled = snapshots.filter(~pl.col("is_scoring_snapshot"))["is_churned"].mean()
+    assert scores["churn_probability"].unique().to_list() == [pytest.approx(labelled)]
 
 
-def test_selected_model_is_reliable_on_validation(result):
-    table = result.reliability
-    assert table["n"].sum() == 1000
-    populated = table.filter(pl.col("n") >= 60)
-    assert populated.height >= 4
-    gap = (populated["mean_predicted"] - populated["observed_rate"]).abs()
-    assert gap.max() < 0.1
+def test_no_snapshots_at_all_give_an_empty_degraded_build(snapshots):
+    empty = snapshots.clear()
+    models = fit_churn_models(empty, bgnbd_summary_from(empty), **SETTINGS)
+    assert models.height == 1 and models["status"][0] == "degraded"
+    assert "no labelled snapshot" in models["status_reason"][0]
+    assert models["estimator"][0] is None
+    assert score_customers(models, empty, risk_tiers=TIERS, min_reason_delta=1e-3, n_threads=1).height == 0
 
 
-def test_evaluation_table_columns_and_ranges(result):
-    ev = result.evaluation
-    assert ev.schema == pl.Schema(EVALUATION_SCHEMA)
-    assert ev["model"].to_list() == [BASELINE, LOGISTIC, GRADIENT_BOOSTING]
-    for col in ["roc_auc", "pr_auc", "brier_score", "brier_score_base_rate", "top_decile_precision",
-                "threshold", "precision_at_threshold", "recall_at_threshold", "f1_at_threshold",
-                "positive_rate_train", "positive_rate_validation"]:
-        assert ev[col].is_between(0, 1).all(), col
-    assert (ev["log_loss"] > 0).all() and (ev["top_decile_lift"] >= 0).all()
-    assert ev["n_train"].to_list() == [3000] * 3 and ev["n_validation"].to_list() == [1000] * 3
-    assert ev["train_snapshot_dates"][0] == "2024-01-31,2024-02-29,2024-03-31"
-    assert ev["validation_snapshot_date"][0] == date(2024, 4, 30)
-    assert ev.null_count().row(0) == (0,) * ev.width
+def test_no_labels_and_no_bgnbd_give_null_scores_that_say_why(snapshots):
+    scoring_only = snapshots.filter(pl.col("is_scoring_snapshot"))
+    summary = bgnbd_summary_from(scoring_only).with_columns(
+        pl.lit(0, dtype=pl.Int64).alias("frequency"), pl.lit(0.0).alias("recency_days"))
+    models = fit_churn_models(scoring_only, summary, **SETTINGS)
+    scores = score_customers(models, scoring_only, risk_tiers=TIERS, min_reason_delta=1e-3, n_threads=1)
+    assert scores.height == scoring_only.height
+    assert scores["churn_probability"].null_count() == scores.height
+    assert (scores["status"] == "degraded").all() and "null" in scores["status_reason"][0]
 
 
-def test_scores_columns_tiers_and_as_of(result, snapshots):
-    sc = result.scores
-    assert sc.schema == pl.Schema(SCORES_SCHEMA)
-    scoring = snapshots.filter(pl.col("is_scoring_snapshot"))
-    assert sc.height == scoring.height
-    assert sorted(sc["customer_id"].to_list()) == sorted(scoring["customer_id"].to_list())
-    assert sc["churn_probability"].is_between(0, 1).all()
-    assert set(sc["as_of"].to_list()) == {SCORING_DATE}
-    assert set(sc["model_name"].to_list()) == {result.model_name}
-    expected = assign_risk_tiers(sc["churn_probability"], {"high": 0.6, "medium": 0.3})
-    assert sc["risk_tier"].to_list() == expected.to_list()
-    assert set(sc["risk_tier"].to_list()) == {"high", "medium", "low"}
-    # a reason column is null only where the earlier one is null too
-    assert sc.filter(pl.col("reason_2").is_not_null() & pl.col("reason_1").is_null()).height == 0
-    assert sc.filter(pl.col("reason_3").is_not_null() & pl.col("reason_2").is_null()).height == 0
-    # higher tiers have explanations
-    assert sc.filter(pl.col("risk_tier") == "high")["reason_1"].null_count() == 0
-
-
-def test_same_input_gives_identical_scores(result, snapshots):
-    again = train_and_score(snapshots.sample(fraction=1.0, shuffle=True, seed=3),
-                            risk_tiers={"high": 0.6, "medium": 0.3}, random_state=42)
-    assert again.scores.sort("customer_id").equals(result.scores.sort("customer_id"))
-    assert again.evaluation.equals(result.evaluation)
-
-
-# ---------------------------------------------------------------- calibration
-
-
-def test_calibration_applied_to_a_miscalibrated_model_and_not_to_a_calibrated_one(snapshots):
-    balanced = make_logistic_regression().set_params(model__class_weight="balanced")
-    out = train_and_score(snapshots, models={"balanced": balanced, "plain": make_logistic_regression()})
-    ev = {r["model"]: r for r in out.evaluation.iter_rows(named=True)}
-    assert ev["balanced"]["is_calibrated"] is True
-    assert ev["plain"]["is_calibrated"] is False
-    # calibrated balanced model is about as well calibrated as the plain one
-    assert ev["balanced"]["brier_score"] < ev["plain"]["brier_score"] * 1.02
-    if out.model_name == "balanced":
-        assert out.calibration_method in ("sigmoid", "isotonic")
-
-
-# ---------------------------------------------------------------- edge cases
-
-
-def test_empty_scoring_population_gives_empty_scores_with_schema(snapshots):
-    out = train_and_score(snapshots.filter(~pl.col("is_scoring_snapshot")),
-                          models={"lr": make_logistic_regression()}, calibration_methods=())
-    assert out.scores.height == 0
-    assert out.scores.schema == pl.Schema(SCORES_SCHEMA)
-    assert out.evaluation.height == 1
-
-
-def test_one_class_training_raises_naming_dates_and_rate(snapshots):
-    retained = snapshots.with_columns(
-        pl.when(pl.col("snapshot_date") < date(2024, 4, 30)).then(0)
-        .otherwise(pl.col("is_churned")).alias("is_churned")
-    )
-    with pytest.raises(ValueError, match=r"2024-01-31, 2024-02-29, 2024-03-31.*only retained.*0\.000"):
-        train_and_score(retained)
-
-
-def test_no_labelled_snapshot_raises(snapshots):
-    with pytest.raises(ValueError, match="no labelled snapshot"):
-        train_and_score(snapshots.filter(pl.col("is_scoring_snapshot")))
-
-
-def test_single_labelled_snapshot_validates_on_a_customer_sample(snapshots):
-    one = snapshots.filter(
-        (pl.col("snapshot_date") == date(2024, 4, 30)) | pl.col("is_scoring_snapshot")
-    )
-    out = train_and_score(one, models={"lr": make_logistic_regression()})
-    ev = out.evaluation.row(0, named=True)
-    assert ev["train_snapshot_dates"] == "2024-04-30"
-    assert ev["validation_snapshot_date"] == date(2024, 4, 30)
-    assert ev["n_train"] + ev["n_validation"] == 1000
-    assert 150 <= ev["n_validation"] <= 250
-    assert out.scores.height == 1000
-
-
-def test_validation_gap_keeps_only_fully_observed_training_snapshots(snapshots):
-    out = train_and_score(snapshots, models={"lr": make_logistic_regression()},
-                          validation_gap_days=60, calibration_methods=())
-    assert out.evaluation["train_snapshot_dates"][0] == "2024-01-31,2024-02-29"
-    with pytest.raises(ValueError, match="validation_gap_days"):
-        train_and_score(snapshots, validation_gap_days=365)
-
-
-def test_constant_and_all_null_columns_are_harmless(snapshots):
-    odd = snapshots.with_columns(
-        pl.lit(None, dtype=pl.Float64).alias("sessions_last_30d"),
-        pl.lit(None, dtype=pl.Float64).alias("views_last_30d"),
-        pl.lit(None, dtype=pl.Float64).alias("cart_abandonment_rate_30d"),
-        pl.lit(0.0).alias("discount_share"),
-        pl.lit(None, dtype=pl.String).alias("country"),
-    )
-    out = train_and_score(odd, calibration_methods=("sigmoid",))
-    assert out.evaluation.height == 3
-    assert out.evaluation.filter(pl.col("is_selected"))["roc_auc"][0] >= 0.75
-    reasons = pl.concat([out.scores[c] for c in ["reason_1", "reason_2", "reason_3"]]).drop_nulls()
-    assert not reasons.str.contains("session|product views|cart|discount|country").any()
+def test_a_single_class_test_snapshot_degrades_only_the_test_rows(snapshots):
+    last = LABELLED_DATES[-1]
+    data = snapshots.with_columns(
+        pl.when(pl.col("snapshot_date") == last).then(pl.lit(1)).otherwise(pl.col("is_churned"))
+        .alias("is_churned"))
+    models = fit_churn_models(data, bgnbd_summary_from(data), **{**SETTINGS, "min_class_rows": 0})
+    evaluation = evaluate_models(models, data, n_bootstrap=10, random_state=1, n_threads=1)
+    assert (evaluation.filter(pl.col("split") == "test")["status"] == "degraded").all()
+    assert (evaluation.filter((pl.col("split") == "validation") & (pl.col("model") != BGNBD))["status"] == "ok").all()

@@ -1,15 +1,16 @@
-"""Churn candidates (recency baseline, logistic regression, gradient boosting) validated on the
-newest labelled snapshot; the row with is_selected is the model ml_churn_scores uses."""
+"""Each stored churn candidate on the validation snapshot (selection by log loss) and on the
+later test snapshot (the report), with bootstrap intervals and the difference to the strongest
+baseline. Reads ml_churn_model; fits nothing."""
 
-from ecom_growth.churn import train_and_score
+from ecom_growth.churn import evaluate_models
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    snapshots = dbt.ref("int_churn_snapshots").pl()
-    result = train_and_score(
-        snapshots,
-        risk_tiers=dbt.config.get("churn_risk_tiers"),
-        random_state=dbt.config.get("churn_random_state"),
+    return evaluate_models(
+        dbt.ref("ml_churn_model").pl(),
+        dbt.ref("int_churn_snapshots").pl(),
+        n_bootstrap=int(dbt.config.get("churn_bootstrap_samples")),
+        random_state=int(dbt.config.get("churn_random_state")),
+        n_threads=int(dbt.config.get("churn_threads")),
     )
-    return result.evaluation

@@ -1,83 +1,79 @@
 """Churn prediction on the snapshot table ``int_churn_snapshots``.
 
 Churn definition (implemented in SQL, used here): at a snapshot date the population is every
-customer with >= 1 completed order in the previous ``churn_lookback_days`` (default 365);
-``is_churned`` = 1 when that customer places no completed order in the following
-``churn_window_days`` (default 90). Monthly labelled snapshots lie before
-``as_of - churn_window_days``; the scoring snapshot at ``as_of`` has a null label.
+customer with >= 1 completed order in the previous ``churn_lookback_days``; ``is_churned`` = 1
+when that customer places no completed order in the following ``churn_window_days``. Labelled
+snapshots lie before ``as_of - churn_window_days``; the scoring snapshot has a null label.
 
-A dbt Python model needs three lines::
+Fit once, read many (three dbt Python models, a few lines each)::
 
-    from ecom_growth.churn import train_and_score
-    result = train_and_score(dbt.ref("int_churn_snapshots").pl(), risk_tiers={"high": 0.6, "medium": 0.3})
-    return result.scores        # or result.evaluation
+    models = fit_churn_models(snapshots, bgnbd_summary, window_days=90, ...)   # ml_churn_model
+    evaluation = evaluate_models(models, snapshots, n_bootstrap=200, ...)     # ml_churn_model_evaluation
+    calibration = calibration_table(models, snapshots, n_bins=10)             # ml_churn_calibration
+    scores = score_customers(models, snapshots, risk_tiers=..., ...)          # ml_churn_scores
 
-``result.scores`` is ``ml_churn_scores`` (:data:`SCORES_SCHEMA`), ``result.evaluation`` is
-``ml_churn_model_evaluation`` (:data:`EVALUATION_SCHEMA`). Same input, same output.
+:mod:`~ecom_growth.churn.fit` documents the splits (validation and test label windows never
+overlap a training one), calibration, selection by log loss and degradation.
 """
 
-from ecom_growth.churn.evaluation import (
+from ecom_growth.churn.assessment import (
+    CALIBRATION_SCHEMA,
     EVALUATION_SCHEMA,
-    best_f1_threshold,
+    calibration_table,
+    evaluate_models,
+)
+from ecom_growth.churn.bgnbd import BGNBDChurnModel, fit_bgnbd_churn, p_no_purchase
+from ecom_growth.churn.evaluation import (
     binary_metrics,
+    bootstrap_metrics,
+    log_loss_score,
     reliability_table,
 )
 from ecom_growth.churn.features import (
-    CATEGORICAL_FEATURES,
     FEATURE_NAMES,
     FEATURES,
     NUMERIC_FEATURES,
-    REQUIRED_COLUMNS,
-    Feature,
-    FeatureReference,
-    feature_spec_frame,
+    REASON_GROUPS,
     prepare_features,
-    reference_values,
     validate_snapshots,
 )
-from ecom_growth.churn.models import (
-    default_models,
-    make_hist_gradient_boosting,
-    make_logistic_regression,
-    make_recency_baseline,
+from ecom_growth.churn.fit import (
+    MODEL_TABLE_SCHEMA,
+    fit_churn_models,
+    forward_folds,
+    plan_splits,
 )
-from ecom_growth.churn.reasons import predict_churn_probability, reason_contributions, top_reasons
-from ecom_growth.churn.train import (
-    DEFAULT_RISK_TIERS,
-    SCORES_SCHEMA,
-    ChurnResult,
-    assign_risk_tiers,
-    score_snapshot,
-    train_and_score,
-)
+from ecom_growth.churn.reasons import reason_contributions, top_reasons
+from ecom_growth.churn.scoring import SCORES_SCHEMA, assign_risk_tiers, score_customers
+from ecom_growth.churn.store import dump_model, load_model
 
 __all__ = [
-    "CATEGORICAL_FEATURES",
-    "DEFAULT_RISK_TIERS",
+    "CALIBRATION_SCHEMA",
     "EVALUATION_SCHEMA",
     "FEATURES",
     "FEATURE_NAMES",
+    "MODEL_TABLE_SCHEMA",
     "NUMERIC_FEATURES",
-    "REQUIRED_COLUMNS",
+    "REASON_GROUPS",
     "SCORES_SCHEMA",
-    "ChurnResult",
-    "Feature",
-    "FeatureReference",
+    "BGNBDChurnModel",
     "assign_risk_tiers",
-    "best_f1_threshold",
     "binary_metrics",
-    "default_models",
-    "feature_spec_frame",
-    "make_hist_gradient_boosting",
-    "make_logistic_regression",
-    "make_recency_baseline",
-    "predict_churn_probability",
+    "bootstrap_metrics",
+    "calibration_table",
+    "dump_model",
+    "evaluate_models",
+    "fit_bgnbd_churn",
+    "fit_churn_models",
+    "forward_folds",
+    "load_model",
+    "log_loss_score",
+    "p_no_purchase",
+    "plan_splits",
     "prepare_features",
     "reason_contributions",
-    "reference_values",
     "reliability_table",
-    "score_snapshot",
+    "score_customers",
     "top_reasons",
-    "train_and_score",
     "validate_snapshots",
 ]

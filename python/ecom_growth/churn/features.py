@@ -150,6 +150,42 @@ FEATURES: tuple[Feature, ...] = (
             "unknown country"),
 )
 
+
+
+@dataclass(frozen=True)
+class ReasonGroup:
+    """Features that are perturbed TOGETHER when asking "does this push the risk up?".
+
+    Features derived from each other (recency / mean gap, 30-day inside 90-day counts, the gap
+    statistics of a one-order customer being null) cannot be changed one at a time without
+    describing a customer who could not exist; a group is swapped as a whole for the values of
+    one real reference customer. ``revenue_total`` = orders x average order value ties the
+    purchase-history and spend groups, so it is recomputed (``derived_revenue``) rather than
+    swapped. ``lead`` is the feature whose value words the reason.
+    """
+
+    name: str
+    features: tuple[str, ...]
+    lead: str
+
+
+REASON_GROUPS: tuple[ReasonGroup, ...] = (
+    ReasonGroup("purchase_history",
+                ("days_since_last_order", "tenure_days", "orders_count", "orders_last_30d",
+                 "orders_last_90d", "order_trend_ratio", "gap_mean_days", "gap_std_days",
+                 "recency_over_gap", "category_count"), "days_since_last_order"),
+    ReasonGroup("spend", ("avg_order_value",), "avg_order_value"),
+    ReasonGroup("discounts", ("discount_share",), "discount_share"),
+    ReasonGroup("cancellations", ("cancel_return_share",), "cancel_return_share"),
+    ReasonGroup("browsing", ("sessions_last_30d", "views_last_30d", "cart_abandonment_rate_30d"),
+                "sessions_last_30d"),
+    ReasonGroup("reviews", ("review_count", "review_rating_avg", "review_rating_min",
+                            "review_rating_latest"), "review_rating_avg"),
+    ReasonGroup("acquisition_channel", ("acquisition_channel",), "acquisition_channel"),
+    ReasonGroup("country", ("country",), "country"),
+)
+"""Every feature except the derived ``revenue_total`` is in exactly one group."""
+
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 NUMERIC_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind == "numeric")
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind == "categorical")
@@ -285,35 +321,3 @@ def prepare_features(snapshots: pl.DataFrame) -> pl.DataFrame:
     ]
     by_name = {e.meta.output_name(): e for e in num + cat}
     return snapshots.select([by_name[c] for c in FEATURE_NAMES])
-
-
-@dataclass(frozen=True)
-class FeatureReference:
-    """Typical value per feature (median / mode), the counterfactual used for reasons."""
-
-    numeric: dict[str, float | None]
-    categorical: dict[str, str | None]
-
-
-def reference_values(features: pl.DataFrame) -> FeatureReference:
-    """Median of each numeric feature (ignoring NaN) and mode of each categorical.
-
-    Computed on the rows the final model was fit on, so "typical" means the typical customer
-    the model learnt from. Ties in the mode go to the alphabetically first value (determinism).
-    """
-    if features.height == 0:
-        return FeatureReference({c: None for c in NUMERIC_FEATURES},
-                                {c: None for c in CATEGORICAL_FEATURES})
-    medians = features.select(
-        [pl.col(c).fill_nan(None).median().alias(c) for c in NUMERIC_FEATURES]
-    ).row(0, named=True)
-    modes: dict[str, str | None] = {}
-    for c in CATEGORICAL_FEATURES:
-        counts = (
-            features.group_by(c).agg(pl.len().alias("n"))
-            .sort(["n", c], descending=[True, False])
-        )
-        modes[c] = counts.get_column(c)[0] if counts.height else None
-    return FeatureReference(
-        {c: (None if v is None else float(v)) for c, v in medians.items()}, modes
-    )

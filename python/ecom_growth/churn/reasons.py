@@ -1,16 +1,19 @@
-"""Per-customer reasons: which features push THIS customer's churn risk up the most.
+"""Per-customer reasons: which GROUP of related features pushes THIS customer's risk up most.
 
-Method (model-agnostic, works on calibrated models too): for each feature, replace every
-customer's value by the typical value (median / mode of the training population) and predict
-again. ``contribution = p(actual) - p(with this feature typical)`` is how much the customer's
-own value of that feature raises the risk. One batch prediction per feature over all customers
-(23 predictions in total), no loop over customers.
+Method (model-agnostic, calibrated models included): for each reason group
+(:data:`~ecom_growth.churn.features.REASON_GROUPS`) replace the customer's values of the whole
+group by those of one real reference customer and predict again;
+``contribution = p(actual) - p(group as the reference customer's)``. Swapping a group at once
+(never one feature of a derived set) means every counterfactual is a customer who could exist:
+recency and the mean gap move together, 30-day counts stay inside 90-day counts, and a
+one-order customer's null gap statistics are never "imputed" into a reason. ``revenue_total``
+(orders x average order value) is recomputed from the swapped and kept parts.
 
-For a logistic regression this is the probability-scale counterpart of "coefficient x
-standardised deviation from the typical value", and for trees it respects interactions at the
-customer's actual point. Features are perturbed one at a time, so two correlated features
-(``orders_count``, ``revenue_total``) can both appear. Only positive contributions above
-``min_delta`` are reasons; a customer with fewer gets nulls in the remaining reason columns.
+The reference customer of a group is a real row of the scored population: among the rows with
+the group's most common null pattern (e.g. "no reviews"), the one closest to the median on every
+feature of the group (sum of |percentile rank - 0.5|; ties to the lowest customer_id). One
+batch prediction per group (8 in all), no loop over customers. Only positive contributions
+above ``min_delta`` are reasons; a customer with fewer gets nulls in the remaining columns.
 """
 
 from __future__ import annotations
@@ -19,52 +22,63 @@ import numpy as np
 import polars as pl
 
 from ecom_growth.churn.features import (
-    CATEGORICAL_FEATURES,
-    FEATURE_NAMES,
-    FEATURES,
     MISSING_CATEGORY,
     NUMERIC_FEATURES,
-    FeatureReference,
+    REASON_GROUPS,
+    ReasonGroup,
     feature_spec_frame,
 )
 
+_DERIVED = "revenue_total"
 
-def predict_churn_probability(model, features: pl.DataFrame) -> np.ndarray:
-    """P(churn) from any fitted classifier whose classes are {0, 1}."""
-    if features.height == 0:
-        return np.zeros(0, dtype=np.float64)
-    proba = model.predict_proba(features)
-    classes = list(getattr(model, "classes_", [0, 1]))
-    return np.asarray(proba[:, classes.index(1)], dtype=np.float64)
+
+def reference_customer(features: pl.DataFrame, group: ReasonGroup) -> dict[str, object]:
+    """Values of ``group``'s features (and orders_count / avg_order_value) of its reference row.
+
+    ``features`` is :func:`~ecom_growth.churn.features.prepare_features` output (NaN = missing),
+    rows in a deterministic order (the caller sorts by customer). See the module docstring.
+    """
+    numeric = [c for c in group.features if c in NUMERIC_FEATURES]
+    frame = features.with_row_index("_row")
+    if numeric:
+        pattern = pl.concat_str([pl.col(c).is_nan().cast(pl.String) for c in numeric])
+        frame = frame.with_columns(pattern.alias("_pattern"))
+        modal = (frame.group_by("_pattern").agg(pl.len().alias("n"), pl.col("_row").min())
+                 .sort(["n", "_row"], descending=[True, False]).get_column("_pattern")[0])
+        frame = frame.filter(pl.col("_pattern") == modal)
+        distance = pl.sum_horizontal(
+            [((pl.col(c).fill_nan(None).rank("average") - 0.5) / pl.len() - 0.5).abs().fill_null(0.0)
+             for c in numeric])
+        frame = frame.with_columns(distance.alias("_distance")).sort(["_distance", "_row"])
+    else:
+        mode = (frame.group_by(group.lead).agg(pl.len().alias("n"))
+                .sort(["n", group.lead], descending=[True, False]).get_column(group.lead)[0])
+        frame = frame.filter(pl.col(group.lead) == mode)
+    return frame.row(0, named=True)
+
+
+def _counterfactual(features: pl.DataFrame, group: ReasonGroup, ref: dict) -> pl.DataFrame:
+    swapped = [pl.lit(ref[c], dtype=features.schema[c]).alias(c) for c in group.features]
+    orders = pl.lit(ref["orders_count"]) if "orders_count" in group.features else pl.col("orders_count")
+    aov = pl.lit(ref["avg_order_value"]) if "avg_order_value" in group.features else pl.col("avg_order_value")
+    derived = [(orders * aov).alias(_DERIVED)] if set(group.features) & {"orders_count", "avg_order_value"} else []
+    return features.with_columns(swapped + derived)
 
 
 def reason_contributions(
-    model,
-    features: pl.DataFrame,
-    reference: FeatureReference,
-    *,
-    probability: np.ndarray | None = None,
+    model, features: pl.DataFrame, references: list[dict], *, probability: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(n_customers, n_features) matrix: drop in P(churn) when the feature is set to typical.
+    """(n_customers, n_groups) matrix: drop in P(churn) when the group is the reference customer's.
 
-    Columns follow :data:`FEATURE_NAMES`. A feature without a reference (all null in the
-    training data) contributes 0. ``probability`` may pass the already computed predictions.
+    Columns follow :data:`REASON_GROUPS`; ``references`` their reference rows
+    (:func:`reference_customer`). ``model`` has ``predict(features) -> P(churn)``.
     """
-    p = predict_churn_probability(model, features) if probability is None else probability
-    out = np.zeros((features.height, len(FEATURES)), dtype=np.float64)
+    p = model.predict(features) if probability is None else probability
+    out = np.zeros((features.height, len(REASON_GROUPS)), dtype=np.float64)
     if features.height == 0:
         return out
-    for j, feature in enumerate(FEATURES):  # loop over features; each is one batch prediction
-        if feature.kind == "numeric":
-            ref = reference.numeric.get(feature.name)
-            lit = None if ref is None else pl.lit(float(ref), dtype=pl.Float64)
-        else:
-            ref = reference.categorical.get(feature.name)
-            lit = None if ref is None else pl.lit(ref, dtype=pl.String)
-        if lit is None:
-            continue
-        perturbed = features.with_columns(lit.alias(feature.name))
-        out[:, j] = p - predict_churn_probability(model, perturbed)
+    for j, (group, ref) in enumerate(zip(REASON_GROUPS, references, strict=True)):
+        out[:, j] = p - model.predict(_counterfactual(features, group, ref))
     return out
 
 
@@ -128,68 +142,88 @@ def reason_text() -> pl.Expr:
     return pl.when(pl.col("kind") == "numeric").then(numeric).otherwise(categorical)
 
 
+def _reason_frame(features: pl.DataFrame, references: list[dict], row: np.ndarray,
+                  group_index: np.ndarray) -> pl.DataFrame:
+    """Long frame (row, group) with the lead feature's own and reference value and its wording."""
+    leads = [g.lead for g in REASON_GROUPS]
+    spec = feature_spec_frame()
+    lead_spec = pl.DataFrame({"group_index": np.arange(len(leads), dtype=np.int64), "feature": leads}
+                             ).join(spec, on="feature", how="left")
+    numeric_leads = [c for c in leads if c in NUMERIC_FEATURES]
+    own_num = np.full(len(row), np.nan)
+    ref_num = np.full(len(row), np.nan)
+    own_cat = np.full(len(row), None, dtype=object)
+    ref_cat = np.full(len(row), None, dtype=object)
+    for j, (group, ref) in enumerate(zip(REASON_GROUPS, references, strict=True)):
+        hit = group_index == j
+        if not hit.any():
+            continue
+        values = features.get_column(group.lead).to_numpy()[row[hit]]
+        if group.lead in numeric_leads:
+            own_num[hit], ref_num[hit] = values, ref[group.lead]
+        else:
+            own_cat[hit], ref_cat[hit] = values, ref[group.lead]
+    orders = features.get_column("orders_count").to_numpy()[row]
+    history_ref = references[0]
+    return pl.DataFrame({
+        "row": row.astype(np.int64), "group_index": group_index.astype(np.int64),
+        "value_numeric": own_num, "reference_numeric": ref_num,
+        "value_categorical": pl.Series(own_cat.tolist(), dtype=pl.String),
+        "reference_categorical": pl.Series(ref_cat.tolist(), dtype=pl.String),
+        "orders": orders,
+        "reference_orders": np.full(len(row), float(history_ref["orders_count"])),
+    }).join(lead_spec, on="group_index", how="left")
+
+
+def _history_text() -> pl.Expr:
+    """"purchase history: last order 112 days ago, 2 orders (typical: 38 days ago, 4 orders)"."""
+    def orders(col: str) -> pl.Expr:
+        n = _fixed(pl.col(col), 0)
+        return pl.concat_str([n, pl.when(n == "1").then(pl.lit(" order")).otherwise(pl.lit(" orders"))])
+    return pl.concat_str([
+        pl.lit("purchase history: last order "), _fixed(pl.col("value_numeric"), 0),
+        pl.lit(" days ago, "), orders("orders"),
+        pl.lit(" (typical: "), _fixed(pl.col("reference_numeric"), 0), pl.lit(" days ago, "),
+        orders("reference_orders"), pl.lit(")"),
+    ])
+
+
 def top_reasons(
     model,
     features: pl.DataFrame,
-    reference: FeatureReference,
     *,
-    top_k: int = 3,
-    min_delta: float = 1e-3,
+    top_k: int,
+    min_delta: float,
     probability: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """``reason_1`` .. ``reason_{top_k}`` (strings, null when fewer reasons), one row per row of
-    ``features`` in the same order.
+    ``features`` in the same order; reference customers from ``features`` itself.
 
     ``min_delta`` (probability points) keeps numerically-zero effects from becoming reasons;
-    ties between features go to the one listed first in the spec (stable sort).
+    ties between groups go to the one listed first (stable sort).
     """
     names = [f"reason_{k}" for k in range(1, top_k + 1)]
     n = features.height
     if n == 0:
         return pl.DataFrame(schema={name: pl.String for name in names})
-    contrib = reason_contributions(model, features, reference, probability=probability)
+    references = [reference_customer(features, g) for g in REASON_GROUPS]
+    contrib = reason_contributions(model, features, references, probability=probability)
     k = min(top_k, contrib.shape[1])
     order = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
     delta = np.take_along_axis(contrib, order, axis=1).ravel()
     row = np.repeat(np.arange(n), k)
     rank = np.tile(np.arange(1, k + 1), n)
-    feature_index = order.ravel()
+    group_index = order.ravel()
     keep = delta > min_delta
-    row, rank, feature_index = row[keep], rank[keep], feature_index[keep]
-
-    # gather the customer's own value of the chosen feature (numeric or categorical)
-    num_pos = {c: i for i, c in enumerate(NUMERIC_FEATURES)}
-    cat_pos = {c: i for i, c in enumerate(CATEGORICAL_FEATURES)}
-    num_col = np.array([num_pos.get(c, -1) for c in FEATURE_NAMES])[feature_index]
-    cat_col = np.array([cat_pos.get(c, -1) for c in FEATURE_NAMES])[feature_index]
-    value_numeric = np.full(len(row), np.nan)
-    is_num = num_col >= 0
-    if is_num.any():
-        numeric = features.select(NUMERIC_FEATURES).to_numpy()
-        value_numeric[is_num] = numeric[row[is_num], num_col[is_num]]
-    value_categorical = np.full(len(row), None, dtype=object)
-    is_cat = cat_col >= 0
-    if is_cat.any():
-        categorical = features.select(CATEGORICAL_FEATURES).to_numpy()
-        value_categorical[is_cat] = categorical[row[is_cat], cat_col[is_cat]]
-
-    spec = feature_spec_frame().with_row_index("feature_index").with_columns(
-        pl.col("feature_index").cast(pl.Int64),
-        pl.col("feature").replace_strict(reference.numeric, default=None,
-                                         return_dtype=pl.Float64).alias("reference_numeric"),
-        pl.col("feature").replace_strict(reference.categorical, default=None,
-                                         return_dtype=pl.String).alias("reference_categorical"),
+    row, rank, group_index = row[keep], rank[keep], group_index[keep]
+    if len(row) == 0:  # e.g. a constant model: nothing raises anyone's risk
+        return pl.DataFrame({name: [None] * n for name in names},
+                            schema={name: pl.String for name in names})
+    long = _reason_frame(features, references, row, group_index).with_columns(
+        pl.Series("rank", rank.astype(np.int64)),
+        pl.when(pl.col("group_index") == 0).then(_history_text()).otherwise(reason_text())
+        .alias("reason"),
     )
-    long = pl.DataFrame(
-        {
-            "row": row.astype(np.int64),
-            "rank": rank.astype(np.int64),
-            "feature_index": feature_index.astype(np.int64),
-            "value_numeric": value_numeric,
-            "value_categorical": pl.Series(value_categorical.tolist(), dtype=pl.String),
-        }
-    ).join(spec, on="feature_index", how="left").with_columns(reason_text().alias("reason"))
-
     wide = pl.DataFrame({"row": np.arange(n, dtype=np.int64)})
     for r, name in enumerate(names, start=1):
         wide = wide.join(
