@@ -14,7 +14,7 @@ from ecom_growth.report.section import Section, format_value
 from ecom_growth.report.sections import kpis
 from ecom_growth.report.warehouse import MissingData, Warehouse
 
-SCHEMAS = ("marts", "ml", "serving", "staging")
+SCHEMAS = ("marts", "ml", "serving", "staging")  # ops: the build log, below
 
 # (customer, ordered_at, is_completed, revenue, completed_order_number)
 ORDERS = [
@@ -35,6 +35,13 @@ def _warehouse(path: Path, orders: bool = True) -> Path:
     with duckdb.connect(str(db)) as con:
         for schema in SCHEMAS:
             con.execute(f"create schema {schema}")
+        # A completed build in the build log (the report refuses a warehouse without one).
+        con.execute("create schema ops")
+        con.execute(
+            "create table ops.build_runs as select 'b1' as build_id, 'build' as command, null::varchar as selection, "
+            "timestamp '2026-03-16 01:00' as started_at, timestamp '2026-03-16 01:10' as finished_at, "
+            "'complete' as status, 0 as failed_nodes, false as pii_salt_is_demo"
+        )
         if orders:
             con.execute(
                 "create table marts.fct_orders (customer_id varchar, ordered_at timestamp, is_completed boolean, "

@@ -32,6 +32,14 @@ def _filters(wh: Warehouse, table: str, wanted: dict[str, object]) -> str:
     return "".join(clauses)
 
 
+def _interval(frame: pl.DataFrame, lower: str, upper: str, name: str, digits: int = 3) -> list[pl.Expr]:
+    """'[lower, upper]' as one text column (empty list when the frame has no such interval)."""
+    if lower not in frame.columns or upper not in frame.columns:
+        return []
+    text = lambda c: pl.col(c).round(digits).cast(pl.String)  # noqa: E731
+    return [(pl.lit("[") + text(lower) + ", " + text(upper) + "]").alias(name)]
+
+
 def _month_start(value: str | datetime | date) -> date:
     moment = datetime.fromisoformat(str(value)) if not isinstance(value, date) else value
     return date(moment.year, moment.month, 1)
@@ -386,10 +394,15 @@ def churn(wh: Warehouse) -> Section:
         section.table("Risk tiers", tiers, {"share": "pct", "mean_churn_probability": "pct"})
     with section.part("Calibration"):
         table = "ml_churn_calibration"
+        needs = {table: ["model", "bin", "mean_predicted", "observed_rate", "n"]}
+        which = _filters(wh, table, {"is_selected": True})
+        if which and wh.has("ml_churn_model_evaluation", ("baseline_model",)):
+            # The selected model and the strongest baseline, side by side.
+            needs["ml_churn_model_evaluation"] = ["baseline_model"]
+            which = f"and (true {which} or model in (select baseline_model from {{ml_churn_model_evaluation}}))"
         calibration = wh.query(
             f"""select model, bin, mean_predicted, observed_rate, n from {{{table}}}
-            where n > 0 {_filters(wh, table, {"split": "test", "is_selected": True})} order by model, bin""",
-            {table: ["model", "bin", "mean_predicted", "observed_rate", "n"]},
+            where n > 0 {_filters(wh, table, {"split": "test"})} {which} order by model, bin""", needs,
         )
         fig = charts.figure("mean predicted churn probability", "observed churn rate", x_format=".0%", y_format=".0%")
         fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
@@ -398,13 +411,15 @@ def churn(wh: Warehouse) -> Section:
             fig.add_scatter(x=part["mean_predicted"].to_list(), y=part["observed_rate"].to_list(), name=str(key[0]),
                             mode="lines+markers", marker={"size": 8, "color": charts.colour(i)},
                             line={"color": charts.colour(i)})
-        section.chart("Calibration of the selected model (test snapshot)", fig)
+        section.chart("Calibration on the test snapshot: selected model (and the strongest baseline)", fig)
+        section.table("Calibration bins", calibration, {"mean_predicted": "pct", "observed_rate": "pct"})
     with section.part("Model comparison"):
         table = "ml_churn_model_evaluation"
-        metric_cols = [c for c in ("roc_auc", "roc_auc_ci_lower", "roc_auc_ci_upper", "brier_score", "log_loss",
-                                   "top_decile_lift", "is_selected", "is_baseline") if c in wh.columns(table)]
+        optional = [c for c in ("roc_auc_ci_lower", "roc_auc_ci_upper", "brier_score", "log_loss", "top_decile_lift",
+                                "log_loss_diff_vs_baseline", "log_loss_diff_ci_lower", "log_loss_diff_ci_upper",
+                                "is_selected", "is_baseline") if c in wh.columns(table)]
         evaluation = wh.query(
-            f"""select model, {', '.join(metric_cols)} from {{{table}}}
+            f"""select model, roc_auc{''.join(', ' + c for c in optional)} from {{{table}}}
             where roc_auc is not null {_filters(wh, table, {"split": "test"})} order by roc_auc desc""",
             {table: ["model", "roc_auc"]},
         )
@@ -417,9 +432,16 @@ def churn(wh: Warehouse) -> Section:
         section.chart("ROC-AUC of each candidate on the test snapshot (95% bootstrap interval)",
                       charts.bars_by_group(evaluation, "model", "roc_auc", None, x_title="model",
                                            y_title="ROC-AUC (0.5 = random)", ci=("roc_auc_ci_lower", "roc_auc_ci_upper")))
-        section.table("Candidates (test snapshot; lower Brier and log loss are better)", evaluation,
-                      {"roc_auc": "float", "roc_auc_ci_lower": "float", "roc_auc_ci_upper": "float",
-                       "brier_score": "float", "log_loss": "float", "top_decile_lift": ".2f"})
+        shown = evaluation.select(
+            "model", "roc_auc", *_interval(evaluation, "roc_auc_ci_lower", "roc_auc_ci_upper", "roc_auc_ci"),
+            *[c for c in ("brier_score", "log_loss", "top_decile_lift", "log_loss_diff_vs_baseline")
+              if c in evaluation.columns],
+            *_interval(evaluation, "log_loss_diff_ci_lower", "log_loss_diff_ci_upper", "diff_ci"),
+        )
+        section.table("Candidates on the test snapshot (lower Brier and log loss are better; a log-loss difference "
+                      "whose interval is below 0 beats the strongest baseline)", shown,
+                      {"roc_auc": "float", "brier_score": "float", "log_loss": "float", "top_decile_lift": ".2f",
+                       "log_loss_diff_vs_baseline": "+.4f"})
     with section.part("Top reasons"):
         reasons = wh.query(
             """select reason_1 as reason, count(*) as customers from {ml_churn_scores}
