@@ -443,16 +443,23 @@ def churn(wh: Warehouse) -> Section:
                       {"roc_auc": "float", "brier_score": "float", "log_loss": "float", "top_decile_lift": ".2f",
                        "log_loss_diff_vs_baseline": "+.4f"})
     with section.part("Top reasons"):
+        # Reasons read '<feature group>: <this customer's values> (typical: ...)'; count the groups.
         reasons = wh.query(
-            """select reason_1 as reason, count(*) as customers from {ml_churn_scores}
-            where risk_tier = 'high' and reason_1 is not null group by 1 order by 2 desc limit 10""",
-            {"ml_churn_scores": ["reason_1", "risk_tier"]},
+            """with high as (select customer_id, unnest([reason_1, reason_2, reason_3]) as text
+                          from {ml_churn_scores} where risk_tier = 'high')
+            select split_part(text, ':', 1) as reason, count(distinct customer_id) as customers,
+                   count(distinct customer_id) / (select count(distinct customer_id) from high) as share_of_high_risk,
+                   min(text) as example
+            from high where text is not null group by 1 order by 2 desc, 1 limit 10""",
+            {"ml_churn_scores": ["customer_id", "reason_1", "reason_2", "reason_3", "risk_tier"]},
         )
-        fig = charts.figure("high-risk customers", "", height=max(260, 40 * reasons.height + 80))
+        fig = charts.figure("high-risk customers with this among their top-3 reasons", "",
+                            height=max(260, 40 * reasons.height + 100))
         fig.add_bar(x=reasons["customers"].to_list()[::-1], y=reasons["reason"].to_list()[::-1], orientation="h",
                     marker_color=charts.PALETTE[5], name="customers")
-        fig.update_layout(margin={"l": 320})
-        section.chart("Main reason given for high-risk customers", fig)
+        fig.update_layout(margin={"l": 220})
+        section.chart("Top reasons of high-risk customers (feature groups)", fig)
+        section.table("Top reasons of high-risk customers, with an example", reasons, {"share_of_high_risk": "pct"})
     return section
 
 
