@@ -4,6 +4,9 @@
       recency_days   first -> last completed order
       t_days         first completed order -> cutoff (the model's T)
       monetary_value mean total of the REPEAT orders (Gamma-Gamma excludes the first); null if none
+      repeat_order_value_stddev  sample standard deviation of the repeat order totals (null with
+                     fewer than two): 0 everywhere means spend does not vary within customers,
+                     which Gamma-Gamma cannot fit (ecom_growth.clv.status)
     Used at cutoff = as_of (scoring) and cutoff = as_of - holdout (calibration). -#}
 {% macro clv_summary(cutoff) -%}
 with orders as (
@@ -18,6 +21,7 @@ select
     cast({{ days_between('min(ordered_at)', 'max(ordered_at)') }} as double)       as recency_days,
     cast({{ days_between('min(ordered_at)', cutoff) }} as double)                  as t_days,
     cast(avg(order_total) filter (where completed_order_number > 1) as double)     as monetary_value,
+    cast(stddev_samp(order_total) filter (where completed_order_number > 1) as double) as repeat_order_value_stddev,
     cast(avg(order_total) as double)                                               as average_order_value,
     min(ordered_at)                                                                as first_order_at
 from orders

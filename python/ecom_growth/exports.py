@@ -71,10 +71,13 @@ def export_audiences(db_path: str | Path, out_dir: str | Path) -> list[ExportedT
     """
     out = Path(out_dir)
     with duckdb.connect(str(db_path), read_only=True) as con:
-        if ("marts", "fct_next_best_actions") not in set(list_tables(con, ("marts",))):
+        # The table moves from marts to serving (it reads ML outputs); accept either.
+        found = [s for s, t in list_tables(con, ("serving", "marts")) if t == "fct_next_best_actions"]
+        if not found:
             return []
+        source = f'"{found[0]}".fct_next_best_actions'
         out.mkdir(parents=True, exist_ok=True)
-        actions = [a for (a,) in con.execute("select distinct action from marts.fct_next_best_actions order by 1").fetchall()]
+        actions = [a for (a,) in con.execute(f"select distinct action from {source} order by 1").fetchall()]
         exported: list[ExportedTable] = []
         for action in actions:
             final = out / f"{action}.parquet"
@@ -82,12 +85,12 @@ def export_audiences(db_path: str | Path, out_dir: str | Path) -> list[ExportedT
             query = (
                 "select customer_id, action, rule_id, coupon_value, message, recommended_product_1, "
                 "recommended_product_2, recommended_product_3, expected_value_at_stake, as_of "
-                "from marts.fct_next_best_actions where action = ? order by customer_id"
+                f"from {source} where action = ? order by customer_id"
             )
             rows = con.execute(f"select count(*) from ({query})", [action]).fetchone()[0]
             con.execute(f"copy ({query.replace('?', _sql_string(action))}) to '{tmp.as_posix()}' (format parquet, compression zstd)")
             os.replace(tmp, final)
-            exported.append(ExportedTable("marts", f"audience:{action}", rows, final))
+            exported.append(ExportedTable(found[0], f"audience:{action}", rows, final))
         for stale in out.glob("*.parquet"):
             if stale.stem not in actions:
                 stale.unlink()

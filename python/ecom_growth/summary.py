@@ -6,19 +6,21 @@ from pathlib import Path
 
 import duckdb
 
+from ecom_growth.model_status import degraded_tables
+
 # The tables a growth team reads first, in reading order; missing ones are reported as such.
 KEY_TABLES = (
     ("marts", "dim_customers"),
     ("marts", "fct_orders"),
     ("marts", "fct_user_item_interactions"),
     ("marts", "fct_cohort_retention"),
-    ("marts", "fct_customer_clv"),
+    ("serving", "fct_customer_clv"),
     ("marts", "fct_channel_acquisition"),
     ("marts", "fct_experiment_results"),
     ("ml", "ml_recommendations"),
     ("ml", "ml_churn_scores"),
     ("ml", "ml_customer_segments"),
-    ("marts", "fct_next_best_actions"),
+    ("serving", "fct_next_best_actions"),
     ("marts", "fct_raw_reconciliation"),
 )
 
@@ -49,6 +51,12 @@ def build_summary(db_path: str | Path) -> str:
             ).fetchone()
             lines.append("")
             lines.append(f"raw rows read: {raw:,}; quarantined with a reason: {rejected:,} (see staging.stg_shop__*_rejected)")
+        # Models this shop's data could not identify: they fell back to simple estimates.
+        degraded = degraded_tables(con)
+        lines.append("")
+        lines.extend(t.line() for t in degraded)
+        if not degraded:
+            lines.append("every ML table has status ok")
     lines.append("")
     lines.append("Query it:")
     lines.append(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{db_path}', read_only=True).sql('select * from marts.dim_customers limit 5'))\"")

@@ -95,9 +95,19 @@ def recovery(tmp_path_factory) -> dict:
             "select count(*), sum(frequency + 1), count(*) filter (where frequency > 0) "
             "from intermediate.int_clv_customer_summary"
         ).fetchone()
+        statuses = con.execute(
+            "select distinct 'parameters', status, status_reason from ml.ml_clv_model_parameters "
+            "union all select distinct 'evaluation', status, status_reason from ml.ml_clv_evaluation"
+        ).fetchall()
     finally:
         con.close()
-    return {"truth": truth, "parameters": parameters, "holdout": holdout, "summary": summary}
+    return {"truth": truth, "parameters": parameters, "holdout": holdout, "summary": summary, "statuses": statuses}
+
+
+def test_planted_bgnbd_data_fits_cleanly(recovery):
+    # Data drawn from the models themselves must never take the degraded fallback path (the
+    # build only warns about it, so this is where a regression would show).
+    assert sorted(recovery["statuses"]) == [("evaluation", "ok", None), ("parameters", "ok", None)]
 
 
 def test_summary_counts_exactly_the_orders_the_truth_describes(recovery):
@@ -173,6 +183,12 @@ def test_holdout_error_on_full_effects_data(warehouse, truth):
     assert abs(relative_error) <= 0.35
 
 
+def test_full_effects_data_is_not_degraded(warehouse):
+    for table in ("ml_clv_model_parameters", "ml_clv_predictions", "ml_clv_evaluation"):
+        assert warehouse.execute(f"select distinct status from ml.{table}").fetchall() == [("ok",)], table
+    assert warehouse.execute("select distinct status from serving.fct_customer_clv").fetchall() == [("ok",)]
+
+
 def test_p_alive_and_predicted_clv_are_valid(warehouse):
     bad = warehouse.execute(
         """
@@ -206,12 +222,12 @@ def test_fct_customer_clv_has_one_row_per_customer_with_a_completed_order(wareho
     rows, distinct, customers, missing, extra = warehouse.execute(
         """
         select
-            (select count(*) from marts.fct_customer_clv),
-            (select count(distinct customer_id) from marts.fct_customer_clv),
+            (select count(*) from serving.fct_customer_clv),
+            (select count(distinct customer_id) from serving.fct_customer_clv),
             (select count(*) from marts.dim_customers where completed_orders >= 1),
             (select count(*) from marts.dim_customers d where completed_orders >= 1
-               and not exists (select 1 from marts.fct_customer_clv f where f.customer_id = d.customer_id)),
-            (select count(*) from marts.fct_customer_clv f
+               and not exists (select 1 from serving.fct_customer_clv f where f.customer_id = d.customer_id)),
+            (select count(*) from serving.fct_customer_clv f
                where not exists (select 1 from marts.dim_customers d where d.customer_id = f.customer_id and d.completed_orders >= 1))
         """
     ).fetchone()
@@ -228,7 +244,7 @@ def test_historical_clv_is_the_realised_revenue_of_completed_orders(warehouse):
         )
         select count(*), count(*) filter (where abs(f.historical_clv - r.revenue) > 0.005
                                              or f.historical_revenue <> r.revenue)
-        from marts.fct_customer_clv as f
+        from serving.fct_customer_clv as f
         join revenue as r using (customer_id)
         """
     ).fetchone()
@@ -239,7 +255,7 @@ def test_historical_clv_is_the_realised_revenue_of_completed_orders(warehouse):
 def test_clv_tiers_have_the_configured_shares(warehouse):
     shares = dict(
         warehouse.execute(
-            "select clv_tier, count(*) / sum(count(*)) over () from marts.fct_customer_clv group by clv_tier"
+            "select clv_tier, count(*) / sum(count(*)) over () from serving.fct_customer_clv group by clv_tier"
         ).fetchall()
     )
     assert set(shares) == {"high", "medium", "low"}
@@ -255,7 +271,7 @@ def test_predicted_value_ranks_the_planted_best_channel_above_the_worst(warehous
     worst = min(channels, key=lambda c: channels[c]["lambda_multiplier"])
     per_customer = dict(
         warehouse.execute(
-            "select acquisition_channel, sum(predicted_clv_total) / sum(customers) from marts.fct_cohort_clv group by 1"
+            "select acquisition_channel, sum(predicted_clv_total) / sum(customers) from serving.fct_cohort_clv group by 1"
         ).fetchall()
     )
     print({k: round(float(v), 2) for k, v in per_customer.items()})

@@ -22,8 +22,8 @@ def test_every_customer_has_exactly_one_action(warehouse):
         """
         select
             (select count(*) from marts.dim_customers),
-            (select count(*) from marts.fct_next_best_actions),
-            (select count(distinct customer_id) from marts.fct_next_best_actions)
+            (select count(*) from serving.fct_next_best_actions),
+            (select count(distinct customer_id) from serving.fct_next_best_actions)
         """
     ).fetchone()
     assert customers == actions == distinct
@@ -33,7 +33,7 @@ def test_actions_follow_the_first_matching_rule(warehouse):
     # High risk + high value must get the first rule, whatever else is true of them.
     wrong = warehouse.execute(
         """
-        select count(*) from marts.fct_next_best_actions
+        select count(*) from serving.fct_next_best_actions
         where risk_tier = 'high' and clv_tier = 'high' and rule_id <> 'vip_winback'
         """
     ).fetchone()[0]
@@ -68,16 +68,16 @@ def _set_condition(db: Path, rule_id: str, condition: str) -> None:
 
 def test_editing_a_rule_in_the_seed_changes_actions_without_code_changes(warehouse_copy, tmp_path):
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        before = con.execute("select count(*) from marts.fct_next_best_actions where rule_id = 'loyalty'").fetchone()[0]
+        before = con.execute("select count(*) from serving.fct_next_best_actions where rule_id = 'loyalty'").fetchone()[0]
     # Marketing widens the loyalty rule to everyone with 2+ orders who is not at high risk.
     _set_condition(warehouse_copy, "loyalty", "completed_orders >= 2 and risk_tier <> 'high'")
     result = _rebuild_actions(warehouse_copy, tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     with duckdb.connect(str(warehouse_copy), read_only=True) as con:
-        after = con.execute("select count(*) from marts.fct_next_best_actions where rule_id = 'loyalty'").fetchone()[0]
+        after = con.execute("select count(*) from serving.fct_next_best_actions where rule_id = 'loyalty'").fetchone()[0]
         violations = con.execute(
             """
-            select count(*) from marts.fct_next_best_actions as a
+            select count(*) from serving.fct_next_best_actions as a
             inner join marts.dim_customers as c using (customer_id)
             where a.rule_id = 'loyalty' and not (c.completed_orders >= 2 and a.risk_tier <> 'high')
             """

@@ -124,3 +124,9 @@ def test_recent_frequent_buyers_are_alive_more_often_than_lapsed_frequent_buyers
     )
     print(alive)
     assert alive["recent"] > alive["lapsed"] + 0.3  # observed 0.88 vs 0.22
+
+
+def test_the_simulated_shop_is_clustered_not_degraded(warehouse):
+    # Thousands of customers with varied behaviour: k-means must not take the one-cluster fallback.
+    for table in ("ml_customer_segments", "ml_customer_cluster_profiles"):
+        assert warehouse.execute(f"select distinct status, status_reason from ml.{table}").fetchall() == [("ok", None)]

@@ -141,18 +141,27 @@ def test_empty_population_gives_an_empty_parameter_table():
     assert fit_clv_models(empty).height == 0
 
 
-def test_no_repeat_buyer_fits_no_model():
+def test_no_repeat_buyer_gives_degraded_rows_without_estimates():
     one_timers = tiny([("a", 0, 0.0, 10.0, None, 20.0), ("b", 0, 0.0, 50.0, None, 40.0)])
-    assert fit_clv_models(one_timers).height == 0
+    parameters = fit_clv_models(one_timers)
+    assert parameters.height == 7
+    assert parameters["estimate"].null_count() == 7
+    assert parameters["status"].unique().to_list() == ["degraded"]
+    assert "no customer made a repeat purchase" in parameters.filter(pl.col("model") == "bgnbd")["status_reason"][0]
+    assert "no repeat buyer" in parameters.filter(pl.col("model") == "gamma_gamma")["status_reason"][0]
+    assert fits_from_parameters(parameters)[:3] == (None, None, 1.0)
 
 
-def test_repeat_buyers_without_positive_spend_give_bgnbd_rows_only():
-    free_repeats = tiny(
-        [("a", 1, 5.0, 10.0, 0.0, 10.0), ("b", 2, 30.0, 50.0, 0.0, 8.0), ("c", 0, 0.0, 40.0, None, 30.0)]
+def test_repeat_buyers_without_positive_spend_degrade_gamma_gamma_only(summary):
+    free = summary.with_columns(
+        pl.when(pl.col("frequency") > 0).then(0.0).otherwise(None).alias("monetary_value")
     )
-    parameters = fit_clv_models(free_repeats)
-    assert parameters["model"].unique().to_list() == ["bgnbd"]
-    assert parameters.height == 4
+    parameters = fit_clv_models(free)
+    statuses = dict(parameters.select("model", "status").unique().rows())
+    assert statuses == {"bgnbd": "ok", "gamma_gamma": "degraded"}
+    gamma_gamma = parameters.filter(pl.col("model") == "gamma_gamma")
+    assert gamma_gamma["estimate"].null_count() == 3
+    assert gamma_gamma["status_reason"][0].startswith("no repeat buyer with a positive repeat order value")
 
 
 @pytest.mark.parametrize("column", ["recency_days", "average_order_value"])
@@ -181,8 +190,20 @@ def test_fits_round_trip_through_the_table(summary, parameters):
     assert fits.time_unit_days == 1.0
 
 
-def test_fits_from_an_empty_table_are_absent():
-    assert fits_from_parameters(pl.DataFrame(schema=PARAMETERS_SCHEMA)) == (None, None, None)
+def test_fits_from_an_empty_table_are_absent_and_degraded():
+    fits = fits_from_parameters(pl.DataFrame(schema=PARAMETERS_SCHEMA))
+    assert fits[:3] == (None, None, None)
+    assert not fits.bgnbd_status.is_ok and not fits.gamma_gamma_status.is_ok
+
+
+def test_a_degraded_model_is_not_rebuilt_even_with_estimates(parameters):
+    flagged = parameters.with_columns(
+        pl.when(pl.col("model") == "bgnbd").then(pl.lit("degraded")).otherwise(pl.col("status")).alias("status"),
+        pl.when(pl.col("model") == "bgnbd").then(pl.lit("edited")).otherwise(pl.col("status_reason")).alias("status_reason"),
+    )
+    fits = fits_from_parameters(flagged)
+    assert fits.bgnbd is None and fits.gamma_gamma is not None
+    assert fits.bgnbd_status.reason == "edited" and fits.gamma_gamma_status.is_ok
 
 
 def test_a_partial_model_is_refused(parameters):
@@ -253,14 +274,29 @@ def test_empty_population_scores_to_an_empty_table(parameters):
     assert scored.schema == pl.Schema(PREDICTIONS_SCHEMA)
 
 
-def test_no_parameters_means_zero_future_purchases_at_the_population_mean_order_value():
-    # Revenue 20 + 3 x 40 = 140 over 4 orders: population mean 35.
-    one_timers = tiny([("a", 0, 0.0, 10.0, None, 20.0), ("b", 2, 0.0, 50.0, None, 40.0)])
-    scored = score_clv(one_timers, pl.DataFrame(schema=PARAMETERS_SCHEMA), horizon_days=365, discount_rate_annual=0.1)
+def test_no_repeat_buyer_means_zero_future_purchases_at_the_population_mean_order_value():
+    # Revenue 20 + 40 = 60 over 2 orders: population mean 30.
+    one_timers = tiny([("a", 0, 0.0, 10.0, None, 20.0), ("b", 0, 0.0, 50.0, None, 40.0)])
+    scored = score_clv(one_timers, fit_clv_models(one_timers), horizon_days=365, discount_rate_annual=0.1)
     assert scored["p_alive"].to_list() == [1.0, 1.0]
     assert scored["expected_purchases_365d"].to_list() == [0.0, 0.0]
     assert scored["predicted_clv"].to_list() == [0.0, 0.0]
-    assert scored["expected_average_order_value"].to_list() == [35.0, 35.0]
+    assert scored["expected_average_order_value"].to_list() == [30.0, 30.0]
+    assert scored["status"].unique().to_list() == ["degraded"]
+    reason = scored["status_reason"][0]
+    assert reason.startswith("bgnbd: no customer made a repeat purchase") and "; gamma_gamma: " in reason
+
+
+def test_no_parameters_at_all_scores_with_the_fallback():
+    # b: 2 repeat purchases in 50 days; pooled beta = (10 + 50) / 2 = 30 days per purchase,
+    # so b's rate is (2 + 1) / (50 + 30) a day and a's (0 + 1) / (10 + 30).
+    people = tiny([("a", 0, 0.0, 10.0, None, 20.0), ("b", 2, 40.0, 50.0, 45.0, 40.0)])
+    scored = score_clv(people, pl.DataFrame(schema=PARAMETERS_SCHEMA), horizon_days=365, discount_rate_annual=0.0)
+    assert scored["expected_purchases_30d"].to_list() == pytest.approx([30 / 40, 30 * 3 / 80])
+    assert scored["predicted_clv"].to_list() == pytest.approx(
+        [35.0 * 365 / 40, 35.0 * 365 * 3 / 80]  # population mean (20 + 3 x 40) / 4 = 35
+    )
+    assert scored["status_reason"][0].startswith("bgnbd: no bgnbd parameters stored")
 
 
 def test_without_gamma_gamma_everybody_gets_the_population_mean_order_value(summary, parameters):
@@ -310,6 +346,7 @@ def test_holdout_evaluation_without_repeat_purchases_predicts_zero():
     assert (overall["actual_purchases_total"], overall["predicted_purchases_total"]) == (1.0, 0.0)
     assert overall["relative_error"] == -1.0
     assert overall["calibration_r"] is None and overall["calibration_converged"] is None
+    assert table["status"].unique().to_list() == ["degraded"]
 
 
 def test_holdout_days_must_be_one_value(summary):

@@ -12,4 +12,6 @@ def model(dbt, session):
         calibration,
         time_unit_days=float(dbt.config.get("clv_time_unit_days")),
         as_of=dbt.ref("int_as_of").pl().item(0, "as_of"),
+        min_customers=int(dbt.config.get("clv_min_customers")),
+        min_repeat_buyers=int(dbt.config.get("clv_min_repeat_buyers")),
     )

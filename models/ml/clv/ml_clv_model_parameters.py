@@ -10,4 +10,10 @@ def model(dbt, session):
     dbt.config(materialized="table")
     summary = dbt.ref("int_clv_customer_summary").pl()
     as_of = dbt.ref("int_as_of").pl().item(0, "as_of")
-    return fit_clv_models(summary, time_unit_days=float(dbt.config.get("clv_time_unit_days")), as_of=as_of)
+    return fit_clv_models(
+        summary,
+        time_unit_days=float(dbt.config.get("clv_time_unit_days")),
+        as_of=as_of,
+        min_customers=int(dbt.config.get("clv_min_customers")),
+        min_repeat_buyers=int(dbt.config.get("clv_min_repeat_buyers")),
+    )

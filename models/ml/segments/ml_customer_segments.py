@@ -14,4 +14,5 @@ def model(dbt, session):
         k_range=parse_k_range(dbt.config.get("segments_k_range")),
         seed=int(dbt.config.get("segments_seed")),
         as_of=dbt.ref("int_as_of").pl().item(0, "as_of"),
+        min_customers=int(dbt.config.get("segments_min_customers")),
     )

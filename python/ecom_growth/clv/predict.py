@@ -163,6 +163,20 @@ def predict_clv(
     ).rename({"customer_id": customer_id} if customer_id != "customer_id" else {})
 
 
+def discounted_days(
+    horizon_days: float, discount_rate_annual: float, step_days: float = DAYS_PER_MONTH
+) -> float:
+    """sum_k (t_k - t_{k-1}) / (1 + d)^(t_k / 365) on the step grid of ``predict_clv``: the
+    discounted length of the horizon, so a constant purchase rate r per day yields
+    r * discounted_days expected discounted purchases (the fallback's predicted CLV)."""
+    if horizon_days <= 0 or step_days <= 0 or discount_rate_annual <= -1:
+        raise ValueError("discounted_days: horizon_days and step_days must be > 0, discount_rate_annual > -1")
+    n_steps = math.ceil(horizon_days / step_days - 1e-9)
+    ends = np.minimum(np.arange(1, n_steps + 1) * step_days, float(horizon_days))
+    lengths = np.diff(ends, prepend=0.0)
+    return float(np.sum(lengths / (1 + discount_rate_annual) ** (ends / DAYS_PER_YEAR)))
+
+
 def _average_order_value(
     summary: pl.DataFrame,
     x: np.ndarray,
@@ -229,6 +243,28 @@ def holdout_evaluation(
     require_columns(holdout_actuals, [customer_id, actual_purchases], what=f"{what} (holdout_actuals)")
     if holdout_days < 0 or time_unit_days <= 0:
         raise ValueError(f"{what}: holdout_days must be >= 0 and time_unit_days > 0")
+    x, t_x, age = _rfm_arrays(calibration_summary, frequency, recency, T, what=what)
+    predicted = expected_purchases(bgnbd_fit, holdout_days / time_unit_days, x, t_x, age)
+    return holdout_table(
+        calibration_summary, holdout_actuals, predicted,
+        customer_id=customer_id, frequency=frequency, actual_purchases=actual_purchases,
+    )
+
+
+def holdout_table(
+    calibration_summary: pl.DataFrame,
+    holdout_actuals: pl.DataFrame,
+    predicted: np.ndarray,
+    *,
+    customer_id: str = "customer_id",
+    frequency: str = "frequency",
+    actual_purchases: str = "holdout_purchases",
+) -> pl.DataFrame:
+    """The bucket table of ``holdout_evaluation`` for any per-customer predicted holdout
+    purchases (aligned with ``calibration_summary``'s rows), e.g. a fallback's."""
+    what = "holdout_table"
+    require_columns(calibration_summary, [customer_id, frequency], what=what)
+    require_columns(holdout_actuals, [customer_id, actual_purchases], what=f"{what} (holdout_actuals)")
     for frame, column, label in (
         (calibration_summary, customer_id, "calibration_summary"),
         (holdout_actuals, customer_id, "holdout_actuals"),
@@ -241,8 +277,9 @@ def holdout_evaluation(
     if np.any(actual_values < 0):
         raise ValueError(f"{what}: {actual_purchases!r} must be >= 0")
 
-    x, t_x, age = _rfm_arrays(calibration_summary, frequency, recency, T, what=what)
-    predicted = expected_purchases(bgnbd_fit, holdout_days / time_unit_days, x, t_x, age)
+    x = numeric_column(calibration_summary, frequency, what=what)
+    if len(predicted) != calibration_summary.height:
+        raise ValueError(f"{what}: one prediction per calibration customer is needed")
     actuals = holdout_actuals.select(
         pl.col(customer_id), pl.col(actual_purchases).cast(pl.Float64).alias("_actual")
     )

@@ -20,7 +20,7 @@ def _as_day_number(value: dt.date | dt.datetime, *, merge_same_day: bool) -> flo
     if isinstance(value, dt.datetime):
         if merge_same_day:
             return float((value.date() - dt.date(1970, 1, 1)).days)
-        epoch = dt.datetime(1970, 1, 1, tzinfo=None if value.tzinfo is None else dt.timezone.utc)
+        epoch = dt.datetime(1970, 1, 1, tzinfo=None if value.tzinfo is None else dt.UTC)
         return (value - epoch).total_seconds() / SECONDS_PER_DAY
     if isinstance(value, dt.date):
         return float((value - dt.date(1970, 1, 1)).days)

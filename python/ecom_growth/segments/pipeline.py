@@ -9,6 +9,13 @@ one completed order are segmented (the others have no recency, frequency or bask
 * ``cluster_profiles``   those assignments + the customers' features -> one row per cluster
   (ml_customer_cluster_profiles), computed FROM the assignments, so the two tables agree by
   construction and k-means is not run a second time.
+
+Both tables carry ``status`` ('ok' | 'degraded') and ``status_reason``. k-means is degraded
+(``clustering_problem``) when there are fewer customers than ``min_customers`` (var
+segments_min_customers) or fewer distinct feature profiles than the clusters asked for
+(e.g. one customer, or every feature constant); the fallback is the RFM segments (computed
+as always) with everybody in one cluster, cluster 0 'all customers', whose centroid is the
+mean profile.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ logger = logging.getLogger(__name__)
 RFM_COLUMNS = ("days_since_last_order", "completed_orders", "revenue")
 CLUSTER_FEATURES = ("days_since_last_order", "completed_orders", "revenue", "average_order_value", "tenure_days")
 DEFAULT_SEGMENT = "other"
+SINGLE_CLUSTER_LABEL = "all customers"
+STATUS_SCHEMA: dict[str, pl.DataType] = {"status": pl.String, "status_reason": pl.String}
 
 SEGMENTS_SCHEMA: dict[str, pl.DataType] = {
     "customer_id": pl.String,
@@ -43,6 +52,7 @@ SEGMENTS_SCHEMA: dict[str, pl.DataType] = {
     "cluster_label": pl.String,
     "distance_to_centroid": pl.Float64,
     "as_of": pl.Datetime("us"),
+    **STATUS_SCHEMA,
 }
 
 
@@ -56,6 +66,7 @@ def _profiles_schema(feature_columns: Sequence[str]) -> dict[str, pl.DataType]:
         "silhouette": pl.Float64,
         "k": pl.Int32,
         "as_of": pl.Datetime("us"),
+        **STATUS_SCHEMA,
     }
 
 
@@ -84,6 +95,22 @@ def parse_k_range(value: object) -> tuple[int, int]:
     return low, high
 
 
+def clustering_problem(
+    buyers: pl.DataFrame, feature_columns: Sequence[str], *, k: int | None, k_range: tuple[int, int], min_customers: int
+) -> str | None:
+    """Why k-means cannot find the clusters asked for in these customers, or None."""
+    n = buyers.height
+    if n < min_customers:
+        return f"only {n} customers with a completed order (var segments_min_customers: {min_customers})"
+    needed = k if k is not None else k_range[0]
+    distinct = buyers.select(feature_columns).unique().height
+    if distinct < needed:
+        constant = distinct == 1 and n > 1
+        detail = "every clustering feature is constant" if constant else f"only {distinct} distinct customer profile(s)"
+        return f"{detail}; k-means needs at least {needed}"
+    return None
+
+
 def segment_customers(
     customers: pl.DataFrame,
     rules: pl.DataFrame,
@@ -93,13 +120,15 @@ def segment_customers(
     seed: int = 42,
     as_of: dt.datetime | None = None,
     feature_columns: Sequence[str] = CLUSTER_FEATURES,
+    min_customers: int = 1,
 ) -> pl.DataFrame:
     """RFM scores and segments plus k-means clusters for every customer with an order.
 
     Columns: customer_id, recency_score, frequency_score, monetary_score (1-5, quantile
     scores within these customers), rfm_score ("545"), rfm_segment (first matching rule of
     ``rules``, the seed; 'other' where no rule matches), cluster_id (0 = largest cluster),
-    cluster_label, distance_to_centroid (in the log-standardised feature space), as_of.
+    cluster_label, distance_to_centroid (in the log-standardised feature space), as_of,
+    status, status_reason (see the module docstring for when k-means degrades to one cluster).
 
     ``cluster_profiles`` turns the result into the per-cluster table.
 
@@ -132,15 +161,30 @@ def segment_customers(
     if unmatched:
         logger.warning("%s: %d customers match no RFM rule (segment %r)", what, unmatched, DEFAULT_SEGMENT)
 
-    assignments, profiles = kmeans_segments(
-        buyers, feature_columns=list(feature_columns), k=k, k_range=k_range, seed=seed
-    )
+    problem = clustering_problem(buyers, feature_columns, k=k, k_range=k_range, min_customers=min_customers) if buyers.height else None
+    status, reason = "ok", None
+    if problem is None:
+        assignments, profiles = kmeans_segments(
+            buyers, feature_columns=list(feature_columns), k=k, k_range=k_range, seed=seed
+        )
+        labels = profiles.select("cluster_id", pl.col("label").alias("cluster_label"))
+    else:
+        status, reason = "degraded", f"{problem}; fell back to the RFM segments and a single cluster"
+        logger.warning("%s: k-means degraded: %s", what, problem)
+        assignments, profiles = kmeans_segments(buyers, feature_columns=list(feature_columns), k=1, seed=seed)
+        labels = pl.DataFrame(
+            {"cluster_id": [0], "cluster_label": [SINGLE_CLUSTER_LABEL]},
+            schema={"cluster_id": pl.Int32, "cluster_label": pl.String},
+        )
     logger.info("%s: k=%d, silhouette on the fit sample %s", what, profiles.height, profiles.get_column("silhouette").first())
-    labels = profiles.select("cluster_id", pl.col("label").alias("cluster_label"))
     return (
         scored.join(assignments, on="customer_id", how="left", maintain_order="left")
         .join(labels, on="cluster_id", how="left", maintain_order="left")
-        .with_columns(pl.lit(as_of, pl.Datetime("us")).alias("as_of"))
+        .with_columns(
+            pl.lit(as_of, pl.Datetime("us")).alias("as_of"),
+            pl.lit(status, pl.String).alias("status"),
+            pl.lit(reason, pl.String).alias("status_reason"),
+        )
         .select(list(SEGMENTS_SCHEMA))
         .cast({c: t for c, t in SEGMENTS_SCHEMA.items() if c != "customer_id"})
     )
@@ -157,7 +201,8 @@ def cluster_profiles(
     """One row per cluster of ``segments`` (the output of ``segment_customers``).
 
     Columns: cluster_id, cluster_label, n_customers, share (of the segmented customers),
-    mean_<feature> (raw units, from ``customers``), silhouette, k, as_of.
+    mean_<feature> (raw units, from ``customers``), silhouette, k, as_of, status and
+    status_reason (the clustering's, from ``segments``; 'ok' when it has no status column).
 
     silhouette is the mean silhouette of the final assignment (every customer, nearest
     centroid) on a seeded sample of ``silhouette_sample_size`` customers, in the same
@@ -179,7 +224,10 @@ def cluster_profiles(
     if labels.get_column("_labels").max() != 1:
         raise ValueError(f"{what}: a cluster_id has more than one cluster_label")
 
-    joined = segments.select("customer_id", "cluster_id", "cluster_label", "as_of").join(
+    statuses = [pl.col(c) for c in STATUS_SCHEMA] if "status" in segments.columns else [
+        pl.lit("ok", pl.String).alias("status"), pl.lit(None, pl.String).alias("status_reason")
+    ]
+    joined = segments.select("customer_id", "cluster_id", "cluster_label", "as_of", *statuses).join(
         customers.select("customer_id", *(pl.col(c).cast(pl.Float64) for c in feature_columns)),
         on="customer_id",
         how="left",
@@ -209,6 +257,8 @@ def cluster_profiles(
             pl.len().cast(pl.Int64).alias("n_customers"),
             *(pl.col(c).mean().alias(f"mean_{c}") for c in feature_columns),
             pl.col("as_of").first(),
+            pl.col("status").first(),
+            pl.col("status_reason").first(),
         )
         .with_columns(
             (pl.col("n_customers") / joined.height).alias("share"),

@@ -26,6 +26,12 @@ top_recommendations as (
 
 rules as (
     select * from {{ ref('action_rules') }}
+),
+
+-- The ML inputs' statuses: a degraded model still gives every customer an action (from its
+-- fallback values), and this table says so.
+upstream as (
+    {{ upstream_status(['ml_churn_scores', 'ml_clv_predictions', 'ml_customer_segments', 'ml_recommendations']) }}
 )
 
 select
@@ -46,8 +52,12 @@ select
     matched.clv_tier,
     matched.predicted_clv,
     matched.rfm_segment,
-    cast(coalesce(matched.churn_probability, 0) * coalesce(matched.predicted_clv, 0) as decimal(18, 2)) as expected_value_at_stake,
-    {{ as_of() }}                                                               as as_of
+    cast(coalesce(matched.churn_probability, 0) * coalesce(matched.predicted_clv, 0) as decimal(18, 2))
+                                                                                as expected_value_at_stake,
+    {{ as_of() }}                                                               as as_of,
+    upstream.status,
+    upstream.status_reason
 from matched
+cross join upstream
 left join rules on matched.rule_id = rules.rule_id
 left join top_recommendations on matched.customer_id = top_recommendations.customer_id

@@ -18,7 +18,9 @@ cohorts as (
         avg(p_alive)                                        as average_p_alive,
         avg(expected_purchases_365d)                        as expected_purchases_365d_per_customer,
         avg(predicted_clv)                                  as predicted_clv_per_customer,
-        sum(predicted_clv)                                  as predicted_clv_total
+        sum(predicted_clv)                                  as predicted_clv_total,
+        max(case when status = 'degraded' then 1 else 0 end) as has_degraded,
+        max(status_reason)                                  as status_reason
     from customers
     group by cohort_month, acquisition_channel
 )
@@ -39,8 +41,11 @@ select
         as decimal(18, 2)
     )                                                                              as historical_clv_per_customer,
     cast(average_p_alive as double)                                                as average_p_alive,
-    cast(expected_purchases_365d_per_customer as double)                           as expected_purchases_365d_per_customer,
+    cast(expected_purchases_365d_per_customer as double)
+        as expected_purchases_365d_per_customer,
     cast(predicted_clv_per_customer as decimal(18, 2))                             as predicted_clv_per_customer,
     cast(predicted_clv_total as decimal(18, 2))                                    as predicted_clv_total,
-    cast({{ as_of() }} as timestamp)                                               as as_of
+    cast({{ as_of() }} as timestamp)                                               as as_of,
+    cast(case when has_degraded = 1 then 'degraded' else 'ok' end as varchar)     as status,
+    cast(case when has_degraded = 1 then status_reason end as varchar)             as status_reason
 from cohorts

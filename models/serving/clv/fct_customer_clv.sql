@@ -1,6 +1,8 @@
 -- One row per customer with at least one completed order up to as_of: historical CLV (what the
 -- customer has been worth, decomposed as average order value x purchase frequency x lifespan)
 -- beside the predicted CLV of the BG/NBD + Gamma-Gamma models (ml_clv_predictions) and a tier.
+-- Serving layer: reads a mart and an ML table. A degraded CLV model still gives every customer
+-- a prediction (the documented fallback); status / status_reason say so.
 {%- set min_tenure_days = var('clv_min_tenure_days', 30) %}
 {%- set high_share = var('clv_tier_high_share', 0.2) %}
 {%- set medium_share = var('clv_tier_medium_share', 0.3) %}
@@ -55,6 +57,8 @@ scored as (
         predictions.expected_average_order_value,
         predictions.predicted_clv,
         predictions.horizon_days,
+        predictions.status                                                       as prediction_status,
+        predictions.status_reason                                                as prediction_status_reason,
         -- Share of customers whose predicted CLV is >= this one's: ties share a tier.
         case when predictions.predicted_clv is not null then
             cume_dist() over (
@@ -95,5 +99,7 @@ select
             else 'low'
         end as varchar
     )                                                                            as clv_tier,
-    cast({{ as_of() }} as timestamp)                                             as as_of
+    cast({{ as_of() }} as timestamp)                                             as as_of,
+    cast(coalesce(prediction_status, 'ok') as varchar)                           as status,
+    cast(prediction_status_reason as varchar)                                    as status_reason
 from scored

@@ -9,7 +9,9 @@ select
     customers.completed_orders,
     customers.days_since_last_order,
     customers.tenure_days,
-    coalesce(customers.completed_orders = 1 and customers.tenure_days <= {{ var('new_customer_days') }}, false) as is_new_customer,
+    coalesce(
+        customers.completed_orders = 1 and customers.tenure_days <= {{ var('new_customer_days') }}, false
+    )                                                        as is_new_customer,
     churn.churn_probability,
     coalesce(churn.risk_tier, 'unscored')                    as risk_tier,
     clv.p_alive,
