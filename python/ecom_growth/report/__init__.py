@@ -99,6 +99,7 @@ def build_report(db_path: str | Path, out_dir: str | Path) -> Report:
         wh = Warehouse(con)
         sections, omitted = collect_sections(wh)
         as_of = wh.as_of()
+        notices = [*notices, *wh.degraded_lines()]
     html, charts = render_html(
         sections, omitted, title="ecom_growth — growth report", as_of=as_of,
         build_id=getattr(record, "build_id", None), notices=notices,

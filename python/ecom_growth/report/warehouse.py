@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 import duckdb
 import polars as pl
 
+from ecom_growth.model_status import degraded_tables
+
 # Only what BI reads (never staging or raw); earlier schemas win when a name exists twice, so a
 # table that moved to a later layer is read from its new home.
 REPORT_SCHEMAS = ("serving", "ml", "marts")
@@ -44,6 +46,8 @@ class Warehouse:
             self._schema.setdefault(table, schema)
         # Every table the report actually read (the dbt exposure must list each of them).
         self.read: set[str] = set()
+        self._degraded_tables = degraded_tables(con)
+        self._degraded = {d.table: d.reasons for d in self._degraded_tables}
 
     def has(self, table: str, columns: Sequence[str] = ()) -> bool:
         return table in self._schema and set(columns) <= set(self.columns(table))
@@ -87,14 +91,12 @@ class Warehouse:
         return rows[0][0] if rows else None
 
     def degraded(self, table: str) -> list[str]:
-        """The distinct status_reason of degraded rows of `table` (the project's model status columns)."""
-        if not self.has(table, ("status", "status_reason")):
-            return []
-        rows = self.con.execute(
-            f"select distinct coalesce(status_reason, 'no reason given') from {self.qualified(table)} "
-            "where status = 'degraded' order by 1 limit 5"
-        ).fetchall()
-        return [reason for (reason,) in rows]
+        """Why `table` is degraded (its distinct status_reason values); empty when it is ok."""
+        return list(self._degraded.get(table, ()))
+
+    def degraded_lines(self) -> list[str]:
+        """One 'DEGRADED <table>: <reasons>' line per degraded ML or serving table."""
+        return [d.line() for d in self._degraded_tables]
 
     def as_of(self) -> str | None:
         """The build's analysis date, from the first BI table that carries it (None if none does)."""
