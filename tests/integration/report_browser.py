@@ -174,8 +174,13 @@ def render(page: Path, screenshot: Path, *, width: int = 1280, timeout: float = 
                 raise RuntimeError(f"chromium did not open its DevTools port (exit code {process.poll()})")
             time.sleep(0.1)
         port = int(port_file.read_text().splitlines()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
-            targets = [t for t in json.load(response) if t.get("type") == "page"]
+        targets: list[dict] = []
+        while not targets:  # the first tab may appear a moment after the port
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
+                targets = [t for t in json.load(response) if t.get("type") == "page"]
+            if time.monotonic() > deadline:
+                raise RuntimeError("chromium opened no page target")
+            time.sleep(0.1)
         tools = DevTools(WebSocket(targets[0]["webSocketDebuggerUrl"], timeout))
         for domain in ("Runtime", "Log", "Page", "Network"):
             tools.call(f"{domain}.enable")
