@@ -7,15 +7,11 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
-from implicit.cpu.als import AlternatingLeastSquares
-from implicit.nearest_neighbours import CosineRecommender
-
 from ecom_growth.recommend import (
     RECOMMENDATION_SCHEMA,
     SIMILAR_SCHEMA,
-    IdMaps,
     fit_als,
-    fit_item_cosine,
+    fit_item_knn,
     fit_recommender,
     indicator_matrix,
     interaction_matrix,
@@ -27,6 +23,8 @@ from ecom_growth.recommend import (
 )
 from ecom_growth.recommend.evaluation import temporal_split
 from ecom_growth.recommend.topn import factor_top_n
+from implicit.cpu.als import AlternatingLeastSquares
+from implicit.nearest_neighbours import CosineRecommender
 
 
 def interactions(rows: list[tuple[str, str, float, int]]) -> pl.DataFrame:
@@ -325,10 +323,10 @@ def test_item_item_model_is_topped_up_from_popularity_without_duplicates():
     assert rows_of(recs, "c") == [("p1", "popular_in_channel"), ("p2", "popular_global")]
 
 
-def test_real_item_cosine_model_runs_and_filters():
+def test_real_item_knn_model_runs_and_filters():
     matrix, maps = interaction_matrix(SHOP, weighting="alpha")
-    model = fit_item_cosine(matrix, neighbours=3)
-    recs = recommend_top_n(model, matrix, maps, interactions=SHOP, n=3, source="item_cosine")
+    model = fit_item_knn(matrix, neighbours=3, shrinkage=1.0)
+    recs = recommend_top_n(model, matrix, maps, interactions=SHOP, n=3, source="item_knn")
     bought = purchased_pairs(SHOP)
     assert recs.join(bought, on=["customer_id", "product_id"], how="semi").height == 0
     assert sorted(recs.get_column("customer_id").unique().to_list()) == ["a", "b", "c"]
@@ -393,3 +391,15 @@ def test_similar_products_by_factor_cosine_excluding_self():
     assert similar.height == 8
     # n larger than the catalogue: everything but itself
     assert similar_products(model, maps, n=10).group_by("product_id").len().get_column("len").to_list() == [3] * 4
+
+
+def test_with_half_life_takes_that_strength_column_and_drops_zero_evidence():
+    from ecom_growth.recommend.matrix import strength_column, with_half_life
+
+    frame = pl.DataFrame({"customer_id": ["a", "b"], "product_id": ["x", "x"], "strength": [1.0, 0.0],
+                          "strength_half_life_7d": [0.5, 0.0], "purchase_count": [1, 1]})
+    assert strength_column(7) == "strength_half_life_7d"
+    assert with_half_life(frame, 7).select("customer_id", "strength").rows() == [("a", 0.5)]
+    assert with_half_life(frame, None).get_column("strength").to_list() == [1.0]
+    with pytest.raises(ValueError, match="strength_half_life_14d"):
+        with_half_life(frame, 14)

@@ -6,7 +6,6 @@ import math
 
 import polars as pl
 import pytest
-
 from ecom_growth.recommend import ranking_metrics
 
 RECS = pl.DataFrame(

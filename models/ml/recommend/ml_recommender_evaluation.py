@@ -1,22 +1,36 @@
-"""ALS vs most-popular vs item-item cosine on a temporal holdout (optionally a small grid)."""
+"""Validation/test evaluation of ALS and the baselines (choose on validation, report on test)."""
 
 from ecom_growth.recommend import evaluate_recommenders
-from ecom_growth.recommend.settings import hyperparameters_from_config, split_hyperparameters
+from ecom_growth.recommend.settings import evaluation_config
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    train = dbt.ref("int_user_item_interactions_before_holdout").pl()
-    test = dbt.ref("int_holdout_purchases").pl()
-    fit_params, weighting, weight_params = split_hyperparameters(hyperparameters_from_config(dbt.config))
+    # dbt only passes config keys read literally with dbt.config.get
+    settings = {
+        "als_weighting": dbt.config.get("als_weighting"),
+        "interaction_half_life_days": dbt.config.get("interaction_half_life_days"),
+        "als_factors": dbt.config.get("als_factors"),
+        "als_regularization": dbt.config.get("als_regularization"),
+        "als_iterations": dbt.config.get("als_iterations"),
+        "als_alpha": dbt.config.get("als_alpha"),
+        "als_bm25_k1": dbt.config.get("als_bm25_k1"),
+        "als_bm25_b": dbt.config.get("als_bm25_b"),
+        "als_log_eps": dbt.config.get("als_log_eps"),
+        "als_random_state": dbt.config.get("als_random_state"),
+        "recommender_eval_ks": dbt.config.get("recommender_eval_ks"),
+        "recommender_filter_purchased": dbt.config.get("recommender_filter_purchased"),
+        "recommender_grid": dbt.config.get("recommender_grid"),
+        "recommender_knn_neighbours": dbt.config.get("recommender_knn_neighbours"),
+        "recommender_knn_shrinkage": dbt.config.get("recommender_knn_shrinkage"),
+        "recommender_bootstrap_samples": dbt.config.get("recommender_bootstrap_samples"),
+        "recommender_confidence_level": dbt.config.get("recommender_confidence_level"),
+        "recommender_min_evaluation_users": dbt.config.get("recommender_min_evaluation_users"),
+    }
     return evaluate_recommenders(
-        train,
-        test,
-        ks=tuple(dbt.config.get("recommender_eval_ks")),
-        als_params=fit_params,
-        weighting=weighting,
-        weighting_params=weight_params,
-        filter_purchased=dbt.config.get("recommender_filter_purchased"),
-        grid=dbt.config.get("recommender_grid"),
-        random_state=dbt.config.get("als_random_state"),
+        dbt.ref("int_user_item_interactions_before_holdout").pl(),
+        dbt.ref("int_holdout_purchases").pl(),
+        customers=dbt.ref("dim_customers").pl().select("customer_id", "acquisition_channel"),
+        products=dbt.ref("dim_products").pl().select("product_id", "category"),
+        config=evaluation_config(settings),
     )

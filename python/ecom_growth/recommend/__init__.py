@@ -6,21 +6,25 @@ Typical use (what the dbt models in models/ml/ do)::
     recs = recommend_top_n(fitted.model, fitted.matrix, fitted.maps, customers,
                            interactions=interactions, n=10)
     similar = similar_products(fitted.model, fitted.maps, n=10)
-    report = evaluate_recommenders(train_interactions, test_purchases, ks=(5, 10, 20))
+    report = evaluate_recommenders(train, labels, customers=..., products=..., config=...)
 
-Modules: ``matrix`` (ids + confidence matrix), ``als`` (fit), ``baselines`` (popularity, item
-cosine), ``topn`` (recommendations + similar products), ``metrics`` (ranking metrics),
-``evaluation`` (temporal holdout comparison), ``synthetic`` (low-rank test data).
+Modules: ``matrix`` (ids + confidence matrix), ``als`` (fit, exact user solve), ``store`` (the
+final model as factor tables), ``serve`` (what ml_recommendations / ml_similar_products return),
+``baselines`` (popularity), ``knn`` (item kNN), ``topn`` (recommendations + similar products),
+``metrics`` (ranking, diversity, novelty), ``bootstrap`` (confidence intervals over users),
+``evaluation`` (validation / test comparison), ``synthetic`` (low-rank test data).
 """
 
 from ecom_growth.recommend.als import FittedRecommender, fit_als, fit_recommender
-from ecom_growth.recommend.baselines import fit_item_cosine, popularity
+from ecom_growth.recommend.baselines import popularity
 from ecom_growth.recommend.evaluation import (
     EVALUATION_SCHEMA,
+    EvaluationConfig,
     evaluate_recommenders,
     relevant_items,
     temporal_split,
 )
+from ecom_growth.recommend.knn import ItemKNN, fit_item_knn
 from ecom_growth.recommend.matrix import (
     IdMaps,
     confidence,
@@ -41,12 +45,14 @@ __all__ = [
     "EVALUATION_SCHEMA",
     "RECOMMENDATION_SCHEMA",
     "SIMILAR_SCHEMA",
+    "EvaluationConfig",
     "FittedRecommender",
     "IdMaps",
+    "ItemKNN",
     "confidence",
     "evaluate_recommenders",
     "fit_als",
-    "fit_item_cosine",
+    "fit_item_knn",
     "fit_recommender",
     "indicator_matrix",
     "interaction_matrix",

@@ -24,6 +24,10 @@ from ecom_growth.recommend.matrix import IdMaps, Weighting, interaction_matrix
 
 log = logging.getLogger(__name__)
 
+# hyperparameter names: of the ALS fit, and of the confidence weighting (matrix.confidence)
+FIT_KEYS: tuple[str, ...] = ("factors", "regularization", "iterations")
+WEIGHT_KEYS: tuple[str, ...] = ("alpha", "log_eps", "bm25_k1", "bm25_b")
+
 
 def fit_als(
     matrix: sp.csr_matrix,
@@ -119,3 +123,37 @@ def fit_recommender(
         num_threads=num_threads,
     )
     return FittedRecommender(model=model, matrix=matrix, maps=maps)
+
+
+def solve_users(model, matrix: sp.csr_matrix, *, num_threads: int = 0) -> np.ndarray:
+    """Exact least-squares user factors given the model's item factors (implicit's
+    ``recalculate_user``: Cholesky per user, from zero, users independent of each other).
+
+    A deterministic function of (item factors, regularization, matrix): the final model stores
+    only item factors + hyperparameters, and user factors - for the fitted customers and for
+    new ones alike - are this solve. Bit-identical across runs and thread counts (BLAS is
+    single-threaded here; each user is solved on its own).
+    """
+    n_users = matrix.shape[0]
+    factors = model.item_factors.shape[1]
+    if n_users == 0 or model.item_factors.shape[0] == 0:
+        return np.zeros((n_users, factors), dtype=np.float32)
+    model.num_threads = num_threads
+    with threadpool_limits(1, "blas"):
+        model._YtY = None  # YtY is cached from the item factors: recompute from the current ones
+        return np.asarray(
+            model.recalculate_user(np.arange(n_users), sp.csr_matrix(matrix, dtype=np.float32)),
+            dtype=np.float32,
+        )
+
+
+def model_from_item_factors(item_factors: np.ndarray, *, regularization: float, num_threads: int = 0):
+    """An implicit ALS model holding stored item factors (user factors unset), for scoring."""
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    items = np.ascontiguousarray(item_factors, dtype=np.float32)
+    model = AlternatingLeastSquares(
+        factors=items.shape[1], regularization=regularization, alpha=1.0, num_threads=num_threads
+    )
+    model.item_factors = items
+    return model

@@ -3,19 +3,15 @@
 * Most popular: rank products by how many distinct customers bought them (default) or by
   their total interaction strength. It is also the cold-start fallback (per acquisition channel,
   then global) and the top-up when a model returns fewer than N products.
-* Item-item cosine: ``implicit.nearest_neighbours.CosineRecommender`` keeps the K most similar
-  items per item (cosine of item columns); a user's score for an item is the sum of their
-  confidences on its neighbours. A strong, cheap baseline for ALS.
+* Item-item kNN lives in ``knn`` (shrunk cosine; it replaced implicit's CosineRecommender,
+  see that module for why).
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Literal
 
 import polars as pl
-import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from ecom_growth.recommend.matrix import (
     ITEM_COL,
@@ -84,17 +80,3 @@ def popularity(
     return pl.concat(frames).sort(
         [CHANNEL_COL, "popularity", ITEM_COL], descending=[False, True, False], nulls_last=False
     )
-
-
-def fit_item_cosine(matrix: sp.csr_matrix, *, neighbours: int = 20, num_threads: int = 0):
-    """Item-item cosine recommender on the users x items confidence matrix (K = neighbours)."""
-    from implicit.nearest_neighbours import CosineRecommender
-
-    if neighbours < 1:
-        raise ValueError(f"neighbours must be >= 1, got {neighbours}")
-    model = CosineRecommender(K=neighbours, num_threads=num_threads)
-    with threadpool_limits(1, "blas"), warnings.catch_warnings():
-        # implicit normalises the columns into a COO matrix and then warns about its own COO
-        warnings.filterwarnings("ignore", message="Method expects CSR input")
-        model.fit(sp.csr_matrix(matrix), show_progress=False)
-    return model

@@ -222,6 +222,27 @@ def interaction_matrix(
     return matrix, maps
 
 
+def strength_column(half_life_days: int) -> str:
+    """Name of the interactions column decayed with this half-life (macro user_item_interactions)."""
+    return f"strength_half_life_{int(half_life_days)}d"
+
+
+def with_half_life(interactions: pl.DataFrame, half_life_days: int | None) -> pl.DataFrame:
+    """``interactions`` with ``strength`` taken from the column of this half-life (None: the
+    ``strength`` column as it is).
+
+    Rows whose strength at that half-life is 0 (signals too old to register at 18 decimals)
+    are left out: they carry no evidence for the model. Purchase filtering does not depend on
+    them (it reads purchase_count).
+    """
+    if half_life_days is not None:
+        column = strength_column(half_life_days)
+        require_columns(interactions, (column,), "interactions")
+        interactions = interactions.with_columns(pl.col(column).alias("strength"))
+    require_columns(interactions, ("strength",), "interactions")
+    return interactions.filter(pl.col("strength") > 0)
+
+
 def indicator_matrix(pairs: pl.DataFrame, maps: IdMaps) -> sp.csr_matrix:
     """Binary users x items CSR of (customer_id, product_id) pairs in ``maps``' index space.
 

@@ -1,61 +1,74 @@
 """Recommender settings as the dbt project passes them (YAML config rendered from vars).
 
 One place turns the project's vars into the keyword arguments of the library, so the
-evaluation and the final model can never disagree about what a var means.
+evaluation and the final model can never disagree about what a var means. The defaults live
+in dbt_project.yml only: a missing var is an error here, not a silent second default.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
 
-from ecom_growth.recommend.evaluation import _FIT_KEYS, _WEIGHT_KEYS, DEFAULT_ALS_PARAMS, DEFAULT_WEIGHTING_PARAMS
+from ecom_growth.recommend.evaluation import EvaluationConfig, selected_configuration
 
-_VAR_NAMES = {
-    "factors": "als_factors",
-    "regularization": "als_regularization",
-    "iterations": "als_iterations",
-    "alpha": "als_alpha",
-    "bm25_k1": "als_bm25_k1",
-    "bm25_b": "als_bm25_b",
+_ALS_VARS = {
+    "weighting": ("als_weighting", str),
+    "half_life_days": ("interaction_half_life_days", int),
+    "factors": ("als_factors", int),
+    "regularization": ("als_regularization", float),
+    "iterations": ("als_iterations", int),
+    "alpha": ("als_alpha", float),
+    "bm25_k1": ("als_bm25_k1", float),
+    "bm25_b": ("als_bm25_b", float),
+    "log_eps": ("als_log_eps", float),
 }
 
 
+def _get(config: Mapping[str, Any], name: str) -> Any:
+    value = config.get(name)
+    if value is None:
+        raise ValueError(f"var {name!r} is not set (see dbt_project.yml)")
+    return value
+
+
 def hyperparameters_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """{weighting, factors, regularization, iterations, alpha, log_eps, bm25_k1, bm25_b} from dbt vars
-    (missing or null vars fall back to the library defaults)."""
-    params: dict[str, Any] = {**DEFAULT_ALS_PARAMS, **DEFAULT_WEIGHTING_PARAMS, "weighting": "bm25"}
-    if config.get("als_weighting") is not None:
-        params["weighting"] = str(config["als_weighting"])
-    for key, var_name in _VAR_NAMES.items():
-        value = config.get(var_name)
-        if value is not None:
-            params[key] = type(params[key])(value)
-    return params
+    """{weighting, half_life_days, factors, regularization, iterations, alpha, bm25_k1, bm25_b,
+    log_eps} from dbt vars."""
+    return {key: cast(_get(config, name)) for key, (name, cast) in _ALS_VARS.items()}
 
 
-def selected_hyperparameters(evaluation: pl.DataFrame, fallback: Mapping[str, Any]) -> dict[str, Any]:
-    """The ALS configuration the evaluation selected (is_selected), else ``fallback``.
-
-    With a hyperparameter grid the final model uses the winner on the temporal holdout; without
-    one (or with an empty evaluation, e.g. no holdout purchases) it uses the configured vars.
-    """
-    if evaluation.height == 0:
-        return dict(fallback)
-    chosen = evaluation.filter((pl.col("model") == "als") & pl.col("is_selected"))
-    if chosen.height == 0:
-        return dict(fallback)
-    params = json.loads(chosen.get_column("hyperparameters")[0])
-    return {**fallback, **{k: v for k, v in params.items() if k in _FIT_KEYS or k in _WEIGHT_KEYS or k == "weighting"}}
-
-
-def split_hyperparameters(params: Mapping[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any]]:
-    """(ALS fit kwargs, weighting name, weighting kwargs)."""
-    return (
-        {k: params[k] for k in _FIT_KEYS if k in params},
-        str(params.get("weighting", "bm25")),
-        {k: params[k] for k in _WEIGHT_KEYS if k in params},
+def evaluation_config(config: Mapping[str, Any]) -> EvaluationConfig:
+    """The evaluation's settings from dbt vars."""
+    return EvaluationConfig(
+        ks=tuple(int(k) for k in _get(config, "recommender_eval_ks")),
+        filter_purchased=bool(_get(config, "recommender_filter_purchased")),
+        als=hyperparameters_from_config(config),
+        als_grid=list(config.get("recommender_grid") or []),
+        knn_neighbours=[int(k) for k in _get(config, "recommender_knn_neighbours")],
+        knn_shrinkage=[float(h) for h in _get(config, "recommender_knn_shrinkage")],
+        bootstrap_samples=int(_get(config, "recommender_bootstrap_samples")),
+        confidence_level=float(_get(config, "recommender_confidence_level")),
+        random_state=int(_get(config, "als_random_state")),
+        min_users=int(_get(config, "recommender_min_evaluation_users")),
     )
+
+
+def final_als_hyperparameters(evaluation: pl.DataFrame) -> dict[str, Any]:
+    """The ALS configuration chosen on validation (the evaluation always records one, the
+    configured vars when it could not choose)."""
+    chosen = selected_configuration(evaluation, "als")
+    if not chosen:
+        raise ValueError("ml_recommender_evaluation holds no ALS configuration; rebuild it")
+    return chosen
+
+
+def fit_minimums(config: Mapping[str, Any]) -> dict[str, int]:
+    """min_users / min_items / min_interactions below which ALS degrades."""
+    return {
+        "min_users": int(_get(config, "als_min_users")),
+        "min_items": int(_get(config, "als_min_items")),
+        "min_interactions": int(_get(config, "als_min_interactions")),
+    }

@@ -306,6 +306,7 @@ def recommend_top_n(
     purchased: pl.DataFrame | None = None,
     popularity_by: PopularityBy = "purchasers",
     source: str = "als",
+    channels: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Top-``n`` products for every customer in ``customers``.
 
@@ -321,7 +322,10 @@ def recommend_top_n(
             (``purchase_count > 0``, or every row when there is no purchase_count).
         filter_purchased: drop products the customer already bought (False: allow repurchase,
             e.g. consumables).
-        source: label of model rows (``"als"``, ``"item_cosine"``, ...).
+        source: label of model rows (``"als"``, ``"item_knn"``, ...).
+        channels: customer_id, acquisition_channel of the customers whose purchases make up
+            the channel popularity (None = ``customers``; pass every customer when
+            ``customers`` holds only a few, e.g. the cold-start users of an evaluation).
 
     Returns columns customer_id, rank (1..), product_id, score, source, sorted by customer_id
     and rank. ``score`` is the model score for model rows and the popularity (distinct
@@ -389,7 +393,7 @@ def recommend_top_n(
         )
         lists = _fallback_lists(
             interactions,
-            cust,
+            cust if channels is None else channels,
             maps,
             by=popularity_by,
             channels_needed=needing.get_column(CHANNEL_COL).drop_nulls().unique(),

@@ -1,0 +1,150 @@
+"""Item kNN (shrunk cosine), the Poisson bootstrap, and diversity / novelty."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+import scipy.sparse as sp
+from ecom_growth.recommend import (
+    fit_item_knn,
+    interaction_matrix,
+    ranking_metrics,
+    recommend_top_n,
+    relevant_items,
+)
+from ecom_growth.recommend.bootstrap import bootstrap_means
+from ecom_growth.recommend.evaluation import temporal_split
+from ecom_growth.recommend.metrics import list_diversity_novelty
+
+# ------------------------------------------------------------------ item kNN
+
+
+def test_similarity_is_shrunk_cosine_of_buyer_sets_without_diagonal():
+    # users x items: item 0 bought by u0,u1,u2; item 1 by u0,u1; item 2 by u2 only
+    x = sp.csr_matrix(np.array([[1, 5, 0], [1, 1, 0], [2, 0, 1]], dtype=np.float32))  # values ignored
+    model = fit_item_knn(x, neighbours=5, shrinkage=1.0)
+    sim = model.similarity.toarray()
+    assert np.all(np.diag(sim) == 0)
+    assert sim[0, 1] == pytest.approx(2 / (math.sqrt(3 * 2) + 1))
+    assert sim[0, 2] == pytest.approx(1 / (math.sqrt(3 * 1) + 1))
+    assert sim[1, 2] == 0  # never bought together
+    assert np.allclose(sim, sim.T)
+
+
+def test_only_the_k_best_neighbours_are_kept_ties_by_item_index():
+    x = sp.csr_matrix(np.ones((2, 4), dtype=np.float32))  # every pair equally similar
+    sim = fit_item_knn(x, neighbours=2, shrinkage=0.0).similarity.toarray()
+    assert (sim > 0).sum(axis=1).tolist() == [2, 2, 2, 2]
+    assert np.flatnonzero(sim[0]).tolist() == [1, 2] and np.flatnonzero(sim[3]).tolist() == [0, 1]
+
+
+def test_bad_knn_arguments_raise():
+    x = sp.csr_matrix(np.ones((2, 2), dtype=np.float32))
+    with pytest.raises(ValueError):
+        fit_item_knn(x, neighbours=0, shrinkage=0.0)
+    with pytest.raises(ValueError):
+        fit_item_knn(x, neighbours=3, shrinkage=-1.0)
+
+
+def long_tail_purchases(seed: int) -> pl.DataFrame:
+    """Two taste groups of 10 products; each customer buys 2 of their group's products, most
+    also one one-off product nobody else bought (a long tail, as in public ratings data), and
+    later a third product of their group (the holdout)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(400):
+        core = [f"g{u % 2}_{i}" for i in range(10)]
+        picks = rng.choice(core, size=3, replace=False)
+        rows += [(f"u{u}", str(picks[0]), 0.1), (f"u{u}", str(picks[1]), 0.2), (f"u{u}", str(picks[2]), 0.9)]
+        if u < 300:
+            rows.append((f"u{u}", f"tail{u}", 0.3))
+    return pl.DataFrame(rows, schema=["customer_id", "product_id", "purchased_at"], orient="row")
+
+
+def test_shrinkage_keeps_one_off_products_out_of_the_neighbourhoods():
+    train, test = temporal_split(long_tail_purchases(0), cutoff=0.5, time_col="purchased_at")
+    relevant = relevant_items(train, test)
+    matrix, maps = interaction_matrix(train, weighting="alpha")
+    matrix.data[:] = 1.0
+
+    def ndcg(shrinkage: float) -> float:
+        model = fit_item_knn(matrix, neighbours=5, shrinkage=shrinkage)
+        recs = recommend_top_n(model, matrix, maps, relevant.select("customer_id").unique(), interactions=train, n=3)
+        table = ranking_metrics(recs, relevant, ks=(3,))
+        return table.filter(pl.col("metric") == "ndcg").get_column("value").item()
+
+    plain, shrunk = ndcg(0.0), ndcg(20.0)
+    # a group product X has ~40 buyers and ~4 co-buyers with each other group product:
+    # cosine ~ 4/40 = 0.1, below a one-off product's 1/sqrt(40) = 0.16, so plain cosine
+    # fills X's 5 neighbours with one-off products; shrinkage 20 reverses the order
+    # (4/60 vs 1/26) and the group products come back
+    assert shrunk > 1.3 * plain, (plain, shrunk)
+
+
+# ------------------------------------------------------------------ bootstrap
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_users():
+    rng = np.random.default_rng(0)
+    small = rng.random((100, 1))
+    large = rng.random((10_000, 1))
+    lo_s, hi_s = bootstrap_means(small, samples=500, confidence_level=0.95, seed=1)
+    lo_l, hi_l = bootstrap_means(large, samples=500, confidence_level=0.95, seed=1)
+    assert lo_s[0] < small.mean() < hi_s[0]
+    assert lo_l[0] < large.mean() < hi_l[0]
+    # the width follows the standard error: 10x the users, about 1/sqrt(10) the width
+    assert (hi_l[0] - lo_l[0]) / (hi_s[0] - lo_s[0]) == pytest.approx(1 / math.sqrt(100), rel=0.35)
+    # a 95% normal interval of a uniform mean: +-1.96 * sqrt(1/12) / sqrt(n)
+    assert hi_l[0] - lo_l[0] == pytest.approx(2 * 1.96 * math.sqrt(1 / 12) / 100, rel=0.15)
+
+
+def test_bootstrap_is_deterministic_paired_and_skips_nan():
+    x = np.column_stack([np.arange(50.0), np.arange(50.0), np.r_[np.full(10, np.nan), np.ones(40)]])
+    first = bootstrap_means(x, samples=200, confidence_level=0.9, seed=3)
+    second = bootstrap_means(x, samples=200, confidence_level=0.9, seed=3)
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+    assert first[0][0] == first[0][1]  # same users, same weights: identical columns, identical bounds
+    assert first[0][2] == first[1][2] == 1.0  # NaN users left out of the third column
+    lo, hi = bootstrap_means(np.zeros((0, 2)), samples=10, confidence_level=0.9, seed=0)
+    assert np.isnan(lo).all() and np.isnan(hi).all()
+    with pytest.raises(ValueError):
+        bootstrap_means(x, samples=0, confidence_level=0.9, seed=0)
+
+
+# ------------------------------------------------------------------ diversity and novelty
+
+
+def test_diversity_and_novelty_by_hand():
+    recs = pl.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "b", "b", "c"],
+        "product_id": ["x", "y", "z", "x", "w", "v", "x"],
+        "rank": [1, 2, 3, 1, 2, 3, 1],
+    })
+    categories = pl.DataFrame({"product_id": ["x", "y", "z", "w", "v"], "category": ["A", "A", "B", "B", "C"]})
+    item_users = pl.DataFrame({"product_id": ["x", "y", "z", "w"], "users": [7, 3, 1, 0]})  # v unseen
+    table = list_diversity_novelty(recs, categories, item_users, 7, ks=(2, 3)).sort("customer_id")
+    row = {r["customer_id"]: r for r in table.iter_rows(named=True)}
+    # a@3: categories A, A, B -> 2 of 3 pairs differ; b@3: A, B, C -> all differ; c: one item
+    assert row["a"]["diversity_3"] == pytest.approx(2 / 3)
+    assert row["b"]["diversity_3"] == pytest.approx(1.0)
+    assert row["a"]["diversity_2"] == pytest.approx(0.0)
+    assert row["c"]["diversity_3"] is None
+    info = {p: -math.log2((u + 1) / 8) for p, u in {"x": 7, "y": 3, "z": 1, "w": 0, "v": 0}.items()}
+    assert row["a"]["novelty_3"] == pytest.approx((info["x"] + info["y"] + info["z"]) / 3)
+    assert row["b"]["novelty_2"] == pytest.approx((info["x"] + info["w"]) / 2)
+    assert row["c"]["novelty_3"] == pytest.approx(0.0)  # bought by every training customer
+
+
+def test_blocked_computation_equals_one_block(monkeypatch):
+    from ecom_growth.recommend import knn
+
+    rng = np.random.default_rng(2)
+    x = sp.csr_matrix((rng.random((200, 60)) < 0.1).astype(np.float32))
+    whole = fit_item_knn(x, neighbours=7, shrinkage=3.0).similarity
+    monkeypatch.setattr(knn, "_BLOCK_PAIRS", 50)  # dozens of blocks
+    assert len(knn._item_blocks(sp.csr_matrix(x, dtype=np.float64))) > 10
+    blocked = fit_item_knn(x, neighbours=7, shrinkage=3.0).similarity
+    assert (whole != blocked).nnz == 0

@@ -1,0 +1,165 @@
+"""The final ALS model as tables: fit once, score from storage bit-identically, degrade cleanly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from ecom_growth.recommend import (
+    fit_als,
+    interaction_matrix,
+    recommend_top_n,
+    similar_products,
+    synthetic_purchases,
+)
+from ecom_growth.recommend.als import solve_users
+from ecom_growth.recommend.evaluation import temporal_split
+from ecom_growth.recommend.serve import serve_recommendations, similar_products_table
+from ecom_growth.recommend.store import (
+    item_factor_table,
+    stored_model,
+    user_factor_table,
+)
+
+PARAMS = {"weighting": "log", "alpha": 5.0, "log_eps": 1.0, "factors": 8, "regularization": 0.1,
+          "iterations": 5, "random_state": 3}
+MINIMUMS = {"min_users": 20, "min_items": 5, "min_interactions": 100}
+
+
+def served(family: str, params: dict | None = None) -> pl.DataFrame:
+    """A minimal evaluation table whose validation winner is ``family``."""
+    return pl.DataFrame({"split": ["validation"], "model": [family], "is_served": [True], "is_selected": [True],
+                         "hyperparameters": [json.dumps(params or {})]})
+
+
+@pytest.fixture(scope="module")
+def shop():
+    events = synthetic_purchases(300, 60, rank=4, seed=9)
+    interactions, _ = temporal_split(events, cutoff=1.0, time_col="purchased_at")
+    customers = pl.DataFrame({"customer_id": [*interactions.get_column("customer_id").unique().sort(), "newbie"]}) \
+        .with_columns(acquisition_channel=pl.lit("organic"))
+    products = interactions.select("product_id").unique().with_columns(category=pl.lit("c"))
+    return interactions, customers, products
+
+
+def to_warehouse_and_back(frame: pl.DataFrame) -> pl.DataFrame:
+    """Through Arrow/Parquet, the way dbt-duckdb stores and returns the table."""
+    import io
+
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    buffer.seek(0)
+    return pl.read_parquet(buffer)
+
+
+def test_scoring_from_stored_factors_is_bit_identical_to_scoring_right_after_the_fit(shop):
+    interactions, customers, _ = shop
+    # right after the fit: the fitted model, with users solved against its final item factors
+    matrix, maps = interaction_matrix(interactions, weighting="log", alpha=5.0, log_eps=1.0)
+    model = fit_als(matrix, factors=8, regularization=0.1, iterations=5, random_state=3)
+    model.user_factors = solve_users(model, matrix)
+    direct = recommend_top_n(model, matrix, maps, customers, interactions=interactions, n=10)
+    direct_similar = similar_products(model, maps, n=5)
+    # from the tables
+    items = to_warehouse_and_back(item_factor_table(interactions, PARAMS, **MINIMUMS))
+    users = to_warehouse_and_back(user_factor_table(interactions, items))
+    assert np.array_equal(items.get_column("factors").to_numpy(), model.item_factors)
+    assert np.array_equal(users.get_column("factors").to_numpy(), model.user_factors)
+    stored = serve_recommendations(interactions, customers, evaluation=served("als", PARAMS), item_factors=items,
+                                   user_factors=users, n=10, filter_purchased=True)
+    assert stored.select(direct.columns).equals(direct)
+    assert set(stored.get_column("status")) == {"ok"}
+    similar = similar_products_table(items, shop[2], interactions, n=5)
+    assert similar.select(direct_similar.columns).equals(direct_similar)
+
+
+def test_fit_metadata_is_recorded(shop):
+    interactions, *_ = shop
+    items = item_factor_table(interactions, PARAMS, **MINIMUMS)
+    row = items.row(0, named=True)
+    assert json.loads(row["hyperparameters"]) == PARAMS
+    assert row["weighting"] == "log" and row["factor_count"] == 8
+    assert row["n_users"] == interactions.get_column("customer_id").n_unique()
+    assert row["n_items"] == items.height == interactions.get_column("product_id").n_unique()
+    assert row["n_interactions"] == interactions.height
+    assert row["fit_seconds"] >= 0 and row["library_version"].startswith("implicit ")
+    assert row["status"] == "ok" and row["status_reason"] is None
+    assert items.schema["factors"] == pl.Array(pl.Float32, 8)
+
+
+def test_new_customers_are_folded_in_by_the_same_solve(shop):
+    interactions, *_ = shop
+    items = item_factor_table(interactions, PARAMS, **MINIMUMS)
+    users = user_factor_table(interactions, items)
+    # a stored user table without the last customer: the solve fills them in identically
+    model, _, _ = stored_model(interactions, items, users=users.head(users.height - 1))
+    assert np.array_equal(model.user_factors, users.get_column("factors").to_numpy())
+
+
+def test_stored_factors_must_cover_the_catalogue(shop):
+    interactions, *_ = shop
+    items = item_factor_table(interactions, PARAMS, **MINIMUMS)
+    with pytest.raises(ValueError, match="no stored ALS factors"):
+        stored_model(interactions, items.head(items.height - 1), users=None)
+
+
+@pytest.mark.parametrize(
+    ("interactions", "reason"),
+    [
+        (pl.DataFrame({"customer_id": [f"c{i}" for i in range(40)], "product_id": ["only"] * 40,
+                       "strength": [1.0] * 40, "purchase_count": [1] * 40}), "1 products with interactions (< 5)"),
+        (pl.DataFrame({"customer_id": ["a", "b", "c"] * 10, "product_id": [f"p{i}" for i in range(30)],
+                       "strength": [1.0] * 30, "purchase_count": [1] * 30}), "3 customers with interactions (< 20)"),
+        (pl.DataFrame(schema={"customer_id": pl.String, "product_id": pl.String, "strength": pl.Float64,
+                              "purchase_count": pl.Int64}), "0 interactions (< 100)"),
+    ],
+    ids=["one-product catalogue", "too few customers", "no interactions"],
+)
+def test_too_little_data_degrades_to_popularity_and_the_build_goes_on(interactions, reason):
+    customers = pl.DataFrame({"customer_id": ["a", "c0", "zz"], "acquisition_channel": ["x", "x", None]})
+    products = pl.DataFrame({"product_id": ["only", "p0", "p1"], "category": ["k", "k", "k"]})
+    items = item_factor_table(interactions, PARAMS, **MINIMUMS)
+    assert set(items.get_column("status")) == {"degraded"}
+    assert reason in items.get_column("status_reason")[0]
+    assert items.get_column("factors").null_count() == items.height >= 1
+    users = user_factor_table(interactions, items)
+    assert users.height == 1 and users.get_column("status")[0] == "degraded"
+    recs = serve_recommendations(interactions, customers, evaluation=served("als", PARAMS), item_factors=items,
+                                 user_factors=users, n=3, filter_purchased=True)
+    assert set(recs.get_column("status")) <= {"degraded"}
+    assert set(recs.get_column("source")) <= {"popular_in_channel", "popular_global"}
+    if interactions.height:
+        assert reason in recs.get_column("status_reason")[0]
+        # every customer who has not bought the whole catalogue still gets a popular product
+        assert recs.get_column("customer_id").n_unique() >= 1
+    similar = similar_products_table(items, products, interactions, n=2)
+    assert set(similar.get_column("status")) <= {"degraded"}
+    assert similar.filter(pl.col("product_id") == pl.col("similar_product_id")).height == 0
+
+
+def test_degraded_similar_products_are_the_category_best_sellers():
+    interactions = pl.DataFrame({
+        "customer_id": ["a", "b", "c", "a", "b", "a"], "product_id": ["x", "x", "x", "y", "y", "z"],
+        "strength": [1.0] * 6, "purchase_count": [1] * 6,
+    })
+    products = pl.DataFrame({"product_id": ["x", "y", "z"], "category": ["k", "k", "k"]})
+    items = item_factor_table(interactions, PARAMS, **MINIMUMS)
+    similar = similar_products_table(items, products, interactions, n=2)
+    assert similar.filter(pl.col("product_id") == "z").select("similar_product_id", "score").rows() == \
+        [("x", 3.0), ("y", 2.0)]
+    assert similar.filter(pl.col("product_id") == "x").get_column("similar_product_id").to_list() == ["y", "z"]
+
+
+def test_a_served_baseline_is_computed_without_als(shop):
+    interactions, customers, _ = shop
+    items = item_factor_table(interactions, PARAMS, **MINIMUMS)
+    users = user_factor_table(interactions, items)
+    knn = serve_recommendations(interactions, customers, evaluation=served("item_knn", {"neighbours": 20, "shrinkage": 5.0}),
+                                item_factors=items, user_factors=users, n=5, filter_purchased=True)
+    assert "item_knn" in set(knn.get_column("source")) and set(knn.get_column("served_model")) == {"item_knn"}
+    popular = serve_recommendations(interactions, customers, evaluation=served("most_popular", {"by": "purchasers"}),
+                                    item_factors=items, user_factors=users, n=5, filter_purchased=True)
+    assert set(popular.get_column("source")) <= {"popular_in_channel", "popular_global"}
+    assert set(popular.get_column("status")) == {"ok"}
