@@ -151,6 +151,7 @@ def test_later_capability_section_appears_only_with_its_tables(tmp_path):
 @pytest.mark.parametrize(("value", "fmt", "text"), [
     (None, "pct", "—"), (float("nan"), "money", "—"), (0.1234, "pct", "12.3%"), (1234.5, "money", "1,234.50"),
     (Decimal("51950.42"), "money", "51,950.42"), (1234, None, "1,234"), (True, None, "yes"), ("x", "pct", "x"),
+    (14400.0, None, "14,400"), (Decimal("14400"), None, "14,400"), (0.1234, None, "0.123"),
 ])
 def test_format_value(value, fmt, text):
     assert format_value(value, fmt) == text

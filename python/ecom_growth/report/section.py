@@ -22,7 +22,7 @@ from ecom_growth.report.warehouse import MissingData
 
 log = logging.getLogger(__name__)
 
-TABLE_ROWS = 12
+TABLE_ROWS = 16
 
 
 @dataclass
@@ -112,9 +112,9 @@ def format_value(value, fmt: str | None) -> str:
     if isinstance(value, int | float):
         if value != value:  # NaN
             return "—"
-        spec = {"pct": ".1%", "int": ",.0f", "money": ",.2f", "float": ".3f", None: ",.3g"}.get(fmt, fmt)
-        if fmt is None and isinstance(value, int):
-            spec = ","
+        if fmt is None:  # whole numbers (counts, also when summed into decimals) with separators
+            fmt = "int" if value == int(value) or abs(value) >= 1000 else ".3g"
+        spec = {"pct": ".1%", "int": ",.0f", "money": ",.2f", "float": ".3f"}.get(fmt, fmt)
         return format(value, spec)
     return str(value)
 

@@ -480,21 +480,35 @@ def recommendations(wh: Warehouse) -> Section:
     with section.part("Accuracy vs baselines"):
         ks = wh.query(f"select distinct k from {{{table}}} order by k", {table: ["k"]})["k"].to_list()
         k = 10 if 10 in ks else ks[len(ks) // 2]
-        ci = [c for c in ("ci_lower", "ci_upper") if c in wh.columns(table)]
-        accuracy = wh.query(
-            f"""select model, metric, avg(value) as value{''.join(f', avg({c}) as {c}' for c in ci)},
-                   max(users_evaluated) as users_evaluated
+        ci = "".join(f", avg({c}) as {c}" for c in ("ci_lower", "ci_upper") if c in wh.columns(table))
+        served = "bool_or(is_served)" if "is_served" in wh.columns(table) else "false"
+        # The chosen configuration of each family, and the ALS-minus-best-baseline difference rows.
+        selected = "and (is_selected or model like '%minus%')" if "is_selected" in wh.columns(table) else ""
+        rows = wh.query(
+            f"""select {"population" if "population" in wh.columns(table) else "'warm'"} as population, model, metric,
+                   avg(value) as value{ci}, max(users_evaluated) as users_evaluated, {served} as is_served
             from {{{table}}} where k = ? and metric in ('precision', 'recall', 'ndcg')
-              and model not like '%minus%'
-              {_filters(wh, table, {"split": "test", "population": "warm", "is_selected": True})}
-            group by all order by metric, value desc""",
+              {_filters(wh, table, {"split": "test"})} {selected}
+            group by all order by population desc, metric, value desc""",
             {table: ["model", "metric", "value", "k", "users_evaluated"]}, [k],
         )
-        section.chart(f"Accuracy at k = {k} on the holdout, model vs baselines",
+        # Same model, same colour in every chart of the section: traces in model order.
+        accuracy = rows.filter((pl.col("population") == "warm") & ~pl.col("model").str.contains("minus")
+                               ).sort("model", "metric")
+        rows = rows.with_columns(pl.when(pl.col("is_served")).then(pl.col("model") + " (served)")
+                                 .otherwise(pl.col("model")))
+        section.chart(f"Accuracy at k = {k} on the test holdout, model vs baselines (95% bootstrap interval)",
                       charts.bars_by_group(accuracy, "metric", "value", "model", x_title="metric (top-k list)",
-                                           y_title="mean over evaluated customers", ci=("ci_lower", "ci_upper")
-                                           if ci else None))
-        section.table(f"Accuracy at k = {k}", accuracy, {"value": "float", "ci_lower": "float", "ci_upper": "float"})
+                                           y_title="mean over evaluated customers",
+                                           ci=("ci_lower", "ci_upper") if ci else None))
+        shown = rows.select("population", "model", "metric", "value",
+                            *_interval(rows, "ci_lower", "ci_upper", "confidence_interval"), "users_evaluated")
+        section.table(f"Accuracy at k = {k}: customers with history (warm), the difference of ALS and the best "
+                      "baseline (below 0 = the baseline is better), and new customers (cold_start)",
+                      shown.filter(pl.col("population") == "warm"), {"value": "float"})
+        cold = shown.filter(pl.col("population") != "warm")
+        if cold.height:
+            section.table(f"New customers without history (cold start), k = {k}", cold, {"value": "float"})
     with section.part("Coverage and diversity"):
         beyond = wh.query(
             f"""select model, metric, k, avg(value) as value from {{{table}}}
@@ -510,7 +524,11 @@ def recommendations(wh: Warehouse) -> Section:
                       charts.lines_by_group(coverage.with_columns(pl.col("k").cast(pl.Int64)), "k", "value", "model",
                                             x_title="list length k (items)",
                                             y_title="share of catalogue recommended", y_format=".0%"))
-        section.table("Coverage, diversity and novelty", beyond, {"value": "float"})
+        k = 10 if 10 in beyond["k"].to_list() else beyond["k"].max()
+        wide = beyond.filter(pl.col("k") == k).pivot(on="metric", index="model", values="value",
+                                                     aggregate_function="first")
+        section.table(f"Coverage, diversity and novelty at k = {k}", wide,
+                      {"coverage": "pct", "diversity": "pct", "novelty": ".2f"})
     return section
 
 
