@@ -76,7 +76,7 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
                         help=f"also write <out>/{COMPAT_FILE}: the same tables in a DuckDB file that DuckDB 1.x opens")
     parser.add_argument("--storage-version", default="v1.0.0",
                         help="DuckDB storage version of the --duckdb-compat copy (default v1.0.0: DuckDB 1.0 and later)")
-    parser.set_defaults(run=_run_export)
+    parser.set_defaults(run=_run_export_and_compat)
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -85,12 +85,17 @@ def _run_export(args: argparse.Namespace) -> int:
     exported = export_tables(args.db, args.out)
     audiences = export_audiences(args.db, args.out / "audiences")
     print(f"exported {len(exported)} tables and {len(audiences)} audiences to {args.out}/")
-    if args.duckdb_compat:
+    return 0
+
+
+def _run_export_and_compat(args: argparse.Namespace) -> int:
+    status = _run_export(args)
+    if status == 0 and args.duckdb_compat:
         from ecom_growth.duckdb_compat import write_compat_copy
 
         copied = write_compat_copy(args.db, args.out / COMPAT_FILE, args.storage_version)
         print(f"DuckDB {args.storage_version} copy of {len(copied)} tables: {args.out / COMPAT_FILE}")
-    return 0
+    return status
 
 
 def _add_summary(subparsers: argparse._SubParsersAction) -> None:
