@@ -3,7 +3,7 @@
 Many BI tools embed DuckDB 1.x, which cannot open a file written with DuckDB 2.x's storage
 format. DuckDB 2 can still write the old format: ``ATTACH ... (STORAGE_VERSION 'v1.0.0')``
 creates a database file in the format DuckDB 1.0 and later read. The copy holds the same
-schemas and tables as the Parquet exports and is written to a temporary name, then renamed, so
+schemas, tables and columns as the Parquet exports and is written to a temporary name, then renamed, so
 a reader never opens a half-written file.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from ecom_growth.exports import EXPORTED_SCHEMAS, ExportedTable
+from ecom_growth.exports import EXPORTED_SCHEMAS, ExportedTable, _exported_columns
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,10 @@ def write_compat_copy(db_path: str | Path, out_path: str | Path, storage_version
                 "and table_type = 'BASE TABLE' and table_schema in (" + ", ".join("?" for _ in schemas) + ") "
                 "order by 1, 2", list(schemas)).fetchall()
             for schema, table in tables:
+                # The same columns as the Parquet exports: serialised estimators (BLOB) stay home.
+                columns = _exported_columns(con, schema, table)  # before the copy exists in compat
                 con.execute(f'create schema if not exists compat."{schema}"')
-                con.execute(f'create table compat."{schema}"."{table}" as select * from wh."{schema}"."{table}"')
+                con.execute(f'create table compat."{schema}"."{table}" as select {columns} from wh."{schema}"."{table}"')
                 rows = con.execute(f'select count(*) from compat."{schema}"."{table}"').fetchall()[0][0]
                 copied.append(ExportedTable(schema, table, rows, out))
             con.execute("checkpoint compat")

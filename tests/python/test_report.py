@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 import pytest
 
+from ecom_growth.build_log import IncompleteBuildError
 from ecom_growth.report import build_report, collect_sections
 from ecom_growth.report.section import Section, format_value
 from ecom_growth.report.sections import kpis
@@ -155,3 +156,20 @@ def test_later_capability_section_appears_only_with_its_tables(tmp_path):
 ])
 def test_format_value(value, fmt, text):
     assert format_value(value, fmt) == text
+
+
+def test_refuses_a_warehouse_whose_last_build_did_not_complete(tmp_path):
+    db = _warehouse(tmp_path)
+    with duckdb.connect(str(db)) as con:
+        con.execute("insert into ops.build_runs values ('b2', 'build', null, timestamp '2026-03-17 01:00', null, "
+                    "'running', null, false)")
+    with pytest.raises(IncompleteBuildError, match="b2"):
+        build_report(db, tmp_path / "out")
+    assert not (tmp_path / "out").exists(), "nothing written for an incomplete build"
+
+
+def test_demo_salt_warning_is_on_the_page(tmp_path):
+    db = _warehouse(tmp_path)
+    with duckdb.connect(str(db)) as con:
+        con.execute("update ops.build_runs set pii_salt_is_demo = true")
+    assert "ECOM_GROWTH_PII_SALT was not set" in build_report(db, tmp_path / "out").path.read_text()

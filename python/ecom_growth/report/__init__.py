@@ -20,6 +20,7 @@ import jinja2
 import plotly.io as pio
 import plotly.offline
 
+from ecom_growth.build_log import build_notices, require_complete_build
 from ecom_growth.report.section import Section
 from ecom_growth.report.sections import CORE_SECTIONS, OPTIONAL_SECTIONS
 from ecom_growth.report.warehouse import Warehouse
@@ -37,17 +38,6 @@ class Report:
     omitted: list[str]
     charts: int
     tables_read: set[str]
-
-
-def _build_record(con: duckdb.DuckDBPyConnection):
-    """The completed build behind this warehouse (IncompleteBuildError otherwise), or None when
-    this checkout has no build log yet."""
-    try:
-        from ecom_growth.build_log import build_notices, require_complete_build
-    except ImportError:
-        return None, []
-    record = require_complete_build(con)
-    return record, build_notices(record)
 
 
 def collect_sections(wh: Warehouse) -> tuple[list[Section], list[str]]:
@@ -95,14 +85,15 @@ def build_report(db_path: str | Path, out_dir: str | Path) -> Report:
     """Write <out_dir>/growth_report.html from the warehouse's BI tables (atomically) and describe it."""
     db_path, out = Path(db_path), Path(out_dir)
     with duckdb.connect(str(db_path), read_only=True) as con:
-        record, notices = _build_record(con)
+        record = require_complete_build(con)  # refuses a build that did not complete
+        notices = build_notices(record)
         wh = Warehouse(con)
         sections, omitted = collect_sections(wh)
         as_of = wh.as_of()
         notices = [*notices, *wh.degraded_lines()]
     html, charts = render_html(
         sections, omitted, title="ecom_growth — growth report", as_of=as_of,
-        build_id=getattr(record, "build_id", None), notices=notices,
+        build_id=record.build_id, notices=notices,
     )
     out.mkdir(parents=True, exist_ok=True)
     path = out / REPORT_FILE
