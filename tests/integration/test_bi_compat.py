@@ -2,8 +2,8 @@
 
 Many BI tools embed DuckDB 1.x, which cannot open a DuckDB 2.x file. A throwaway virtualenv
 with `duckdb<2` from PyPI (built once under build/duckdb1-venv/ and reused; skipped only when it
-cannot be installed) reads every Parquet export and the `export --duckdb-compat` copy, and
-must count exactly the warehouse's rows.
+cannot be installed) reads every published Parquet export (tables and audiences, as listed in the
+run's manifest) and the `export --duckdb-compat` copy, and must count exactly the warehouse's rows.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from ecom_growth.duckdb_compat import write_compat_copy
-from ecom_growth.exports import export_audiences, export_tables
+from ecom_growth.exports import publish_exports, read_current_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 OLD_VENV = REPO / "build" / "duckdb1-venv"
@@ -76,16 +76,18 @@ def test_duckdb_1x_cannot_open_the_warehouse_itself(old_duckdb):
     assert result.returncode != 0
 
 
-def test_duckdb_1x_reads_every_parquet_export_with_the_warehouse_row_counts(old_duckdb, tmp_path):
+def test_duckdb_1x_reads_every_published_parquet_export_with_the_warehouse_row_counts(old_duckdb, tmp_path):
     db = os.environ["ECOM_GROWTH_DB"]
-    tables = export_tables(db, tmp_path / "exports")
-    audiences = export_audiences(db, tmp_path / "exports" / "audiences")
-    assert len(tables) >= 20 and audiences
-    read = _run(old_duckdb, READ_PARQUET, json.dumps([str(e.path) for e in tables + audiences]))
+    publish_exports(db, tmp_path / "exports")
+    run_dir, manifest = read_current_manifest(tmp_path / "exports")
+    files = {str(run_dir / f["path"]): f["rows"] for f in manifest["files"]}
+    assert len(files) >= 20 and any("/audiences/" in f for f in files)
+    read = _run(old_duckdb, READ_PARQUET, json.dumps(sorted(files)))
     assert read["version"].startswith("1.")
-    assert read["rows"] == {str(e.path): e.rows for e in tables + audiences}
-    warehouse = _warehouse_rows(db, [(e.schema, e.table) for e in tables])
-    assert {f"{e.schema}.{e.table}": e.rows for e in tables} == warehouse
+    assert read["rows"] == files, "DuckDB 1.x counts what the manifest says"
+    tables = [(f["schema"], f["table"]) for f in manifest["files"] if not f["table"].startswith("audience:")]
+    assert {f"{f['schema']}.{f['table']}": f["rows"] for f in manifest["files"]
+            if not f["table"].startswith("audience:")} == _warehouse_rows(db, tables)
 
 
 def test_duckdb_1x_opens_the_compat_copy_with_every_table_and_row(old_duckdb, tmp_path):
