@@ -107,7 +107,7 @@ def test_a_table_in_a_later_schema_wins_and_missing_columns_are_named(tmp_path):
                         )["historical_clv"].to_list() == [2.0]
         with pytest.raises(MissingData, match="fct_orders has no column nope"):
             wh.query("select nope from {fct_orders}", {"fct_orders": ["nope"]})
-        with pytest.raises(MissingData, match="has no rows"):
+        with pytest.raises(MissingData, match="no rows for this view"):
             wh.query("select * from {fct_orders} where false", {"fct_orders": []})
         assert wh.query("select * from {fct_orders} where false", {"fct_orders": []}, allow_empty=True).is_empty()
         assert wh.read == {"fct_customer_clv", "fct_orders"}

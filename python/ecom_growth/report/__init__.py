@@ -53,7 +53,7 @@ def collect_sections(wh: Warehouse) -> tuple[list[Section], list[str]]:
     return sections, omitted
 
 
-def _script_json(value) -> str:
+def _script_json(value: str) -> str:
     # Inside <script>, "</" would end the element early; \u003c is the same string to JSON.
     return value.replace("<", "\\u003c")
 

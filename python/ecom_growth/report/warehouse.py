@@ -81,7 +81,7 @@ class Warehouse:
         text = _PLACEHOLDER.sub(lambda m: self.qualified(m.group(1)) if m.group(1) in needs else m.group(0), sql)
         frame = self.con.sql(text, params=list(params or [])).pl()
         if frame.is_empty() and not allow_empty:
-            raise MissingData(f"{', '.join(needs)} has no rows for this view")
+            raise MissingData(f"{', '.join(needs)}: no rows for this view")
         return frame
 
     def scalar(self, sql: str, params: Sequence | None = None):
