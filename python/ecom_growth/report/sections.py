@@ -288,8 +288,9 @@ def customer_value(wh: Warehouse) -> Section:
         "value", "Customer value (CLV)",
         "Historical CLV is revenue already realised per customer; predicted CLV is the discounted revenue "
         "BG/NBD + Gamma-Gamma expect over the horizon after the analysis date. Then predicted CLV per customer "
-        "by first-order cohort and channel, and the model's holdout check: purchases predicted for a "
-        "held-out period against those that happened, by how often customers bought before it.",
+        "by first-order cohort and channel, and the model's holdout check: value predicted for a "
+        "held-out period against what happened, by decile of predicted value (older builds: purchases by "
+        "how often customers bought before it).",
         "Distributions are right-skewed: compare medians and the top percentiles, not only means (values above "
         "the 99th percentile are in the last bar). In the holdout check, bars of a pair close together mean "
         "the model is well calibrated for that kind of customer; the 'relative error' column gives the gap.",
@@ -343,24 +344,37 @@ def customer_value(wh: Warehouse) -> Section:
         section.table("CLV per customer by channel (all cohorts)", pooled,
                       {"historical_clv_per_customer": "money", "predicted_clv_per_customer": "money"})
     with section.part("CLV holdout check"):
-        check = wh.query(
-            """select frequency_bucket, n_customers, predicted_purchases_mean, actual_purchases_mean, relative_error,
-                   holdout_days
-            from {ml_clv_evaluation} where frequency_bucket <> 'all' order by frequency_bucket""",
-            {"ml_clv_evaluation": ["frequency_bucket", "n_customers", "predicted_purchases_mean",
-                                   "actual_purchases_mean", "relative_error", "holdout_days"]},
-        )
+        table = "ml_clv_evaluation"
+        selected = _filters(wh, table, {"is_selected": True})
+        if wh.has(table, ("breakdown", "bucket", "predicted_revenue_mean", "actual_revenue_mean")):
+            # Predicted vs actual holdout value by decile of predicted value (the selected model).
+            check = wh.query(
+                f"""select bucket as predicted_value_decile, n_customers, predicted_revenue_mean as predicted_value,
+                       actual_revenue_mean as actual_value, revenue_relative_error as relative_error, holdout_days
+                from {{{table}}} where breakdown = 'predicted_revenue_decile' {selected} order by bucket""",
+                {table: ["bucket", "n_customers", "predicted_revenue_mean", "actual_revenue_mean",
+                         "revenue_relative_error", "holdout_days", "breakdown"]},
+            )
+            x, unit, x_title = "predicted_value_decile", "value (currency) per customer", \
+                "decile of predicted value (01 = highest)"
+        else:
+            check = wh.query(
+                f"""select frequency_bucket, n_customers, predicted_purchases_mean as predicted_value,
+                       actual_purchases_mean as actual_value, relative_error, holdout_days
+                from {{{table}}} where frequency_bucket <> 'all' {selected} order by frequency_bucket""",
+                {table: ["frequency_bucket", "n_customers", "predicted_purchases_mean", "actual_purchases_mean",
+                         "relative_error", "holdout_days"]},
+            )
+            x, unit, x_title = "frequency_bucket", "purchases per customer", \
+                "repeat purchases before the holdout (customers' bucket)"
         days = int(check["holdout_days"][0])
-        long = check.select("frequency_bucket", pl.col("predicted_purchases_mean").alias("predicted"),
-                            pl.col("actual_purchases_mean").alias("actual")).unpivot(index="frequency_bucket",
-                                                                                     variable_name="measure")
-        section.chart(f"Holdout check: purchases per customer in the {days}-day holdout, predicted vs actual",
-                      charts.bars_by_group(long, "frequency_bucket", "value", "measure",
-                                           x_title="repeat purchases before the holdout (customers' bucket)",
-                                           y_title=f"purchases per customer in {days} days"))
-        section.table("Holdout check by purchase-frequency bucket (the model's evaluation table groups by "
-                      "frequency, not by decile)", check.drop("holdout_days"),
-                      {"predicted_purchases_mean": "float", "actual_purchases_mean": "float", "relative_error": "pct"})
+        long = check.select(x, pl.col("predicted_value").alias("predicted"), pl.col("actual_value").alias("actual")
+                            ).unpivot(index=x, variable_name="measure")
+        section.chart(f"Holdout check: {unit} in the {days}-day holdout, predicted vs actual",
+                      charts.bars_by_group(long, x, "value", "measure", x_title=x_title,
+                                           y_title=f"{unit} in {days} days"))
+        section.table(f"Holdout check ({unit}; relative error = predicted / actual - 1)", check.drop("holdout_days"),
+                      {"predicted_value": "float", "actual_value": "float", "relative_error": "pct"})
         section.degraded("ml_clv_evaluation", wh.degraded("ml_clv_evaluation"))
     return section
 
