@@ -15,6 +15,7 @@ from ecom_growth.simulator.core import (
     TRUTH_CUSTOMERS_FILE,
     TRUTH_FILE,
     TRUTH_PRICES_FILE,
+    TRUTH_REVIEWS_FILE,
     generate,
     simulate,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "TRUTH_CUSTOMERS_FILE",
     "TRUTH_FILE",
     "TRUTH_PRICES_FILE",
+    "TRUTH_REVIEWS_FILE",
     "UNPARSEABLE_COLUMN",
     "SimulationConfig",
     "build_config",
