@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: demo data (50k simulated customers) -> dbt build ->
-# Parquet exports -> a short summary. Re-running reuses the generated data.
+# Parquet exports -> a short summary -> the HTML growth report (reports/growth_report.html).
+# Re-running reuses the generated data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -19,3 +20,4 @@ echo "==> dbt build"
 dbt build --fail-fast
 python -m ecom_growth export --db "$ECOM_GROWTH_DB" --out exports
 python -m ecom_growth summary --db "$ECOM_GROWTH_DB"
+python -m ecom_growth report --db "$ECOM_GROWTH_DB" --out reports

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+scripts/ensure_chromium.sh   # headless Chromium for the report's browser test (OS package)
 source scripts/env.sh
 
 work="${ECOM_GROWTH_TEST_DIR:-build/test}"

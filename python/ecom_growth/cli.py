@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 Runner = Callable[[argparse.Namespace], int]
+COMPAT_FILE = "ecom_growth_duckdb1.duckdb"
 
 
 def _iso_date(text: str) -> date:
@@ -72,7 +73,11 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--db", type=Path, default=Path("warehouse/ecom_growth.duckdb"), help="DuckDB warehouse file")
     parser.add_argument("--out", type=Path, default=Path("exports"), help="output folder (default exports)")
-    parser.set_defaults(run=_run_export)
+    parser.add_argument("--duckdb-compat", action="store_true",
+                        help=f"also write <out>/{COMPAT_FILE}: the same tables in a DuckDB file that DuckDB 1.x opens")
+    parser.add_argument("--storage-version", default="v1.0.0",
+                        help="DuckDB storage version of the --duckdb-compat copy (default v1.0.0: DuckDB 1.0 and later)")
+    parser.set_defaults(run=_run_export_and_compat)
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -85,6 +90,16 @@ def _run_export(args: argparse.Namespace) -> int:
     for notice in build_notices(published.build):
         print(notice, file=sys.stderr)
     return 0
+
+
+def _run_export_and_compat(args: argparse.Namespace) -> int:
+    status = _run_export(args)
+    if status == 0 and args.duckdb_compat:
+        from ecom_growth.duckdb_compat import write_compat_copy
+
+        copied = write_compat_copy(args.db, args.out / COMPAT_FILE, args.storage_version)
+        print(f"DuckDB {args.storage_version} copy of {len(copied)} tables: {args.out / COMPAT_FILE}")
+    return status
 
 
 def _add_summary(subparsers: argparse._SubParsersAction) -> None:
@@ -101,6 +116,30 @@ def _run_summary(args: argparse.Namespace) -> int:
     con.close()
     notices = build_notices(build)
     print("\n\n".join([*notices, build_summary(args.db), *notices]))
+    return 0
+
+
+def _add_report(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="the growth report: one self-contained HTML page (charts + tables) from the BI tables",
+        description="Write <out>/growth_report.html from the marts, ML and serving tables of a complete build: "
+        "KPIs, retention, acquisition, CLV, churn, recommendations, experiments, segments and actions. "
+        "All JavaScript and data are inline: it opens offline by double-click.",
+    )
+    parser.add_argument("--db", type=Path, default=Path("warehouse/ecom_growth.duckdb"), help="DuckDB warehouse file")
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default reports)")
+    parser.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from ecom_growth.report import build_report
+
+    report = build_report(args.db, args.out)
+    for section in report.sections:
+        for note in section.notes:
+            print(f"note [{section.title}]: {note}", file=sys.stderr)
+    print(f"report: {report.path.resolve()}")
     return 0
 
 
@@ -127,7 +166,7 @@ def _run_bench(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
-COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_generate, _add_export, _add_summary, _add_bench)
+COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_generate, _add_export, _add_summary, _add_bench, _add_report)
 
 
 def build_parser() -> argparse.ArgumentParser:
