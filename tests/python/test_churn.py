@@ -623,3 +623,14 @@ def test_a_single_class_test_snapshot_degrades_only_the_test_rows(snapshots):
     evaluation = evaluate_models(models, data, n_bootstrap=10, random_state=1, n_threads=1)
     assert (evaluation.filter(pl.col("split") == "test")["status"] == "degraded").all()
     assert (evaluation.filter((pl.col("split") == "validation") & (pl.col("model") != BGNBD))["status"] == "ok").all()
+
+
+def test_reason_numbers_render_missing_and_nan_values_as_n_a():
+    # a reference customer can lack a feature (no reviews: no average rating); the wording must
+    # say so instead of failing the whole scoring run on a NaN -> integer cast
+    from ecom_growth.churn.reasons import _fixed
+
+    values = pl.DataFrame({"x": [1.234, float("nan"), None, -0.004]})
+    out = values.select(_fixed(pl.col("x"), 0).alias("whole"), _fixed(pl.col("x"), 2).alias("cents"))
+    assert out["whole"].to_list() == ["1", "n/a", "n/a", "0"]
+    assert out["cents"].to_list() == ["1.23", "n/a", "n/a", "0.00"]

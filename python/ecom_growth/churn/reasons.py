@@ -83,16 +83,18 @@ def reason_contributions(
 
 
 def _fixed(expr: pl.Expr, decimals: int) -> pl.Expr:
-    """Number as text with exactly ``decimals`` decimals (polars has no printf)."""
+    """Number as text with exactly ``decimals`` decimals (polars has no printf); "n/a" for a
+    missing or NaN value (e.g. a reference customer without reviews has no average rating)."""
+    expr = expr.cast(pl.Float64).fill_nan(None)
     if decimals == 0:
-        return expr.round(0).cast(pl.Int64).cast(pl.String)
+        return expr.round(0).cast(pl.Int64).cast(pl.String).fill_null("n/a")
     unit = 10**decimals
     scaled = (expr.abs() * unit).round(0).cast(pl.Int64)
     sign = pl.when((expr < 0) & (scaled > 0)).then(pl.lit("-")).otherwise(pl.lit(""))
     return pl.concat_str(
         [sign, (scaled // unit).cast(pl.String), pl.lit("."),
          (scaled % unit).cast(pl.String).str.zfill(decimals)]
-    )
+    ).fill_null("n/a")
 
 
 def _formatted(value: pl.Expr) -> pl.Expr:
