@@ -299,7 +299,8 @@ def test_spend_per_converted_customer_recovers_the_planted_cac(full):
 
 def test_experiment_treatment_lifts_conversion_within_30_days(full, plain):
     experiment = _truth(full)["experiments"]["checkout_free_shipping_2025q4"]
-    assignments = _read(full, "experiment_assignments")
+    # The signup experiment only (the others enrol existing customers: test_experiments_simulator.py).
+    assignments = _read(full, "experiment_assignments").filter(pl.col("experiment_id") == experiment["experiment_id"])
     customers = _read(full, "customers")
     assert assignments.join(customers, on="customer_id").filter(pl.col("assigned_at") != pl.col("signup_at")).height == 0
     signup = assignments["assigned_at"]

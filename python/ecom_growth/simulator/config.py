@@ -225,6 +225,32 @@ class ExperimentConfig:
 
 
 @dataclass(frozen=True)
+class CustomerExperimentConfig:
+    """An experiment on existing customers (see simulator/experiments.py): customers with a first
+    order before their enrolment day are enrolled over ``enrolment_days`` from ``start``; during
+    ``metric_window_days`` after enrolment, treatment multiplies the completed-order rate by
+    (1 + completed_rate_lift) and the returned-order rate by (1 + returned_rate_lift)."""
+
+    experiment_id: str
+    start: date
+    completed_rate_lift: float
+    returned_rate_lift: float
+    fallback_fraction: float  # start at this fraction of signups.scale_days if ``start`` misses it
+    enrolment_days: int = 14
+    enrolment_probability: float = 0.7
+    treatment_share: float = 0.5
+    metric_window_days: int = 30
+
+
+DEFAULT_CUSTOMER_EXPERIMENTS: tuple[CustomerExperimentConfig, ...] = (
+    CustomerExperimentConfig("loyalty_points_2025q4", date(2025, 11, 3), completed_rate_lift=0.25,
+                             returned_rate_lift=1.5, fallback_fraction=0.70),
+    CustomerExperimentConfig("aa_homepage_copy_2026q1", date(2026, 1, 12), completed_rate_lift=0.0,
+                             returned_rate_lift=0.0, fallback_fraction=0.80),
+)
+
+
+@dataclass(frozen=True)
 class MarketingConfig:
     noise_sigma: float = 0.05  # daily spend = signups * cac * exp(sigma Z - sigma^2 / 2)
 
@@ -253,6 +279,7 @@ class SimulationConfig:
     funnel: FunnelConfig = field(default_factory=FunnelConfig)
     reviews: ReviewConfig = field(default_factory=ReviewConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    customer_experiments: tuple[CustomerExperimentConfig, ...] = DEFAULT_CUSTOMER_EXPERIMENTS
     marketing: MarketingConfig = field(default_factory=MarketingConfig)
     dropout_after_first: bool = False  # MBG/NBD: a customer may also die right after the first order
     chunk_customers: int = CHUNK_CUSTOMERS
@@ -309,5 +336,7 @@ def build_config(
             seasonality=dataclasses.replace(config.seasonality, purchase_yearly_amplitude=0.0),
             prices=dataclasses.replace(config.prices, beta_price=0.0),
             experiment=dataclasses.replace(config.experiment, relative_lift=0.0),
+            customer_experiments=tuple(dataclasses.replace(e, completed_rate_lift=0.0, returned_rate_lift=0.0)
+                                       for e in config.customer_experiments),
         )
     return config

@@ -46,12 +46,20 @@ from ecom_growth.simulator.dirty import (
 )
 from ecom_growth.simulator.events import EVENT_LABELS, period_events
 from ecom_growth.simulator.experiments import (
+    CUSTOMER_EXPERIMENT_ORDERS,
+    CUSTOMER_EXPERIMENTS,
     NOT_ASSIGNED,
+    CustomerArms,
     ExperimentWindow,
+    accumulate_customer_metrics,
+    assign_customer_experiments,
     assign_variants,
     assignments_table,
     conversion_multiplier,
+    customer_assignments_table,
+    customer_experiments_truth,
     experiment_window,
+    period_treatment_orders,
 )
 from ecom_growth.simulator.ids import (
     FixedWidthIds,
@@ -287,6 +295,7 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
     files = {t: f"{t}.parquet" for t in TABLES}
     files.update({"truth_customers": TRUTH_CUSTOMERS_FILE, "truth_prices": TRUTH_PRICES_FILE})
     truth = build_truth(config, window, shared.experiment, sinks.realised, raw_rows, clean_rows, dirty, files)
+    truth["customer_experiments"] = customer_experiments_truth(config, window, sinks.realised.customer_experiments)
     text = json.dumps(truth, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     tmp = out / (TRUTH_FILE + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -315,7 +324,7 @@ def _concat(parts: list[dict[str, np.ndarray]], keys: tuple[str, ...], dtypes: t
 
 
 def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: np.ndarray, country: np.ndarray,
-                 traits, conversion, factors: np.ndarray, mix) -> _ChunkRun:
+                 traits, conversion, factors: np.ndarray, mix, arms: CustomerArms) -> _ChunkRun:
     """Simulate the chunk forward, one period at a time, each from its own keyed stream.
 
     ``channel`` and ``country`` are per slot, ``signup_days`` per customer; the customers active
@@ -334,6 +343,10 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
             continue
         rng = stream(config.seed, PERIOD, chunk, period)
         placed = period_orders(rng, config, clock, traits, conversion, life, lo, hi, n_active)
+        added = period_treatment_orders(stream(config.seed, CUSTOMER_EXPERIMENT_ORDERS, chunk, period), config, clock,
+                                        traits, arms, life.death_days, lo, hi, n_active)
+        if added.customer.size:  # own stream: periods without treatment orders draw exactly as before
+            placed = Orders.concat([placed, added])
         baskets = draw_baskets(rng, config, window, catalogue, factors, mix, placed, favourites)
         session_events = period_events(
             rng, config, window, clock, catalogue, factors, mix, signup_days[:n_active], channel, traits, conversion,
@@ -427,7 +440,10 @@ def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int
     factors = customer_factors(latent, config, country_slots, channel_slots, shared.country_offsets,
                                shared.channel_offsets)[: signup_days.size]
     mix = category_mix(config, catalogue, factors)
-    run = _run_periods(shared, chunk, signup_days, channel_slots, country_slots, traits, conversion, factors, mix)
+    arms = assign_customer_experiments(stream(config.seed, CUSTOMER_EXPERIMENTS, chunk), config, window,
+                                       conversion.first_days, slots)
+    run = _run_periods(shared, chunk, signup_days, channel_slots, country_slots, traits, conversion, factors, mix,
+                       arms)
 
     # --- what lies inside the window ---
     end, end_us = window.days, window.end_us_exclusive
@@ -497,7 +513,13 @@ def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int
 
     customers = customers_table(stream(config.seed, EMAILS, chunk), config, window, number, customer_ids.array,
                                 signup_days[:n], channel, country)
+    arms = CustomerArms(arm=arms.arm[:, :n], assigned_days=arms.assigned_days[:, :n])
     assignments = assignments_table(config, window, customer_ids, variant, signup_days[:n])
+    customer_assignments = customer_assignments_table(config, window, customer_ids, arms, end)
+    if customer_assignments is not None:
+        assignments = pa.concat_tables([assignments, customer_assignments])
+    accumulate_customer_metrics(sinks.realised.customer_experiments, config, arms, out_orders.customer,
+                                out_orders.days, out_orders.status, out_orders.total_cents, end)
 
     for name, table in (("customers", customers), ("orders", orders_table), ("events", events_table),
                         ("reviews", reviews_table), ("experiment_assignments", assignments)):
@@ -507,8 +529,8 @@ def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int
     if pool.rate > 0:
         alt = _alt_products(sinks.dirty_rng, line_order, line_product, catalogue.n)
         pool.offer(sinks.dirty_rng, "order_items", items_table, {"_alt_product_id": product_ids.take(alt)})
-        unassigned = np.flatnonzero(variant == NOT_ASSIGNED)
-        pool.offer_alt_customers(sinks.dirty_rng, customer_ids.take(unassigned), int((variant != NOT_ASSIGNED).sum()))
+        unassigned = np.flatnonzero((variant == NOT_ASSIGNED) & ~arms.in_any)
+        pool.offer_alt_customers(sinks.dirty_rng, customer_ids.take(unassigned), assignments.num_rows)
 
     _record_truth(shared, sinks, customer_ids, channel, variant, signup_days[:n], traits, conversion, out_orders,
                   run.death_days[:n])
