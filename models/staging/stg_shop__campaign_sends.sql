@@ -1,4 +1,5 @@
--- One row per valid (campaign, customer) send, treated or randomised control. Rows failing a check are in stg_shop__campaign_sends_rejected.
+-- One row per valid (campaign, customer) send, treated or randomised control.
+-- Rows failing a check are in stg_shop__campaign_sends_rejected.
 select
     campaign_id,
     customer_id,
