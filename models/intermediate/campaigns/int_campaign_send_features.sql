@@ -14,4 +14,6 @@ with population as (
     from {{ ref('int_campaign_send_outcomes') }}
 )
 
-{{ uplift_features('population', ['campaign_id', 'customer_id', 'feature_at', 'action', 'coupon_value', 'is_control', 'is_converter', 'revenue']) }}
+{{ uplift_features('population', [
+    'campaign_id', 'customer_id', 'feature_at', 'action', 'coupon_value', 'is_control', 'is_converter', 'revenue',
+]) }}
