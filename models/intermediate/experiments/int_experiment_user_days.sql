@@ -83,14 +83,7 @@ user_days as (
 ),
 
 orders as (
-    select
-        customer_id,
-        ordered_at,
-        is_completed,
-        order_status = 'returned'                                                   as is_returned,
-        order_total
-    from {{ ref('int_orders') }}
-    where is_completed or order_status = 'returned'
+    select * from {{ ref('int_experiment_outcome_orders') }}
 ),
 
 measured as (

@@ -10,15 +10,7 @@ with users as (
 ),
 
 orders as (
-    -- Completed and returned orders (cancelled ones are in no measure).
-    select
-        customer_id,
-        ordered_at,
-        is_completed,
-        order_status = 'returned'                                   as is_returned,
-        order_total
-    from {{ ref('int_orders') }}
-    where is_completed or order_status = 'returned'
+    select * from {{ ref('int_experiment_outcome_orders') }}
 ),
 
 windowed as (
