@@ -13,25 +13,42 @@
     for the covariate, and their covariance. Var(R hat) = var_estimate / users. With x = 1 (a
     per-user metric) these are the plain sample variance and covariance. -#}
 {% macro experiment_arm_moments() -%}
-    {%- set mx = 'avg(x)' -%}
-    {%- set mxp = 'avg(x_pre)' -%}
-    {%- set r = '(avg(y) / nullif(' ~ mx ~ ', 0))' -%}
-    {%- set rp = '(avg(y_pre) / nullif(' ~ mxp ~ ', 0))' -%}
-    {%- set cov = 'coalesce(covar_samp(' -%}
+    {%- set mx = exact_mean('x') -%}
+    {%- set mxp = exact_mean('x_pre') -%}
+    {%- set r = '(' ~ exact_mean('y') ~ ' / nullif(' ~ mx ~ ', 0))' -%}
+    {%- set rp = '(' ~ exact_mean('y_pre') ~ ' / nullif(' ~ mxp ~ ', 0))' -%}
     count(*)                                                            as users,
     count(case when x <> 0 then 1 end)                                  as denominator_users,
-    avg(y_pre)                                                          as mean_numerator_pre,
-    avg(x_pre)                                                          as mean_denominator_pre,
+    {{ exact_mean('y_pre') }}                                           as mean_numerator_pre,
+    {{ mxp }}                                                           as mean_denominator_pre,
     {{ r }}                                                             as estimate,
     {{ rp }}                                                            as covariate_estimate,
-    (coalesce(var_samp(y), 0) - 2 * {{ r }} * {{ cov }}y, x), 0) + {{ r }} * {{ r }} * coalesce(var_samp(x), 0))
+    {#- A variance is >= 0 in exact arithmetic; clamp the rounding error so sqrt never sees < 0. #}
+    greatest({{ exact_cov('y', 'y') }} - 2 * {{ r }} * {{ exact_cov('y', 'x') }} + {{ r }} * {{ r }} * {{ exact_cov('x', 'x') }}, 0)
         / nullif({{ mx }} * {{ mx }}, 0)                                as var_estimate,
-    (coalesce(var_samp(y_pre), 0) - 2 * {{ rp }} * {{ cov }}y_pre, x_pre), 0)
-        + {{ rp }} * {{ rp }} * coalesce(var_samp(x_pre), 0))
+    greatest({{ exact_cov('y_pre', 'y_pre') }} - 2 * {{ rp }} * {{ exact_cov('y_pre', 'x_pre') }}
+        + {{ rp }} * {{ rp }} * {{ exact_cov('x_pre', 'x_pre') }}, 0)
         / nullif({{ mxp }} * {{ mxp }}, 0)                              as var_covariate,
-    ({{ cov }}y, y_pre), 0) - {{ rp }} * {{ cov }}y, x_pre), 0) - {{ r }} * {{ cov }}x, y_pre), 0)
-        + {{ r }} * {{ rp }} * {{ cov }}x, x_pre), 0))
+    ({{ exact_cov('y', 'y_pre') }} - {{ rp }} * {{ exact_cov('y', 'x_pre') }} - {{ r }} * {{ exact_cov('x', 'y_pre') }}
+        + {{ r }} * {{ rp }} * {{ exact_cov('x', 'x_pre') }})
         / nullif({{ mx }} * {{ mxp }}, 0)                               as cov_estimate_covariate
+{%- endmacro %}
+
+{#- Order-independent aggregates: sums of exact decimals (6 places), then double arithmetic on
+    them, so a rebuild that reads the rows in another order gives the same bits (a double sum
+    would not). -#}
+{% macro exact_sum(expression) -%}
+    cast(sum(cast({{ expression }} as decimal(38, 6))) as double)
+{%- endmacro %}
+
+{% macro exact_mean(column) -%}
+    ({{ exact_sum(column) }} / count(*))
+{%- endmacro %}
+
+{#- Sample covariance (n - 1) of two columns; 0 with fewer than two rows. -#}
+{% macro exact_cov(a, b) -%}
+    coalesce((cast(sum(cast({{ a }} as decimal(38, 6)) * cast({{ b }} as decimal(38, 6))) as double)
+        - {{ exact_sum(a) }} * {{ exact_sum(b) }} / count(*)) / nullif(count(*) - 1, 0), 0)
 {%- endmacro %}
 
 {#- Per-user rows of every catalogue metric (seeds/experiment_metrics.csv) from a relation with

@@ -39,17 +39,20 @@ TABLES = {
     "reviews": ["review_id", "customer_id", "product_id", "rating", "review_text", "created_at"],
     "marketing_spend": ["spend_date", "channel", "spend"],
     "experiment_assignments": ["experiment_id", "customer_id", "variant", "assigned_at"],
+    "campaign_sends": ["campaign_id", "customer_id", "sent_at", "action", "coupon_value", "is_control"],
 }
 KEYS = {"customers": ["customer_id"], "products": ["product_id"], "orders": ["order_id"],
         "order_items": ["order_id", "product_id"], "events": ["event_id"], "reviews": ["review_id"],
-        "marketing_spend": ["spend_date", "channel"], "experiment_assignments": ["experiment_id", "customer_id"]}
+        "marketing_spend": ["spend_date", "channel"], "experiment_assignments": ["experiment_id", "customer_id"],
+        "campaign_sends": ["campaign_id", "customer_id"]}
 AMOUNTS = {"products": ["list_price"], "orders": ["order_total", "discount_total"],
-           "order_items": ["quantity", "unit_price"], "marketing_spend": ["spend"], "reviews": ["rating"]}
+           "order_items": ["quantity", "unit_price"], "marketing_spend": ["spend"], "reviews": ["rating"],
+           "campaign_sends": ["coupon_value"]}
 TIMES = {"customers": "signup_at", "orders": "ordered_at", "events": "occurred_at", "reviews": "created_at",
-         "experiment_assignments": "assigned_at", "marketing_spend": "spend_date"}
+         "experiment_assignments": "assigned_at", "marketing_spend": "spend_date", "campaign_sends": "sent_at"}
 FOREIGN = {"orders": {"customer_id": "C"}, "order_items": {"order_id": "O", "product_id": "P"},
            "events": {"customer_id": "C", "product_id": "P"}, "reviews": {"customer_id": "C", "product_id": "P"},
-           "experiment_assignments": {"customer_id": "C"}}
+           "experiment_assignments": {"customer_id": "C"}, "campaign_sends": {"customer_id": "C"}}
 REASONS = {"null_key", "missing_value", "unparseable_value", "invalid_value", "negative_amount", "future_timestamp",
            "duplicate_id", "orphan_fk", "suspicious_value"}
 JUNK = ["abc", "12,50 EUR", "NaN", "inf", "-inf", "Infinity", "1e400", "--", "ninety", "2025-02-30 10:00:00",

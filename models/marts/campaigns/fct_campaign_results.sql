@@ -21,8 +21,8 @@ arms as (
         max(coupon_value)                                                   as coupon_value,
         count(*)                                                            as sends,
         count(case when is_converter then 1 end)                            as converters,
-        avg(revenue)                                                        as revenue_per_send,
-        coalesce(var_samp(revenue), 0)                                      as revenue_variance
+        {{ exact_mean('revenue') }}                                         as revenue_per_send,
+        {{ exact_cov('revenue', 'revenue') }}                               as revenue_variance
     from sends
     group by campaign_id, action, is_control
 ),
