@@ -106,8 +106,11 @@ def valid_rows(draw) -> dict[str, list[dict]]:
                                            max_size=4, unique=True))]
     assignments = [{"experiment_id": "X1", "customer_id": f"C{i}", "variant": draw(st.sampled_from(["control", "treatment"])),
                     "assigned_at": draw(timestamps())} for i in range(draw(st.integers(0, n_c)))]
+    sends = [{"campaign_id": "K1", "customer_id": f"C{i}", "sent_at": draw(timestamps()),
+              "action": draw(st.sampled_from(["coupon", "email"])), "coupon_value": str(draw(st.decimals(0, 50, places=2))),
+              "is_control": draw(st.sampled_from(["true", "false"]))} for i in range(draw(st.integers(0, n_c)))]
     return {"customers": customers, "products": products, "orders": orders, "order_items": items, "events": events,
-            "reviews": reviews, "marketing_spend": spend, "experiment_assignments": assignments}
+            "reviews": reviews, "marketing_spend": spend, "experiment_assignments": assignments, "campaign_sends": sends}
 
 
 BAD_CLASSES = ["null_key", "null_value", "duplicate", "duplicate_key", "junk", "negative", "future", "orphan",
