@@ -96,7 +96,8 @@ def export_tables(db_path: str | Path, out_dir: str | Path, schemas: tuple[str, 
 
 
 def export_audiences(db_path: str | Path, out_dir: str | Path) -> list[ExportedTable]:
-    """One Parquet file per next-best action (the CRM audience): <out_dir>/<action>.parquet.
+    """One Parquet file per next-best action (the CRM audience): <out_dir>/<action>.parquet,
+    without the action's randomised holdout (``is_holdout``).
 
     Written atomically like the tables; a file whose action no longer exists is removed so the
     folder always mirrors the current actions. No-op when fct_next_best_actions is not built.
@@ -110,6 +111,10 @@ def export_audiences(db_path: str | Path, out_dir: str | Path) -> list[ExportedT
         source = f'"{found[0]}".fct_next_best_actions'
         out.mkdir(parents=True, exist_ok=True)
         actions = [a for (a,) in con.execute(f"select distinct action from {source} order by 1").fetchall()]
+        columns = {c for (c,) in con.execute(f"select column_name from (describe {source})").fetchall()}
+        # Holdout customers must not receive the action (they measure its effect); a table built
+        # before the holdout existed has no is_holdout column and no holdout.
+        holdout = " and not is_holdout" if "is_holdout" in columns else ""
         exported: list[ExportedTable] = []
         for action in actions:
             final = out / f"{action}.parquet"
@@ -117,7 +122,7 @@ def export_audiences(db_path: str | Path, out_dir: str | Path) -> list[ExportedT
             query = (
                 "select customer_id, action, rule_id, coupon_value, message, recommended_product_1, "
                 "recommended_product_2, recommended_product_3, expected_value_at_stake, as_of "
-                f"from {source} where action = ? order by customer_id"
+                f"from {source} where action = ?{holdout} order by customer_id"
             )
             rows = con.execute(f"select count(*) from ({query})", [action]).fetchone()[0]
             con.execute(f"copy ({query.replace('?', _sql_string(action))}) to '{tmp.as_posix()}' (format parquet, compression zstd)")

@@ -200,7 +200,8 @@ def test_ids_are_unique_and_every_foreign_key_resolves(full):
     for frame, key in ((customers, ["customer_id"]), (products, ["product_id"]), (orders, ["order_id"]),
                        (items, ["order_id", "product_id"]), (_read(full, "events"), ["event_id"]),
                        (_read(full, "reviews"), ["review_id"]), (_read(full, "marketing_spend"), ["spend_date", "channel"]),
-                       (_read(full, "experiment_assignments"), ["experiment_id", "customer_id"])):
+                       (_read(full, "experiment_assignments"), ["experiment_id", "customer_id"]),
+                       (_read(full, "campaign_sends"), ["campaign_id", "customer_id"])):
         assert frame.select(key).is_duplicated().sum() == 0, key
         assert frame.null_count().sum_horizontal().item() == 0, key
     assert customers["customer_id"].str.contains(r"^C\d{8}$").all()
@@ -216,7 +217,8 @@ def test_ids_are_unique_and_every_foreign_key_resolves(full):
     for frame, column, parent in ((orders, "customer_id", customers), (items, "order_id", orders),
                                   (items, "product_id", products), (_read(full, "events"), "customer_id", customers),
                                   (_read(full, "events"), "product_id", products), (_read(full, "reviews"), "product_id", products),
-                                  (_read(full, "experiment_assignments"), "customer_id", customers)):
+                                  (_read(full, "experiment_assignments"), "customer_id", customers),
+                                  (_read(full, "campaign_sends"), "customer_id", customers)):
         assert frame.join(parent, on=column, how="anti").height == 0, column
     assert orders.join(items, on="order_id", how="anti").height == 0  # every order has items
 
@@ -380,7 +382,8 @@ def test_spend_per_converted_customer_recovers_the_planted_cac(full):
 
 def test_experiment_treatment_lifts_conversion_within_30_days(full, plain):
     experiment = _truth(full)["experiments"]["checkout_free_shipping_2025q4"]
-    assignments = _read(full, "experiment_assignments")
+    # The signup experiment only (the others enrol existing customers: test_experiments_simulator.py).
+    assignments = _read(full, "experiment_assignments").filter(pl.col("experiment_id") == experiment["experiment_id"])
     customers = _read(full, "customers")
     assert assignments.join(customers, on="customer_id").filter(pl.col("assigned_at") != pl.col("signup_at")).height == 0
     signup = assignments["assigned_at"]
@@ -459,20 +462,23 @@ def test_seasonality_raises_repeat_purchases_in_the_planted_peak(full, plain):
 _KEY = {
     "customers": "customer_id", "products": "product_id", "orders": "order_id", "order_items": "order_id",
     "events": "event_id", "reviews": "review_id", "marketing_spend": "channel", "experiment_assignments": "customer_id",
+    "campaign_sends": "customer_id",
 }
-_AMOUNT = {"orders": "order_total", "order_items": "unit_price", "products": "list_price", "marketing_spend": "spend"}
+_AMOUNT = {"orders": "order_total", "order_items": "unit_price", "products": "list_price", "marketing_spend": "spend",
+           "campaign_sends": "coupon_value"}
 _TIME = {
     "customers": "signup_at", "orders": "ordered_at", "events": "occurred_at", "reviews": "created_at",
-    "marketing_spend": "spend_date", "experiment_assignments": "assigned_at",
+    "marketing_spend": "spend_date", "experiment_assignments": "assigned_at", "campaign_sends": "sent_at",
 }
 _FOREIGN = {
     "orders": ("customer_id", "customers"), "order_items": ("product_id", "products"),
     "events": ("customer_id", "customers"), "reviews": ("product_id", "products"),
-    "experiment_assignments": ("customer_id", "customers"),
+    "experiment_assignments": ("customer_id", "customers"), "campaign_sends": ("customer_id", "customers"),
 }
 _CAST = {
     "customers": "timestamp", "products": "double", "orders": "double", "order_items": "integer",
     "events": "timestamp", "reviews": "integer", "marketing_spend": "double", "experiment_assignments": "timestamp",
+    "campaign_sends": "double",
 }
 
 
@@ -536,7 +542,7 @@ def test_dirty_rows_come_after_the_clean_rows_and_have_no_children(dirty):
     new_customers = _read(dirty, "customers").slice(truth["clean_rows"]["customers"]).drop_nulls("customer_id")
     new_customers = new_customers.join(_read(dirty, "customers").head(truth["clean_rows"]["customers"]), on="customer_id", how="anti")
     assert new_customers.height > 0
-    for table in ("orders", "events", "reviews", "experiment_assignments"):
+    for table in ("orders", "events", "reviews", "experiment_assignments", "campaign_sends"):
         assert _read(dirty, table).join(new_customers, on="customer_id", how="semi").height == 0, table
 
 

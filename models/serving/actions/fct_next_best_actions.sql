@@ -54,6 +54,11 @@ select
     matched.rfm_segment,
     cast(coalesce(matched.churn_probability, 0) * coalesce(matched.predicted_clv, 0) as decimal(18, 2))
                                                                                 as expected_value_at_stake,
+    -- Randomised holdout (control group) per action: a hash of the campaign key, the action and
+    -- the customer, so it is stable across rebuilds and recomputable; never for 'no_action'.
+    coalesce(rules.action, 'no_action') <> 'no_action'
+    and {{ hash_uniform("'" ~ var('next_best_action_campaign_key') ~ ":' || coalesce(rules.action, 'no_action') || ':' || matched.customer_id") }}
+        < {{ var('next_best_action_holdout_share') | float }}                  as is_holdout,
     {{ as_of() }}                                                               as as_of,
     upstream.status,
     upstream.status_reason

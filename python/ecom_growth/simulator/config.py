@@ -241,6 +241,69 @@ class ExperimentConfig:
 
 
 @dataclass(frozen=True)
+class CustomerExperimentConfig:
+    """An experiment on existing customers (see simulator/experiments.py): customers with a first
+    order before their enrolment day are enrolled over ``enrolment_days`` from ``start``; during
+    ``metric_window_days`` after enrolment, treatment multiplies the completed-order rate by
+    (1 + completed_rate_lift) and the returned-order rate by (1 + returned_rate_lift)."""
+
+    experiment_id: str
+    start: date
+    completed_rate_lift: float
+    returned_rate_lift: float
+    fallback_fraction: float  # start at this fraction of signups.scale_days if ``start`` misses it
+    enrolment_days: int = 14
+    enrolment_probability: float = 0.7
+    treatment_share: float = 0.5
+    metric_window_days: int = 30
+
+
+DEFAULT_CUSTOMER_EXPERIMENTS: tuple[CustomerExperimentConfig, ...] = (
+    CustomerExperimentConfig("loyalty_points_2025q4", date(2025, 11, 3), completed_rate_lift=0.25,
+                             returned_rate_lift=1.5, fallback_fraction=0.70),
+    CustomerExperimentConfig("aa_homepage_copy_2026q1", date(2026, 1, 12), completed_rate_lift=0.0,
+                             returned_rate_lift=0.0, fallback_fraction=0.80),
+)
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """A past retention campaign (simulator/campaigns.py)."""
+
+    campaign_id: str
+    send_date: date
+    fallback_fraction: float  # send at this fraction of signups.scale_days if send_date misses it
+    target_share: float = 0.5  # of the customers with a first order before the send
+    control_share: float = 0.3  # randomised control (recorded, not sent)
+
+
+@dataclass(frozen=True)
+class CampaignAction:
+    name: str
+    coupon_value: float
+    peak_uplift: float  # expected added completed orders of a treated send at the peak recency
+
+
+@dataclass(frozen=True)
+class CampaignEffectConfig:
+    peak_days: float = 60.0  # days since the last order where the uplift peaks (medium churn risk)
+    width: float = 0.8  # sd of ln(days since last order / peak_days) of the uplift's bell
+    effect_days: float = 14.0  # the added orders fall within this many days after the send
+
+
+DEFAULT_CAMPAIGNS: tuple[CampaignConfig, ...] = (
+    CampaignConfig("winback_2025_03", date(2025, 3, 3), fallback_fraction=0.34),
+    CampaignConfig("winback_2025_06", date(2025, 6, 2), fallback_fraction=0.46),
+    CampaignConfig("winback_2025_09", date(2025, 9, 1), fallback_fraction=0.58),
+    CampaignConfig("winback_2026_03", date(2026, 3, 2), fallback_fraction=0.83),
+)
+DEFAULT_CAMPAIGN_ACTIONS: tuple[CampaignAction, ...] = (
+    CampaignAction("winback_coupon", coupon_value=10.0, peak_uplift=0.35),
+    CampaignAction("reminder_email", coupon_value=0.0, peak_uplift=0.12),
+)
+
+
+@dataclass(frozen=True)
 class MarketingConfig:
     noise_sigma: float = 0.05  # daily spend = signups * cac * exp(sigma Z - sigma^2 / 2)
 
@@ -269,6 +332,10 @@ class SimulationConfig:
     funnel: FunnelConfig = field(default_factory=FunnelConfig)
     reviews: ReviewConfig = field(default_factory=ReviewConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    customer_experiments: tuple[CustomerExperimentConfig, ...] = DEFAULT_CUSTOMER_EXPERIMENTS
+    campaigns: tuple[CampaignConfig, ...] = DEFAULT_CAMPAIGNS
+    campaign_actions: tuple[CampaignAction, ...] = DEFAULT_CAMPAIGN_ACTIONS
+    campaign_effect: CampaignEffectConfig = field(default_factory=CampaignEffectConfig)
     marketing: MarketingConfig = field(default_factory=MarketingConfig)
     dropout_after_first: bool = False  # MBG/NBD: a customer may also die right after the first order
     chunk_customers: int = CHUNK_CUSTOMERS
@@ -327,5 +394,8 @@ def build_config(
             experiment=dataclasses.replace(config.experiment, relative_lift=0.0),
             reviews=dataclasses.replace(config.reviews, quit_probability_delivery_complaint=0.0,
                                         quit_probability_service_complaint=0.0),
+            customer_experiments=tuple(dataclasses.replace(e, completed_rate_lift=0.0, returned_rate_lift=0.0)
+                                       for e in config.customer_experiments),
+            campaign_actions=tuple(dataclasses.replace(a, peak_uplift=0.0) for a in config.campaign_actions),
         )
     return config

@@ -24,6 +24,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecom_growth.simulator.baskets import Favourites, draw_baskets
+from ecom_growth.simulator.campaigns import (
+    CAMPAIGN_ORDERS,
+    CAMPAIGN_SENDS,
+    Sends,
+    accumulate_campaign_truth,
+    campaign_sends_table,
+    campaigns_truth,
+    draw_sends,
+    period_campaign_orders,
+    record_recency_at_send,
+)
 from ecom_growth.simulator.catalogue import (
     Catalogue,
     build_catalogue,
@@ -46,12 +57,20 @@ from ecom_growth.simulator.dirty import (
 )
 from ecom_growth.simulator.events import EVENT_LABELS, period_events
 from ecom_growth.simulator.experiments import (
+    CUSTOMER_EXPERIMENT_ORDERS,
+    CUSTOMER_EXPERIMENTS,
     NOT_ASSIGNED,
+    CustomerArms,
     ExperimentWindow,
+    accumulate_customer_metrics,
+    assign_customer_experiments,
     assign_variants,
     assignments_table,
     conversion_multiplier,
+    customer_assignments_table,
+    customer_experiments_truth,
     experiment_window,
+    period_treatment_orders,
 )
 from ecom_growth.simulator.ids import (
     FixedWidthIds,
@@ -321,6 +340,8 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
                   "truth_products": TRUTH_PRODUCTS_FILE, "truth_reviews": TRUTH_REVIEWS_FILE})
     truth = build_truth(config, window, shared.experiment, sinks.realised, raw_rows, clean_rows, dirty, files,
                         choice_model_truth(config, catalogue))
+    truth["customer_experiments"] = customer_experiments_truth(config, window, sinks.realised.customer_experiments)
+    truth["campaigns"] = campaigns_truth(config, window, sinks.realised.campaigns)
     text = json.dumps(truth, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     tmp = out / (TRUTH_FILE + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -352,7 +373,7 @@ def _concat(parts: list[dict[str, np.ndarray]], keys: tuple[str, ...], dtypes: t
 
 
 def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: np.ndarray, country: np.ndarray,
-                 traits, conversion, factors: np.ndarray, mix) -> _ChunkRun:
+                 traits, conversion, factors: np.ndarray, mix, arms: CustomerArms, sends: Sends) -> _ChunkRun:
     """Simulate the chunk forward, one period at a time, each from its own keyed stream.
 
     ``channel`` and ``country`` are per slot, ``signup_days`` per customer; the customers active
@@ -363,6 +384,7 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
     life = Lifecycle.start(n)
     favourites = Favourites.empty(n)
     quit_days = np.full(n, np.inf)  # complaint-driven quitting (reviews.py): no order from then on
+    last_completed = np.full(n, np.nan)  # campaigns: last completed order so far (recency at a send)
     orders, lines, discounts, events, reviews, anchors = [], [], [], [], [], []
     n_orders = n_sessions = 0
     for period in range(shared.periods):
@@ -375,6 +397,17 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
         placed = placed.take(np.flatnonzero(placed.days < quit_days[placed.customer]))
         quit = np.isfinite(quit_days)  # quitting is a death (period_orders may have set a later one)
         life.death_days[quit] = np.fmin(life.death_days[quit], quit_days[quit])
+        added = period_treatment_orders(stream(config.seed, CUSTOMER_EXPERIMENT_ORDERS, chunk, period), config, clock,
+                                        traits, arms, life.death_days, lo, hi, n_active)
+        if added.customer.size:  # own stream: periods without treatment orders draw exactly as before
+            placed = Orders.concat([placed, added])
+        record_recency_at_send(sends, last_completed, placed, lo, hi)
+        added = period_campaign_orders(stream(config.seed, CAMPAIGN_ORDERS, chunk, period), config, traits, sends,
+                                       life.death_days, lo, hi, n_active)
+        if added.customer.size:
+            placed = Orders.concat([placed, added])
+        completed = placed.status == COMPLETED
+        np.fmax.at(last_completed, placed.customer[completed], placed.days[completed])
         baskets = draw_baskets(rng, config, window, catalogue, factors, mix, placed, favourites)
         session_events = period_events(
             rng, config, window, clock, catalogue, factors, mix, signup_days[:n_active], channel, traits, conversion,
@@ -471,7 +504,11 @@ def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int
     factors = customer_factors(latent, config, country_slots, channel_slots, shared.country_offsets,
                                shared.channel_offsets)[: signup_days.size]
     mix = category_mix(config, catalogue, factors)
-    run = _run_periods(shared, chunk, signup_days, channel_slots, country_slots, traits, conversion, factors, mix)
+    arms = assign_customer_experiments(stream(config.seed, CUSTOMER_EXPERIMENTS, chunk), config, window,
+                                       conversion.first_days, slots)
+    sends = draw_sends(stream(config.seed, CAMPAIGN_SENDS, chunk), config, window, conversion.first_days, slots)
+    run = _run_periods(shared, chunk, signup_days, channel_slots, country_slots, traits, conversion, factors, mix,
+                       arms, sends)
 
     # --- what lies inside the window ---
     end, end_us = window.days, window.end_us_exclusive
@@ -552,18 +589,29 @@ def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int
 
     customers = customers_table(stream(config.seed, EMAILS, chunk), config, window, number, customer_ids.array,
                                 signup_days[:n], channel, country)
+    arms = CustomerArms(arm=arms.arm[:, :n], assigned_days=arms.assigned_days[:, :n])
     assignments = assignments_table(config, window, customer_ids, variant, signup_days[:n])
+    customer_assignments = customer_assignments_table(config, window, customer_ids, arms, end)
+    if customer_assignments is not None:
+        assignments = pa.concat_tables([assignments, customer_assignments])
+    accumulate_customer_metrics(sinks.realised.customer_experiments, config, arms, out_orders.customer,
+                                out_orders.days, out_orders.status, out_orders.total_cents, end)
 
+    campaign_sends = campaign_sends_table(config, window, customer_ids, sends, end)
+    accumulate_campaign_truth(sinks.realised.campaigns, config, sends, run.death_days[:n], end)
     for name, table in (("customers", customers), ("orders", orders_table), ("events", events_table),
                         ("reviews", reviews_table), ("experiment_assignments", assignments)):
         writers[name].write(table)
         pool.offer(sinks.dirty_rng, name, table)
+    writers["campaign_sends"].write(campaign_sends)
+    # Its own generator: the other tables' dirty rows stay exactly what they were without it.
+    pool.offer(stream(config.seed, CAMPAIGN_SENDS, chunk, 1), "campaign_sends", campaign_sends)
     writers["order_items"].write(items_table)
     if pool.rate > 0:
         alt = _alt_products(sinks.dirty_rng, line_order, line_product, catalogue.n)
         pool.offer(sinks.dirty_rng, "order_items", items_table, {"_alt_product_id": product_ids.take(alt)})
-        unassigned = np.flatnonzero(variant == NOT_ASSIGNED)
-        pool.offer_alt_customers(sinks.dirty_rng, customer_ids.take(unassigned), int((variant != NOT_ASSIGNED).sum()))
+        unassigned = np.flatnonzero((variant == NOT_ASSIGNED) & ~arms.in_any)
+        pool.offer_alt_customers(sinks.dirty_rng, customer_ids.take(unassigned), assignments.num_rows)
 
     _record_truth(shared, sinks, customer_ids, channel, variant, signup_days[:n], traits, conversion, out_orders,
                   run.death_days[:n], factors[:n])

@@ -52,20 +52,23 @@ CLASSES: dict[str, tuple[str, ...]] = {
     "reviews": (NULL_KEY, DUPLICATE_ID, FUTURE_TIMESTAMP, ORPHAN_FK, UNPARSEABLE_VALUE),
     "marketing_spend": (NULL_KEY, DUPLICATE_ID, NEGATIVE_AMOUNT, FUTURE_TIMESTAMP, UNPARSEABLE_VALUE),
     "experiment_assignments": (NULL_KEY, DUPLICATE_ID, FUTURE_TIMESTAMP, ORPHAN_FK, UNPARSEABLE_VALUE),
+    "campaign_sends": (NULL_KEY, DUPLICATE_ID, NEGATIVE_AMOUNT, FUTURE_TIMESTAMP, ORPHAN_FK, UNPARSEABLE_VALUE),
 }
 
 NULL_KEY_COLUMN = {
     "customers": "customer_id", "products": "product_id", "orders": "order_id", "order_items": "order_id",
     "events": "event_id", "reviews": "review_id", "marketing_spend": "channel", "experiment_assignments": "customer_id",
+    "campaign_sends": "customer_id",
 }
-NEGATIVE_COLUMN = {"orders": "order_total", "order_items": "unit_price", "products": "list_price", "marketing_spend": "spend"}
+NEGATIVE_COLUMN = {"orders": "order_total", "order_items": "unit_price", "products": "list_price", "marketing_spend": "spend",
+                   "campaign_sends": "coupon_value"}
 FUTURE_COLUMN = {
     "customers": "signup_at", "orders": "ordered_at", "events": "occurred_at", "reviews": "created_at",
-    "marketing_spend": "spend_date", "experiment_assignments": "assigned_at",
+    "marketing_spend": "spend_date", "experiment_assignments": "assigned_at", "campaign_sends": "sent_at",
 }
 ORPHAN_COLUMN = {
     "orders": "customer_id", "order_items": "product_id", "events": "customer_id", "reviews": "product_id",
-    "experiment_assignments": "customer_id",
+    "experiment_assignments": "customer_id", "campaign_sends": "customer_id",
 }
 UNPARSEABLE_TEXT = {
     "customers": ("31/02/2025", "2025-13-45 25:61:00", "last tuesday"),
@@ -76,6 +79,7 @@ UNPARSEABLE_TEXT = {
     "reviews": ("five", "4 stars", "***"),
     "marketing_spend": ("n/a", "1,234.56 USD", "-"),
     "experiment_assignments": ("??", "unknown", "31/12/2025 25:00"),
+    "campaign_sends": ("ten", "10 EUR", "n/a"),
 }
 # Tables whose own id is replaced by a new one (the others get a new composite key instead).
 ID_PREFIX = {
@@ -144,11 +148,11 @@ def _set(table: pa.Table, column: str, values: pa.Array) -> pa.Table:
 
 
 def _future(rng: np.random.Generator, n: int, type_: pa.DataType) -> pa.Array:
-    us = FUTURE_START_US + (rng.random(n) * 365 * US_PER_DAY).astype(np.int64)
     if pa.types.is_date(type_):
-        # Distinct days: two future rows of one (channel, spend) on the same day would be duplicates too.
-        days = FUTURE_START_US // US_PER_DAY + rng.permutation(max(365, n))[:n]
+        # Distinct days: two rows on one day could also share the rest of their key (a second defect).
+        days = FUTURE_START_US // US_PER_DAY + rng.choice(max(3650, n), size=n, replace=False)
         return pa.array(days.astype(np.int32), type=pa.date32())
+    us = FUTURE_START_US + (rng.random(n) * 365 * US_PER_DAY).astype(np.int64)
     return pa.array(us, type=pa.timestamp("us"))
 
 
@@ -185,7 +189,7 @@ def build_dirty_rows(
     alt_customers = pa.concat_arrays(pool.alt_customers) if pool.alt_customers else pa.array([], pa.string())
     alt_customers = alt_customers.take(pa.array(rng.permutation(len(alt_customers))))
 
-    needs_fresh_key = table in ("order_items", "experiment_assignments", "marketing_spend")
+    needs_fresh_key = table in ("order_items", "experiment_assignments", "marketing_spend", "campaign_sends")
     counts: dict[str, int] = {}
     pieces: list[pa.Table] = []
     used = 0
@@ -215,6 +219,10 @@ def build_dirty_rows(
         elif needs_fresh_key and cls != NULL_KEY:
             if table == "order_items" and cls != ORPHAN_FK:
                 rows = _set(rows, "product_id", rows["_alt_product_id"].combine_chunks())
+            elif table == "campaign_sends" and cls != ORPHAN_FK:
+                # A campaign id no clean row has: a (campaign, customer) key of its own.
+                rows = _set(rows, "campaign_id", format_ids("dirty_campaign_", new_ids + np.arange(n), 6))
+                new_ids += n
             elif table == "experiment_assignments" and cls != ORPHAN_FK:
                 rows = _set(rows, "customer_id", alt_customers.slice(alt_used, n))
                 alt_used += n

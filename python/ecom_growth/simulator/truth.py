@@ -40,6 +40,8 @@ class Realised:
     completed_order_cents: int = 0
     repeat_customers: int = 0
     alive_at_end: int = 0
+    customer_experiments: dict = field(default_factory=dict)  # experiments.accumulate_customer_metrics
+    campaigns: dict = field(default_factory=dict)  # campaigns.accumulate_campaign_truth
 
     def __post_init__(self) -> None:
         self.signups = np.zeros(self.n_channels, np.int64)

@@ -44,6 +44,10 @@ SCHEMAS: dict[str, pa.Schema] = {
     "experiment_assignments": pa.schema([
         ("experiment_id", pa.string()), ("customer_id", pa.string()), ("variant", pa.string()), ("assigned_at", TIMESTAMP),
     ]),
+    "campaign_sends": pa.schema([
+        ("campaign_id", pa.string()), ("customer_id", pa.string()), ("sent_at", TIMESTAMP), ("action", pa.string()),
+        ("coupon_value", pa.float64()), ("is_control", pa.bool_()),
+    ]),
 }
 TABLES: tuple[str, ...] = tuple(SCHEMAS)
 
@@ -58,6 +62,7 @@ UNPARSEABLE_COLUMN: dict[str, str] = {
     "reviews": "rating",
     "marketing_spend": "spend",
     "experiment_assignments": "assigned_at",
+    "campaign_sends": "coupon_value",
 }
 
 ROW_GROUP_ROWS = 1_000_000
@@ -73,6 +78,7 @@ DICTIONARY_COLUMNS: dict[str, list[str]] = {
     "reviews": ["product_id", "review_text"],
     "marketing_spend": ["channel"],
     "experiment_assignments": ["experiment_id", "variant"],
+    "campaign_sends": ["campaign_id", "action"],
 }
 
 

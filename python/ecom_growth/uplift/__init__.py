@@ -1,0 +1,10 @@
+"""Uplift modelling on past randomised campaigns (two-model learner, Qini evaluation)."""
+
+from ecom_growth.uplift.evaluation import qini_coefficient, qini_curve, uplift_at_k
+from ecom_growth.uplift.model import FEATURES, TwoModel, UpliftParams, fit_two_model, predict
+from ecom_growth.uplift.pipeline import evaluate_uplift, score_uplift, time_split
+
+__all__ = [
+    "FEATURES", "TwoModel", "UpliftParams", "evaluate_uplift", "fit_two_model", "predict", "qini_coefficient",
+    "qini_curve", "score_uplift", "time_split", "uplift_at_k",
+]
