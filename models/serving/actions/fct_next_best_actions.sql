@@ -56,9 +56,11 @@ select
                                                                                 as expected_value_at_stake,
     -- Randomised holdout (control group) per action: a hash of the campaign key, the action and
     -- the customer, so it is stable across rebuilds and recomputable; never for 'no_action'.
+    {%- set campaign_key = var('next_best_action_campaign_key') | string | replace("'", "''") %}
     coalesce(rules.action, 'no_action') <> 'no_action'
-    and {{ hash_uniform("'" ~ var('next_best_action_campaign_key') ~ ":' || coalesce(rules.action, 'no_action') || ':' || matched.customer_id") }}
-        < {{ var('next_best_action_holdout_share') | float }}                  as is_holdout,
+    and {{ hash_uniform(
+        "'" ~ campaign_key ~ ":' || coalesce(rules.action, 'no_action') || ':' || matched.customer_id"
+    ) }} < {{ var('next_best_action_holdout_share') | float }}                 as is_holdout,
     {{ as_of() }}                                                               as as_of,
     upstream.status,
     upstream.status_reason
