@@ -60,3 +60,21 @@ select
 from occasions
 group by customer_id
 {%- endmacro %}
+
+{#- The evaluation windows of ml_clv_evaluation, relative to as_of (vars clv_validation_days,
+    clv_test_days): the candidates are fitted on the occasions up to `cutoff` and scored on
+    (cutoff, label_end]. 'validation' chooses the model; 'test' reports it on the later window
+    (as_of - test, as_of], which does not overlap the validation labels. -#}
+{% macro clv_evaluation_windows() -%}
+{%- set validation_days = var('clv_validation_days') %}
+{%- set test_days = var('clv_test_days') %}
+{%- if not (validation_days > 0 and test_days > 0) %}
+    {{ exceptions.raise_compiler_error("clv_validation_days and clv_test_days must be > 0") }}
+{%- endif %}
+{%- set test_start = dbt.dateadd('day', -1 * test_days, as_of()) %}
+{%- set validation_start = dbt.dateadd('day', -1 * (test_days + validation_days), as_of()) %}
+{{ return([
+    {'split': 'validation', 'cutoff': validation_start, 'label_end': test_start},
+    {'split': 'test', 'cutoff': test_start, 'label_end': as_of()},
+]) }}
+{%- endmacro %}

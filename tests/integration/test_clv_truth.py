@@ -108,7 +108,13 @@ def _build_clv_chain(work: Path, signups: int, seed: int, scenario: list[str]) -
         holdout = {
             model: rest for model, *rest in con.execute(
                 "select model, actual_purchases_total, predicted_purchases_total, relative_error "
-                "from ml.ml_clv_evaluation where frequency_bucket = 'all'"
+                "from ml.ml_clv_evaluation where frequency_bucket = 'all' and split = 'test'"
+            ).fetchall()
+        }
+        validation = {
+            model: rest for model, *rest in con.execute(
+                "select model, purchases_mae, calibration_log_likelihood "
+                "from ml.ml_clv_evaluation where frequency_bucket = 'all' and split = 'validation'"
             ).fetchall()
         }
         summary = con.execute(
@@ -127,6 +133,7 @@ def _build_clv_chain(work: Path, signups: int, seed: int, scenario: list[str]) -
         con.close()
     return {
         "truth": truth, "parameters": parameters, "selected": [row[0] for row in selected], "holdout": holdout,
+        "validation": validation,
         "summary": summary, "completed_orders": completed_orders, "statuses": statuses, "orders": orders,
         "as_of": dt.datetime.fromisoformat(as_of),
     }
@@ -206,7 +213,8 @@ def test_bgnbd_is_selected_on_bgnbd_data(recovery):
 def test_mbgnbd_scenario_selects_mbgnbd(mbg_recovery):
     assert mbg_recovery["truth"]["purchase_process"]["name"] == "MBG/NBD"
     assert ("parameters", "ok", None) in mbg_recovery["statuses"]
-    print({m: tuple(round(v, 4) for v in row) for m, row in mbg_recovery["holdout"].items()})
+    print("validation (mae, ll):", {m: tuple(round(v, 4) for v in row if v is not None) for m, row in mbg_recovery["validation"].items()})
+    print("test (actual, predicted, rel):", {m: tuple(round(v, 4) for v in row) for m, row in mbg_recovery["holdout"].items()})
     assert mbg_recovery["selected"] == ["mbgnbd"]
 
 
@@ -243,17 +251,17 @@ def _seasonal_holdout_bias(truth: dict, calibration_end: dt.datetime, as_of: dt.
 def test_holdout_error_on_full_effects_data(warehouse, truth):
     rows = warehouse.execute(
         "select frequency_bucket, n_customers, actual_purchases_total, predicted_purchases_total, "
-        "relative_error, calibration_end_at, as_of from ml.ml_clv_evaluation "
-        "where breakdown = 'frequency_bucket' and is_selected"
+        "relative_error, calibration_end_at, holdout_end_at from ml.ml_clv_evaluation "
+        "where breakdown = 'frequency_bucket' and is_selected and split = 'test'"
     ).fetchall()
     by_bucket = {row[0]: row for row in rows}
     assert sorted(by_bucket) == sorted(["0", "1", "2", "3", "4", "5", "6", "7+", "all"])
-    _, n_all, actual, predicted, relative_error, calibration_end, as_of = by_bucket["all"]
+    _, n_all, actual, predicted, relative_error, calibration_end, holdout_end = by_bucket["all"]
     buckets = [row for key, row in by_bucket.items() if key != "all"]
     assert sum(row[1] for row in buckets) == n_all
     assert sum(row[2] for row in buckets) == pytest.approx(actual)
     assert sum(row[3] for row in buckets) == pytest.approx(predicted)
-    seasonal = _seasonal_holdout_bias(truth, calibration_end, as_of)
+    seasonal = _seasonal_holdout_bias(truth, calibration_end, holdout_end)
     print(f"full effects holdout: actual {actual:.0f}, predicted {predicted:.1f}, relative error "
           f"{relative_error:+.2%} (planted season alone explains about {seasonal:+.2%})")
     # Observed on the 50k seed-7 build: +22%, of which the season (holdout = Jan-Jun, off-peak,
@@ -280,9 +288,17 @@ def test_every_candidate_is_fitted_and_one_is_selected(warehouse):
     assert sum(1 for m, selected, _ in models if selected and m != "gamma_gamma") == 1
     evaluated = warehouse.execute(
         "select model, is_selected, purchases_mae, revenue_mae, revenue_spearman, top20_revenue_capture "
-        "from ml.ml_clv_evaluation where bucket = 'all' order by selection_rank"
+        "from ml.ml_clv_evaluation where bucket = 'all' and split = 'test' order by selection_rank"
     ).fetchall()
     print(evaluated)
+    # Both splits carry the same choice, made on the validation window before the test window.
+    splits = warehouse.execute(
+        "select split, min(calibration_end_at), min(holdout_end_at), count(distinct model) filter (where is_selected) "
+        "from ml.ml_clv_evaluation group by split order by split"
+    ).fetchall()
+    (_, test_cut, test_end, test_chosen), (_, validation_cut, validation_end, validation_chosen) = splits
+    assert validation_cut < validation_end <= test_cut < test_end
+    assert test_chosen == validation_chosen == 1
     chosen = [row for row in evaluated if row[1]]
     baseline = [row for row in evaluated if row[0] == "poisson_baseline"][0]
     assert len(chosen) == 1 and chosen[0][0] != "poisson_baseline"
@@ -294,17 +310,18 @@ def test_every_candidate_is_fitted_and_one_is_selected(warehouse):
 def test_value_deciles_are_ordered_and_months_cover_the_holdout(warehouse):
     deciles = warehouse.execute(
         "select bucket, predicted_revenue_mean, actual_revenue_mean from ml.ml_clv_evaluation "
-        "where is_selected and breakdown = 'predicted_revenue_decile' order by bucket"
+        "where is_selected and split = 'test' and breakdown = 'predicted_revenue_decile' order by bucket"
     ).fetchall()
     assert [b for b, _, _ in deciles] == [f"{d:02d}" for d in range(1, 11)]
     print("deciles (predicted, actual):", [(round(p, 1), round(a, 1)) for _, p, a in deciles])
     assert deciles[0][2] > deciles[-1][2] * 3  # the top decile is actually worth far more
     months = warehouse.execute(
         "select bucket, predicted_purchases_total, actual_purchases_total, relative_error from ml.ml_clv_evaluation "
-        "where is_selected and breakdown = 'holdout_month' order by bucket"
+        "where is_selected and split = 'test' and breakdown = 'holdout_month' order by bucket"
     ).fetchall()
     overall = warehouse.execute(
-        "select predicted_purchases_total, actual_purchases_total from ml.ml_clv_evaluation where is_selected and bucket = 'all'"
+        "select predicted_purchases_total, actual_purchases_total from ml.ml_clv_evaluation "
+        "where is_selected and split = 'test' and bucket = 'all'"
     ).fetchone()
     print("per holdout month:", [(b, round(r, 3) if r is not None else None) for b, _, _, r in months])
     assert 6 <= len(months) <= 7

@@ -155,9 +155,10 @@ def test_the_holdout_evaluation_of_a_degraded_fit_measures_the_fallback():
     )
     holdout_days = (shops.END - cutoff).total_seconds() / 86_400
     calibration = calibration.join(holdout, on="customer_id", how="left").with_columns(
-        pl.col("holdout_purchases").fill_null(0), pl.col("holdout_revenue").fill_null(0.0), pl.lit(holdout_days).alias("holdout_days")
+        pl.col("holdout_purchases").fill_null(0), pl.col("holdout_revenue").fill_null(0.0), pl.lit(holdout_days).alias("holdout_days"),
+        pl.lit("test").alias("split"), pl.lit(cutoff).alias("calibration_end_at"), pl.lit(shops.END).alias("holdout_end_at"),
     )
-    table = evaluate_clv_holdout(calibration, **MINIMA, gross_margin=1.0)
+    table = evaluate_clv_holdout(calibration, **MINIMA, time_unit_days=1.0, as_of=shops.END, gross_margin=1.0)
     overall = table.filter((pl.col("model") == "bgnbd") & (pl.col("bucket") == "all")).row(0, named=True)
     assert overall["status"] == "degraded" and overall["status_reason"].startswith("bgnbd: nobody appears to drop out")
     # The fallback predicts the steady buyers' holdout purchases well (they are Poisson-like).

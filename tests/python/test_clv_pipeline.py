@@ -21,7 +21,9 @@ from ecom_growth.clv.pipeline import (
     EVALUATION_SCHEMA,
     PARAMETERS_SCHEMA,
     PREDICTIONS_SCHEMA,
+    default_ranking,
     evaluate_clv_holdout,
+    evaluate_split,
     fit_clv_models,
     fits_from_parameters,
     population_mean_order_value,
@@ -91,6 +93,20 @@ def weekly(summary: pl.DataFrame) -> pl.DataFrame:
 def library_inputs(summary: pl.DataFrame, unit: float = 1.0) -> pl.DataFrame:
     return summary.with_columns(
         (pl.col("recency_days") / unit).alias("recency"), (pl.col("t_days") / unit).alias("T")
+    )
+
+
+# evaluate_clv_holdout's fixed arguments (the vars; minima at 1 so small fixtures fit).
+EVALUATION = {"time_unit_days": 1.0, "as_of": AS_OF, "min_customers": 1, "min_repeat_buyers": 1}
+
+
+def as_split(calibration: pl.DataFrame, split: str = "test", *, end: dt.datetime = AS_OF) -> pl.DataFrame:
+    """A calibration summary with holdout_days as one evaluation split ending at ``end``."""
+    days = calibration["holdout_days"][0] if calibration.height else 0.0
+    return calibration.with_columns(
+        pl.lit(split).alias("split"),
+        pl.lit(end - dt.timedelta(days=days)).alias("calibration_end_at"),
+        pl.lit(end).alias("holdout_end_at"),
     )
 
 
@@ -344,7 +360,7 @@ def test_without_gamma_gamma_everybody_gets_the_population_mean_order_value(summ
 
 
 def test_holdout_evaluation_fits_the_calibration_period(summary):
-    full = evaluate_clv_holdout(summary, time_unit_days=1.0, as_of=AS_OF, gross_margin=1.0)
+    full = evaluate_clv_holdout(as_split(summary), **EVALUATION, gross_margin=1.0)
     assert full.schema == pl.Schema(EVALUATION_SCHEMA)
     table = full.filter((pl.col("model") == "bgnbd") & (pl.col("breakdown") == "frequency_bucket"))
     assert table["frequency_bucket"].to_list() == ["0", "1", "2", "3", "4", "5", "6", "7+", "all"]
@@ -359,7 +375,9 @@ def test_holdout_evaluation_fits_the_calibration_period(summary):
     assert overall["calibration_converged"] is True
     assert overall["holdout_days"] == 180.0
     assert overall["calibration_end_at"] == AS_OF - dt.timedelta(days=180)
+    assert overall["holdout_end_at"] == AS_OF
     assert full["as_of"].unique().to_list() == [AS_OF]
+    assert full["split"].unique().to_list() == ["test"]
     # Four candidates, one selected, each with 9 bucket and 10 decile rows (no months without occasions).
     assert full.group_by("model").len().sort("model").rows() == [
         ("bgnbd", 19), ("mbgnbd", 19), ("pareto_nbd", 19), ("poisson_baseline", 19)
@@ -371,7 +389,7 @@ def test_holdout_evaluation_of_an_empty_population_is_empty():
     empty = tiny([]).with_columns(
         pl.lit(0, pl.Int64).alias("holdout_purchases"), pl.lit(0.0).alias("holdout_revenue"), pl.lit(180.0).alias("holdout_days")
     )
-    table = evaluate_clv_holdout(empty, as_of=AS_OF, gross_margin=1.0)
+    table = evaluate_clv_holdout(as_split(empty), **EVALUATION, gross_margin=1.0)
     assert table.height == 0
     assert table.schema == pl.Schema(EVALUATION_SCHEMA)
 
@@ -380,7 +398,7 @@ def test_holdout_evaluation_without_repeat_purchases_predicts_zero():
     one_timers = tiny([("a", 0, 0.0, 10.0, None, 20.0), ("b", 0, 0.0, 50.0, None, 40.0)]).with_columns(
         pl.Series("holdout_purchases", [1, 0]), pl.Series("holdout_revenue", [25.0, 0.0]), pl.lit(180.0).alias("holdout_days")
     )
-    table = evaluate_clv_holdout(one_timers, as_of=AS_OF, gross_margin=1.0)
+    table = evaluate_clv_holdout(as_split(one_timers), **{**EVALUATION, "min_repeat_buyers": 20}, gross_margin=1.0)
     # Every model is degraded: the Poisson baseline is what scores, and it is selected.
     assert table.filter(pl.col("is_selected"))["model"].unique().to_list() == ["poisson_baseline"]
     overall = table.filter((pl.col("model") == "bgnbd") & (pl.col("bucket") == "all")).row(0, named=True)
@@ -391,9 +409,72 @@ def test_holdout_evaluation_without_repeat_purchases_predicts_zero():
 
 
 def test_holdout_days_must_be_one_value(summary):
-    varying = summary.with_columns(pl.Series("holdout_days", np.arange(summary.height, dtype=float)))
+    varying = as_split(summary).with_columns(pl.Series("holdout_days", np.arange(summary.height, dtype=float)))
     with pytest.raises(ValueError, match="holdout_days"):
-        evaluate_clv_holdout(varying, gross_margin=1.0)
+        evaluate_clv_holdout(varying, **EVALUATION, gross_margin=1.0)
+
+
+def test_an_unknown_split_is_refused(summary):
+    with pytest.raises(ValueError, match="split must be one of"):
+        evaluate_clv_holdout(as_split(summary, "train"), **EVALUATION, gross_margin=1.0)
+
+
+# --- choice on validation, report on test ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_splits() -> pl.DataFrame:
+    """A validation block (cutoff a year before as_of, labels up to as_of - 180) and a later test
+    block (cutoff as_of - 180, labels up to as_of), drawn independently."""
+    validation = as_split(simulate_summary(3000, holdout_days=180.0, seed=21), "validation", end=AS_OF - dt.timedelta(days=180))
+    return pl.concat([validation, as_split(simulate_summary(3000, holdout_days=180.0, seed=22))])
+
+
+def test_the_model_is_chosen_on_validation_and_reported_on_both_splits(two_splits):
+    table = evaluate_clv_holdout(two_splits, **EVALUATION, gross_margin=1.0)
+    assert table.group_by("split").len().sort("split").rows() == [("test", 76), ("validation", 76)]
+    validation = evaluate_split(
+        pipeline._model_inputs(two_splits.filter(pl.col("split") == "validation"), 1.0, what="t",
+                               columns=pipeline.CALIBRATION_COLUMNS),
+        None, time_unit_days=1.0, min_customers=1, min_repeat_buyers=1, gross_margin=1.0,
+    )
+    ranks = table.select("split", "model", "selection_rank", "is_selected").unique()
+    for split in ("validation", "test"):
+        rows = dict(ranks.filter(pl.col("split") == split).select("model", "selection_rank").rows())
+        assert rows == {m: validation.ranking.index(m) + 1 for m in validation.ranking}
+    chosen = table.filter(pl.col("is_selected"))
+    assert chosen["model"].unique().to_list() == [validation.ranking[0]]
+    # Test rows are the test fit on the test window: its own calibration end and labels.
+    test_all = table.filter((pl.col("split") == "test") & (pl.col("bucket") == "all") & pl.col("is_selected")).row(0, named=True)
+    assert test_all["calibration_end_at"] == AS_OF - dt.timedelta(days=180) and test_all["holdout_end_at"] == AS_OF
+    test_block = two_splits.filter(pl.col("split") == "test")
+    assert test_all["actual_purchases_total"] == test_block["holdout_purchases"].sum()
+
+
+def test_test_labels_never_change_the_choice(two_splits):
+    # Scrambled test labels (every customer buys 5 times): the choice must not move.
+    scrambled = two_splits.with_columns(
+        pl.when(pl.col("split") == "test").then(5).otherwise(pl.col("holdout_purchases")).alias("holdout_purchases")
+    )
+    ranks = [
+        evaluate_clv_holdout(t, **EVALUATION, gross_margin=1.0).select("model", "selection_rank").unique().sort("model").rows()
+        for t in (two_splits, scrambled)
+    ]
+    assert ranks[0] == ranks[1]
+
+
+def test_without_a_validation_split_the_registry_order_ranks():
+    assert default_ranking({"bgnbd": True, "mbgnbd": True, "pareto_nbd": True, "poisson_baseline": True}) == [
+        "bgnbd", "mbgnbd", "pareto_nbd", "poisson_baseline"]
+    assert default_ranking({"bgnbd": False, "mbgnbd": True, "pareto_nbd": True, "poisson_baseline": True}) == [
+        "mbgnbd", "pareto_nbd", "bgnbd", "poisson_baseline"]
+    assert default_ranking({"bgnbd": False, "mbgnbd": False, "pareto_nbd": False, "poisson_baseline": False})[0] == "poisson_baseline"
+
+
+def test_occasions_need_the_split_column(summary):
+    occasions = pl.DataFrame({"customer_id": ["c00000"], "holdout_month": [dt.date(2025, 7, 1)], "occasion_value": [1.0]})
+    with pytest.raises(ValueError, match="split"):
+        evaluate_clv_holdout(as_split(summary), occasions, **EVALUATION, gross_margin=1.0)
 
 
 # --- the predictive profile and the value evaluation ---------------------------------------------
@@ -425,11 +506,12 @@ def test_profile_columns_follow_the_selected_model_and_the_vars(summary, paramet
 
 def test_holdout_months_and_value_metrics(summary):
     occasions = pl.DataFrame({
+        "split": ["test"] * 3,
         "customer_id": ["c00000", "c00001", "c00002"],
         "holdout_month": [dt.date(2025, 7, 1), dt.date(2025, 12, 1), dt.date(2025, 12, 1)],
         "occasion_value": [10.0, 20.0, 30.0],
     })
-    table = evaluate_clv_holdout(summary, occasions, as_of=AS_OF, gross_margin=0.5)
+    table = evaluate_clv_holdout(as_split(summary), occasions, **EVALUATION, gross_margin=0.5)
     months = table.filter((pl.col("model") == "bgnbd") & (pl.col("breakdown") == "holdout_month")).sort("bucket")
     # (2025-07-05, 2026-01-01]: July (partial) .. December.
     assert months["bucket"].to_list() == ["2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12"]

@@ -1,21 +1,36 @@
--- One row per calibration customer x purchase occasion in the holdout (as_of - clv_holdout_days,
--- as_of]: when and how much, so ml_clv_evaluation can show the error per calendar month.
-{%- set cutoff = dbt.dateadd('day', -1 * var('clv_holdout_days'), as_of()) %}
-with holdout_occasions as (
-    {{ clv_purchase_occasions(as_of(), after=cutoff) }}
+-- One row per split x calibration customer (a completed order up to the split's cutoff) x
+-- purchase occasion in the split's label window (cutoff, label_end] (macro
+-- clv_evaluation_windows): when and how much, so ml_clv_evaluation can show the error per
+-- calendar month.
+{%- set windows = clv_evaluation_windows() %}
+with
+{%- for window in windows %}
+occasions_{{ window.split }} as (
+    {{ clv_purchase_occasions(window.label_end, after=window.cutoff) }}
 ),
 
-calibration_customers as (
+customers_{{ window.split }} as (
     select distinct customer_id
     from {{ ref('int_completed_orders') }}
-    where ordered_at <= {{ cutoff }}
-)
+    where ordered_at <= {{ window.cutoff }}
+),
 
-select
-    holdout_occasions.customer_id,
-    holdout_occasions.occasion_start_at,
-    cast({{ dbt.date_trunc('month', 'holdout_occasions.occasion_start_at') }} as date) as holdout_month,
-    cast(holdout_occasions.occasion_orders as bigint)                                  as occasion_orders,
-    cast(holdout_occasions.occasion_value as double)                                   as occasion_value
-from holdout_occasions
-inner join calibration_customers on holdout_occasions.customer_id = calibration_customers.customer_id
+split_{{ window.split }} as (
+    select
+        '{{ window.split }}'                                                        as split,
+        occasions_{{ window.split }}.customer_id,
+        occasions_{{ window.split }}.occasion_start_at,
+        cast({{ dbt.date_trunc('month', 'occasions_' ~ window.split ~ '.occasion_start_at') }} as date)
+                                                                                    as holdout_month,
+        cast(occasions_{{ window.split }}.occasion_orders as bigint)                as occasion_orders,
+        cast(occasions_{{ window.split }}.occasion_value as double)                 as occasion_value
+    from occasions_{{ window.split }}
+    inner join customers_{{ window.split }}
+        on occasions_{{ window.split }}.customer_id = customers_{{ window.split }}.customer_id
+){{ ',' if not loop.last }}
+{%- endfor %}
+
+{% for window in windows %}
+select * from split_{{ window.split }}
+{{ 'union all' if not loop.last }}
+{%- endfor %}

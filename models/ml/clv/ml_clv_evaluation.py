@@ -1,7 +1,7 @@
-"""Holdout check and ranking of the purchase models (BG/NBD, MBG/NBD, Pareto/NBD, Poisson
-baseline) fitted on the calibration period (as_of - clv_holdout_days): purchases and value,
-by frequency bucket, predicted-value decile and holdout month.
-See ecom_growth.clv.pipeline.evaluate_clv_holdout."""
+"""Choice and report of the purchase models (BG/NBD, MBG/NBD, Pareto/NBD, Poisson baseline):
+fitted before each split's window, chosen on the validation window, reported on the later test
+window (vars clv_validation_days, clv_test_days): purchases and value, by frequency bucket,
+predicted-value decile and month. See ecom_growth.clv.pipeline.evaluate_clv_holdout."""
 
 from ecom_growth.clv.pipeline import evaluate_clv_holdout
 

@@ -1,5 +1,5 @@
 """BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma, fitted ONCE on every customer's purchase
-occasions up to as_of; the purchase model ranked best on the holdout (ml_clv_evaluation) and
+occasions up to as_of; the purchase model ranked best on the validation window (ml_clv_evaluation) and
 not degraded here is_selected. ml_clv_predictions rebuilds it from this table."""
 
 from ecom_growth.clv.pipeline import fit_clv_models, selection_order

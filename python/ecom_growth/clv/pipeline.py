@@ -2,24 +2,35 @@
 
 The warehouse computes one row per customer (``int_clv_customer_summary``: customer_id,
 frequency, recency_days, t_days, monetary_value, average_order_value; purchase OCCASIONS up
-to as_of, see macros/clv/clv_summary.sql) and the same up to as_of - holdout
-(``int_clv_calibration_summary``, plus holdout_purchases, holdout_revenue, holdout_days).
+to as_of, see macros/clv/clv_summary.sql) and the same up to each evaluation cutoff
+(``int_clv_calibration_summary``: one block per evaluation split, see below).
 Times there are DAYS; the models work in units of ``time_unit_days`` (var
 clv_time_unit_days), converted here and nowhere else.
 
-* ``evaluate_clv_holdout``  calibration summary -> every purchase model (BG/NBD, MBG/NBD,
-                            Pareto/NBD) and the Poisson baseline fitted on the calibration
-                            period and scored on the holdout, in purchases and in value;
-                            ranked (``selection_rank``), the best one ``is_selected``
+* ``evaluate_clv_holdout``  calibration summaries -> every purchase model (BG/NBD, MBG/NBD,
+                            Pareto/NBD) and the Poisson baseline fitted on each split's
+                            calibration period and scored on its label window, in purchases
+                            and in value; ranked on the validation split (``selection_rank``),
+                            the best one ``is_selected``, reported on the later test split
 * ``fit_clv_models``        summary + that ranking -> long parameter table of every model
                             fitted on all data up to as_of (ml_clv_model_parameters)
 * ``fits_from_parameters``  parameter table -> the selected fitted models (no second fit)
 * ``score_clv``             summary + parameter table -> per-customer predictions
 
-Selection (documented criterion): among the candidates that are not degraded, the lowest
-holdout mean absolute error of purchases per customer wins; candidates whose MAE is within
-two paired standard errors of the best one cannot be told apart by the holdout, and among
-those the highest calibration log-likelihood wins (all have four parameters, so this is AIC).
+Evaluation windows (vars clv_validation_days, clv_test_days; relative to as_of): the
+candidates are fitted on the occasions up to as_of - test - validation and scored on the
+VALIDATION window (as_of - test - validation, as_of - test]; the choice is made there. They are
+fitted again on the occasions up to as_of - test and scored on the TEST window (as_of - test,
+as_of], which the choice never saw and whose labels do not overlap the validation labels: the
+test rows are the honest report of the chosen model (and of the others, for comparison). The
+predictions use the chosen model fitted on everything up to as_of.
+
+Selection (documented criterion, on the validation split): among the candidates that are not
+degraded, the lowest mean absolute error of purchases per customer wins; candidates whose MAE
+is within two paired standard errors of the best one cannot be told apart by the window, and
+among those the highest calibration log-likelihood wins (all have four parameters, so this is
+AIC). Without a validation split (history shorter than both windows) BG/NBD, then MBG/NBD,
+then Pareto/NBD is the order (``default_ranking``).
 
 Degenerate populations never crash a build. No customers: every function returns an empty
 frame with its schema. Otherwise every table carries ``status`` ('ok' | 'degraded') and
@@ -83,7 +94,12 @@ BASELINE = "poisson_baseline"  # the purchase fallback, evaluated beside the mod
 SUMMARY_COLUMNS = ("customer_id", "frequency", "recency_days", "t_days", "monetary_value", "average_order_value")
 STDDEV_COLUMN = "repeat_order_value_stddev"  # optional
 STATUS_SCHEMA: dict[str, pl.DataType] = {"status": pl.String, "status_reason": pl.String}
-CALIBRATION_COLUMNS = (*SUMMARY_COLUMNS, "holdout_purchases", "holdout_revenue", "holdout_days")
+CALIBRATION_COLUMNS = (
+    "split", *SUMMARY_COLUMNS, "holdout_purchases", "holdout_revenue", "holdout_days", "calibration_end_at", "holdout_end_at"
+)
+# ml_clv_evaluation's splits, in time order: the model is chosen on the first, reported on the second.
+VALIDATION, TEST = "validation", "test"
+SPLITS = (VALIDATION, TEST)
 MODEL_PARAMETERS = {**{name: m.parameters for name, m in PURCHASE_MODELS.items()}, "gamma_gamma": GAMMA_GAMMA_PARAMETERS}
 # How many paired standard errors of the MAE difference count as "the holdout cannot tell".
 SELECTION_TIE_STANDARD_ERRORS = 2.0
@@ -119,6 +135,7 @@ PREDICTIONS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 EVALUATION_SCHEMA: dict[str, pl.DataType] = {
+    "split": pl.String,
     "model": pl.String,
     "is_selected": pl.Boolean,
     "selection_rank": pl.Int64,
@@ -128,6 +145,7 @@ EVALUATION_SCHEMA: dict[str, pl.DataType] = {
     **METRIC_SCHEMA,
     "holdout_days": pl.Float64,
     "calibration_end_at": pl.Datetime("us"),
+    "holdout_end_at": pl.Datetime("us"),
     "calibration_r": pl.Float64,
     "calibration_alpha": pl.Float64,
     "calibration_a": pl.Float64,
@@ -647,45 +665,129 @@ def _calibration_columns(fit: PurchaseFit | None) -> dict[str, float | bool | No
     return values
 
 
+class SplitEvaluation(NamedTuple):
+    """One split's rows per model (without the selection columns), its ranking and which
+    purchase models (and the baseline) were usable on it."""
+
+    rows: dict[str, pl.DataFrame]
+    ranking: list[str]
+    ok: dict[str, bool]
+
+
+def default_ranking(ok: dict[str, bool]) -> list[str]:
+    """The ranking without a validation split (too little history): the usable models in
+    registry order (BG/NBD first), then the degraded ones; the Poisson baseline last, or first
+    when every model is degraded."""
+    models = [m for m in ok if m != BASELINE]
+    usable = [m for m in models if ok[m]]
+    degraded = [m for m in models if not ok[m]]
+    return [*usable, *degraded, BASELINE] if usable else [BASELINE, *degraded]
+
+
 def evaluate_clv_holdout(
     calibration_summary: pl.DataFrame,
     holdout_occasions: pl.DataFrame | None = None,
     *,
-    time_unit_days: float = 1.0,
-    as_of: dt.datetime | None = None,
-    min_customers: int = 1,
-    min_repeat_buyers: int = 1,
+    time_unit_days: float,
+    as_of: dt.datetime | None,
+    min_customers: int,
+    min_repeat_buyers: int,
     gross_margin: float,
 ) -> pl.DataFrame:
-    """Fit every candidate on the calibration period; compare predicted and actual holdout
-    purchases AND value; rank the candidates (``rank_candidates``).
+    """Choose the purchase model on the validation split, report every candidate on both splits.
 
-    Long table, one row per model ('bgnbd', 'mbgnbd', 'pareto_nbd', and 'poisson_baseline':
-    the fallback, the simple baseline every model must beat) x breakdown x bucket:
+    ``calibration_summary`` holds one block per ``split`` ('validation', 'test'; see
+    int_clv_calibration_summary): each customer's summary up to the split's
+    ``calibration_end_at`` and their occasions in the label window (calibration_end_at,
+    holdout_end_at]. On each split every candidate is fitted on the calibration period and
+    scored on the label window (``evaluate_split``); the VALIDATION ranking
+    (``rank_candidates``) sets is_selected / selection_rank on the rows of both splits, so the
+    test rows report the chosen model on a later window its choice never saw. Without
+    validation rows (a short history) the ranking is ``default_ranking`` of the test fits.
 
-    * breakdown 'frequency_bucket': calibration repeat purchases '0'..'6', '7+' and 'all'
-      (also in frequency_bucket) -- every row always present;
-    * 'predicted_revenue_decile': '01' (highest predicted holdout value) .. '10', the
-      calibration table of value (predicted vs actual mean per decile);
-    * 'holdout_month': calendar month 'YYYY-MM' of the holdout (needs ``holdout_occasions``
-      with holdout_month and occasion_value, and as_of): predicted vs actual purchases and
-      value per month, so a seasonal bias is visible (the models have no season).
-
-    Value = gross_margin x (Gamma-Gamma expected order value x expected purchases) against
-    gross_margin x actual completed revenue in the holdout (undiscounted). Per-customer
-    metrics (MAE, Spearman, top-20% capture) are null on month rows. The calibration fit's
-    parameters sit on every row of its model (calibration_*); they are NOT the ones used for
-    scoring (ml_clv_model_parameters, fitted on all data up to as_of).
+    Long table, one row per split x model x breakdown x bucket (see ``evaluate_split``).
     """
     what = "evaluate_clv_holdout"
     inputs = _model_inputs(calibration_summary, time_unit_days, what=what, columns=CALIBRATION_COLUMNS)
     if inputs.height == 0:
         return pl.DataFrame(schema=EVALUATION_SCHEMA)
-    holdout = inputs.get_column("holdout_days").cast(pl.Float64).unique().to_list()
-    if len(holdout) != 1 or holdout[0] is None or not holdout[0] >= 0:
-        raise ValueError(f"{what}: holdout_days must be one value >= 0 for all rows, got {holdout[:5]}")
-    holdout_days = float(holdout[0])
-    calibration_end = None if as_of is None else as_of - dt.timedelta(days=holdout_days)
+    unknown = set(inputs.get_column("split").unique().to_list()) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"{what}: split must be one of {list(SPLITS)}, got {sorted(map(str, unknown))}")
+    if holdout_occasions is not None:
+        require_columns(holdout_occasions, ["split"], what=f"{what} (holdout_occasions)")
+    results = {}
+    for split in SPLITS:
+        part = inputs.filter(pl.col("split") == split)
+        if part.height:
+            occasions = None if holdout_occasions is None else holdout_occasions.filter(pl.col("split") == split)
+            results[split] = evaluate_split(
+                part, occasions, time_unit_days=time_unit_days, min_customers=min_customers,
+                min_repeat_buyers=min_repeat_buyers, gross_margin=gross_margin,
+            )
+    if VALIDATION in results:
+        ranking = results[VALIDATION].ranking
+    else:
+        ranking = default_ranking(results[TEST].ok)
+    frames = [
+        rows.with_columns(
+            pl.lit(split).alias("split"),
+            pl.lit(model).alias("model"),
+            pl.lit(ranking[0] == model).alias("is_selected"),
+            pl.lit(ranking.index(model) + 1, pl.Int64).alias("selection_rank"),
+        )
+        for split, result in results.items()
+        for model, rows in result.rows.items()
+    ]
+    return pl.concat(frames, how="diagonal_relaxed").with_columns(
+        pl.lit(float(gross_margin), pl.Float64).alias("gross_margin"),
+        pl.lit(float(time_unit_days), pl.Float64).alias("time_unit_days"),
+        pl.lit(as_of, pl.Datetime("us")).alias("as_of"),
+    ).select(list(EVALUATION_SCHEMA)).cast(EVALUATION_SCHEMA)
+
+
+def _one_value(inputs: pl.DataFrame, column: str, *, what: str) -> object:
+    values = inputs.get_column(column).unique().to_list()
+    if len(values) != 1 or values[0] is None:
+        raise ValueError(f"{what}: {column} must be one non-null value per split, got {values[:5]}")
+    return values[0]
+
+
+def evaluate_split(
+    inputs: pl.DataFrame,
+    holdout_occasions: pl.DataFrame | None,
+    *,
+    time_unit_days: float,
+    min_customers: int,
+    min_repeat_buyers: int,
+    gross_margin: float,
+) -> SplitEvaluation:
+    """Fit every candidate on one split's calibration period; compare predicted and actual
+    label-window purchases AND value; rank the candidates (``rank_candidates``).
+
+    Rows per model ('bgnbd', 'mbgnbd', 'pareto_nbd', and 'poisson_baseline': the fallback, the
+    simple baseline every model must beat) x breakdown x bucket:
+
+    * breakdown 'frequency_bucket': calibration repeat purchases '0'..'6', '7+' and 'all'
+      (also in frequency_bucket) -- every row always present;
+    * 'predicted_revenue_decile': '01' (highest predicted value) .. '10', the calibration
+      table of value (predicted vs actual mean per decile);
+    * 'holdout_month': calendar month 'YYYY-MM' of the label window (needs
+      ``holdout_occasions`` with holdout_month and occasion_value): predicted vs actual
+      purchases and value per month, so a seasonal bias is visible (the models have no season).
+
+    Value = gross_margin x (Gamma-Gamma expected order value x expected purchases) against
+    gross_margin x actual completed revenue in the window (undiscounted). Per-customer metrics
+    (MAE, Spearman, top-20% capture) are null on month rows. The calibration fit's parameters
+    sit on every row of its model (calibration_*); they are NOT the ones used for scoring
+    (ml_clv_model_parameters, fitted on all data up to as_of).
+    """
+    what = "evaluate_clv_holdout"
+    holdout_days = float(_one_value(inputs, "holdout_days", what=what))
+    if not holdout_days >= 0:
+        raise ValueError(f"{what}: holdout_days must be >= 0, got {holdout_days}")
+    calibration_end = _one_value(inputs, "calibration_end_at", what=what)
+    holdout_end = _one_value(inputs, "holdout_end_at", what=what)
 
     candidates = _candidate_predictions(
         inputs, holdout_days, time_unit_days, min_customers=min_customers, min_repeat_buyers=min_repeat_buyers
@@ -696,15 +798,16 @@ def evaluate_clv_holdout(
     actual_purchases = _array(inputs, "holdout_purchases")
     actual_value = float(gross_margin) * _array(inputs, "holdout_revenue")
     predicted = {m: predict(holdout_days) for m, (_, _, predict) in candidates.items()}
+    ok = {m: status.is_ok for m, (_, status, _) in candidates.items()}
     ranking = rank_candidates(
         {m: np.abs(p - actual_purchases) for m, p in predicted.items()},
         {m: (fit.log_likelihood if fit is not None else None) for m, (fit, _, _) in candidates.items()},
-        {m: status.is_ok for m, (_, status, _) in candidates.items()},
+        ok,
     )
-    months = [] if calibration_end is None or holdout_occasions is None else _month_boundaries(calibration_end, as_of)
+    months = [] if holdout_occasions is None else _month_boundaries(calibration_end, holdout_end)
     actual_months = _actual_by_month(holdout_occasions, gross_margin) if months else None
 
-    frames = []
+    rows = {}
     for model, (fit, status, predict) in candidates.items():
         per_customer = inputs.select(
             "customer_id",
@@ -729,23 +832,15 @@ def evaluate_clv_holdout(
         if months:
             sections.append(_month_rows(months, calibration_end, predict, order_value, gross_margin, actual_months))
         row_status = combined_status({model: status, "gamma_gamma": spend_status})
-        frames.append(
-            pl.concat(sections, how="diagonal_relaxed").with_columns(
-                pl.lit(model).alias("model"),
-                pl.lit(ranking[0] == model).alias("is_selected"),
-                pl.lit(ranking.index(model) + 1, pl.Int64).alias("selection_rank"),
-                *(pl.lit(v, EVALUATION_SCHEMA[k]).alias(k) for k, v in _calibration_columns(fit).items()),
-                pl.lit(row_status.status, pl.String).alias("status"),
-                pl.lit(row_status.reason, pl.String).alias("status_reason"),
-            )
+        rows[model] = pl.concat(sections, how="diagonal_relaxed").with_columns(
+            *(pl.lit(v, EVALUATION_SCHEMA[k]).alias(k) for k, v in _calibration_columns(fit).items()),
+            pl.lit(holdout_days, pl.Float64).alias("holdout_days"),
+            pl.lit(calibration_end, pl.Datetime("us")).alias("calibration_end_at"),
+            pl.lit(holdout_end, pl.Datetime("us")).alias("holdout_end_at"),
+            pl.lit(row_status.status, pl.String).alias("status"),
+            pl.lit(row_status.reason, pl.String).alias("status_reason"),
         )
-    return pl.concat(frames, how="diagonal_relaxed").with_columns(
-        pl.lit(holdout_days, pl.Float64).alias("holdout_days"),
-        pl.lit(calibration_end, pl.Datetime("us")).alias("calibration_end_at"),
-        pl.lit(float(gross_margin), pl.Float64).alias("gross_margin"),
-        pl.lit(float(time_unit_days), pl.Float64).alias("time_unit_days"),
-        pl.lit(as_of, pl.Datetime("us")).alias("as_of"),
-    ).select(list(EVALUATION_SCHEMA)).cast(EVALUATION_SCHEMA)
+    return SplitEvaluation(rows, ranking, ok)
 
 
 def _bucket_rows(per_customer: pl.DataFrame) -> pl.DataFrame:

@@ -345,7 +345,8 @@ def customer_value(wh: Warehouse) -> Section:
                       {"historical_clv_per_customer": "money", "predicted_clv_per_customer": "money"})
     with section.part("CLV holdout check"):
         table = "ml_clv_evaluation"
-        selected = _filters(wh, table, {"is_selected": True})
+        # The selected model on the test window (chosen on the earlier validation window).
+        selected = _filters(wh, table, {"is_selected": True, "split": "test"})
         if wh.has(table, ("breakdown", "bucket", "predicted_revenue_mean", "actual_revenue_mean")):
             # Predicted vs actual holdout value by decile of predicted value (the selected model).
             check = wh.query(
