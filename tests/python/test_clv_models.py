@@ -225,6 +225,24 @@ def test_selection_breaks_a_holdout_tie_by_the_calibration_likelihood():
     assert ranking[:2] == ["bgnbd", "mbgnbd"]
 
 
+def test_squared_error_selects_the_unbiased_expectation_where_absolute_error_would_not():
+    # Most customers buy nothing: a model predicting half the true mean is closer to the median
+    # (0) and wins on absolute error, but the expectation is what the models predict and what
+    # value is built on. The selection's squared error picks the unbiased one, even though the
+    # biased one has the higher calibration likelihood (no tie: ~10 paired standard errors).
+    rng = np.random.default_rng(2)
+    mean = np.full(5000, 0.3)
+    actual = rng.poisson(mean).astype(float)
+    predicted = {"bgnbd": mean, "mbgnbd": 0.5 * mean, "pareto_nbd": 0.5 * mean, BASELINE: 2 * mean}
+    absolute = {m: np.abs(p - actual) for m, p in predicted.items()}
+    assert absolute["mbgnbd"].mean() < absolute["bgnbd"].mean()
+    squared = {m: (p - actual) ** 2 for m, p in predicted.items()}
+    likelihoods = {"bgnbd": -30.0, "mbgnbd": -10.0, "pareto_nbd": -20.0, BASELINE: None}
+    ok = dict.fromkeys(predicted, True)
+    assert rank_candidates(squared, likelihoods, ok)[0] == "bgnbd"
+    assert rank_candidates(absolute, likelihoods, ok)[0] == "mbgnbd"
+
+
 def test_selection_skips_degraded_models_and_falls_back_to_the_baseline():
     errors = {m: np.zeros(10) for m in ("bgnbd", "mbgnbd", "pareto_nbd", BASELINE)}
     likelihoods = dict.fromkeys(errors, -1.0)
@@ -249,6 +267,7 @@ def test_group_metrics_by_hand():
     row = group_metrics(frame, "g").row(0, named=True)
     assert row["n_customers"] == 5
     assert row["purchases_mae"] == pytest.approx((0 + 0.5 + 0 + 1 + 1) / 5)
+    assert row["purchases_rmse"] == pytest.approx(((0 + 0.25 + 0 + 1 + 1) / 5) ** 0.5)
     assert row["revenue_mae"] == pytest.approx((40 + 60 + 30 + 20 + 40) / 5)
     # Top 20% of 5 = 1 customer (a, predicted 50): 10 of the 200 actual.
     assert row["top20_revenue_capture"] == pytest.approx(10 / 200)

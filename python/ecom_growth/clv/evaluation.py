@@ -2,7 +2,7 @@
 
 Input: one row per calibration customer with predicted and actual holdout purchases and value
 (``predicted_purchases``, ``actual_purchases``, ``predicted_value``, ``actual_value``). Output
-rows per group with: counts and totals, purchases MAE, value MAE, Spearman rank correlation
+rows per group with: counts and totals, purchases MAE and RMSE, value MAE, Spearman rank correlation
 of predicted vs actual value, and the share of the actual value captured by the top 20% of
 customers by predicted value. Ties in the predicted value are broken by customer_id, so the
 top 20% and the deciles are the same set on every run.
@@ -26,6 +26,7 @@ METRIC_SCHEMA: dict[str, pl.DataType] = {
     "error_total": pl.Float64,
     "relative_error": pl.Float64,
     "purchases_mae": pl.Float64,
+    "purchases_rmse": pl.Float64,
     "actual_revenue_mean": pl.Float64,
     "actual_revenue_total": pl.Float64,
     "predicted_revenue_mean": pl.Float64,
@@ -59,6 +60,7 @@ def group_metrics(per_customer: pl.DataFrame, group: str) -> pl.DataFrame:
         pl.col("actual_purchases").sum().cast(pl.Float64).alias("actual_purchases_total"),
         pl.col("predicted_purchases").sum().alias("predicted_purchases_total"),
         (pl.col("predicted_purchases") - pl.col("actual_purchases")).abs().mean().alias("purchases_mae"),
+        (pl.col("predicted_purchases") - pl.col("actual_purchases")).pow(2).mean().sqrt().alias("purchases_rmse"),
         pl.col("actual_value").sum().alias("actual_revenue_total"),
         pl.col("predicted_value").sum().alias("predicted_revenue_total"),
         (pl.col("predicted_value") - pl.col("actual_value")).abs().mean().alias("revenue_mae"),
