@@ -78,3 +78,11 @@ group by customer_id
     {'split': 'test', 'cutoff': test_start, 'label_end': as_of()},
 ]) }}
 {%- endmacro %}
+
+{#- The per-split CTEs `split_<name>` of a model built over clv_evaluation_windows(), stacked. -#}
+{% macro clv_union_splits(windows) -%}
+{%- for window in windows %}
+select * from split_{{ window.split }}
+{{ 'union all' if not loop.last }}
+{%- endfor %}
+{%- endmacro %}

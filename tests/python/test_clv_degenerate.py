@@ -40,7 +40,7 @@ HORIZON = 365
 
 def _fit_and_score(tables: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     summary = shops.clv_summary(tables)
-    parameters = fit_clv_models(summary, **MINIMA)
+    parameters = fit_clv_models(summary, **MINIMA, time_unit_days=1.0)
     scored = score_clv(summary, parameters, horizon_days=HORIZON, discount_rate_annual=0.1, **SCORING)
     return summary, parameters, scored
 
@@ -78,7 +78,7 @@ def test_constant_order_value_degrades_spend_only_and_uses_each_customers_own_va
 def test_constant_order_value_is_caught_by_the_fit_check_without_the_stddev_column():
     # A summary without repeat_order_value_stddev: the data check cannot see it, the fit can.
     summary = shops.clv_summary(shops.constant_order_value()).drop("repeat_order_value_stddev")
-    spend = _status(fit_clv_models(summary, **MINIMA), "gamma_gamma")
+    spend = _status(fit_clv_models(summary, **MINIMA, time_unit_days=1.0), "gamma_gamma")
     assert spend.status == "degraded"
     assert "not identified" in spend.reason and "population mean order value (25.00)" in spend.reason
 
@@ -134,11 +134,11 @@ def test_single_churn_class_shop_has_no_90_day_gap_and_no_dropout_to_learn():
 def test_too_few_customers_degrade_bgnbd():
     tables = shops.single_product(n_customers=30)
     summary = shops.clv_summary(tables)
-    parameters = fit_clv_models(summary, **MINIMA)
+    parameters = fit_clv_models(summary, **MINIMA, time_unit_days=1.0)
     assert _status(parameters, "bgnbd").reason.startswith("only 30 customers with a completed order")
     repeat_buyers = int((summary["frequency"] > 0).sum())
     assert _status(parameters, "gamma_gamma").is_ok  # enough repeat buyers for spend (>= 20)
-    stricter = fit_clv_models(summary, min_customers=1, min_repeat_buyers=repeat_buyers + 1)
+    stricter = fit_clv_models(summary, min_customers=1, min_repeat_buyers=repeat_buyers + 1, time_unit_days=1.0)
     assert _status(stricter, "gamma_gamma").reason.startswith(f"only {repeat_buyers} repeat buyers with positive spend")
     assert _status(stricter, "bgnbd").reason.startswith(f"only {repeat_buyers} repeat buyers")
 

@@ -82,12 +82,12 @@ def summary() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def parameters(summary: pl.DataFrame) -> pl.DataFrame:
-    return fit_clv_models(summary, time_unit_days=1.0, as_of=AS_OF)
+    return fit_clv_models(summary, **FIT, as_of=AS_OF)
 
 
 @pytest.fixture(scope="module")
 def weekly(summary: pl.DataFrame) -> pl.DataFrame:
-    return fit_clv_models(summary, time_unit_days=7.0)
+    return fit_clv_models(summary, **{**FIT, "time_unit_days": 7.0})
 
 
 def library_inputs(summary: pl.DataFrame, unit: float = 1.0) -> pl.DataFrame:
@@ -96,6 +96,8 @@ def library_inputs(summary: pl.DataFrame, unit: float = 1.0) -> pl.DataFrame:
     )
 
 
+# fit_clv_models' vars (minima at 1 so small fixtures fit).
+FIT = {"time_unit_days": 1.0, "min_customers": 1, "min_repeat_buyers": 1}
 # evaluate_clv_holdout's fixed arguments (the vars; minima at 1 so small fixtures fit).
 EVALUATION = {"time_unit_days": 1.0, "as_of": AS_OF, "min_customers": 1, "min_repeat_buyers": 1}
 
@@ -155,7 +157,7 @@ def test_parameters_are_the_direct_library_fits(summary, parameters):
 
 
 def test_the_first_usable_model_of_the_ranking_is_selected(summary):
-    ranked = fit_clv_models(summary.head(1500), ranking=["pareto_nbd", "bgnbd", "mbgnbd"])
+    ranked = fit_clv_models(summary.head(1500), **FIT, ranking=["pareto_nbd", "bgnbd", "mbgnbd"])
     chosen = ranked.filter(pl.col("is_selected") & (pl.col("model") != "gamma_gamma"))
     assert chosen["model"].unique().to_list() == ["pareto_nbd"]
     assert fits_from_parameters(ranked).purchase_model == "pareto_nbd"
@@ -165,7 +167,7 @@ def test_the_first_usable_model_of_the_ranking_is_selected(summary):
 
 def test_fits_do_not_depend_on_the_row_order_of_the_input(summary, parameters):
     shuffled = summary.sample(fraction=1.0, shuffle=True, seed=2)
-    assert fit_clv_models(shuffled, time_unit_days=1.0, as_of=AS_OF).equals(parameters)
+    assert fit_clv_models(shuffled, **FIT, as_of=AS_OF).equals(parameters)
     scored = score_clv(summary, parameters, horizon_days=365, discount_rate_annual=0.1, **SCORING)
     assert score_clv(shuffled, parameters, horizon_days=365, discount_rate_annual=0.1, **SCORING).equals(scored)
 
@@ -183,13 +185,13 @@ def test_time_unit_rescales_alpha_only(parameters, weekly):
 
 def test_empty_population_gives_an_empty_parameter_table():
     empty = tiny([])
-    assert fit_clv_models(empty).schema == pl.Schema(PARAMETERS_SCHEMA)
-    assert fit_clv_models(empty).height == 0
+    assert fit_clv_models(empty, **FIT).schema == pl.Schema(PARAMETERS_SCHEMA)
+    assert fit_clv_models(empty, **FIT).height == 0
 
 
 def test_no_repeat_buyer_gives_degraded_rows_without_estimates():
     one_timers = tiny([("a", 0, 0.0, 10.0, None, 20.0), ("b", 0, 0.0, 50.0, None, 40.0)])
-    parameters = fit_clv_models(one_timers)
+    parameters = fit_clv_models(one_timers, **FIT)
     assert parameters.height == 15
     assert parameters["estimate"].null_count() == 15
     assert not parameters["is_selected"].any()
@@ -203,7 +205,7 @@ def test_repeat_buyers_without_positive_spend_degrade_gamma_gamma_only(summary):
     free = summary.head(1500).with_columns(
         pl.when(pl.col("frequency") > 0).then(0.0).otherwise(None).alias("monetary_value")
     )
-    parameters = fit_clv_models(free)
+    parameters = fit_clv_models(free, **FIT)
     statuses = dict(parameters.select("model", "status").unique().rows())
     assert statuses == {"bgnbd": "ok", "mbgnbd": "ok", "pareto_nbd": "ok", "gamma_gamma": "degraded"}
     gamma_gamma = parameters.filter(pl.col("model") == "gamma_gamma")
@@ -214,12 +216,12 @@ def test_repeat_buyers_without_positive_spend_degrade_gamma_gamma_only(summary):
 @pytest.mark.parametrize("column", ["recency_days", "average_order_value"])
 def test_missing_column_is_named(summary, column):
     with pytest.raises(ValueError, match=column):
-        fit_clv_models(summary.drop(column))
+        fit_clv_models(summary.drop(column), **FIT)
 
 
 def test_bad_time_unit_is_rejected(summary):
     with pytest.raises(ValueError, match="time_unit_days"):
-        fit_clv_models(summary, time_unit_days=0)
+        fit_clv_models(summary, **{**FIT, "time_unit_days": 0})
 
 
 # --- fits_from_parameters ---------------------------------------------------------------------
@@ -324,7 +326,7 @@ def test_empty_population_scores_to_an_empty_table(parameters):
 def test_no_repeat_buyer_means_zero_future_purchases_at_the_population_mean_order_value():
     # Revenue 20 + 40 = 60 over 2 orders: population mean 30.
     one_timers = tiny([("a", 0, 0.0, 10.0, None, 20.0), ("b", 0, 0.0, 50.0, None, 40.0)])
-    scored = score_clv(one_timers, fit_clv_models(one_timers), horizon_days=365, discount_rate_annual=0.1, **SCORING)
+    scored = score_clv(one_timers, fit_clv_models(one_timers, **FIT), horizon_days=365, discount_rate_annual=0.1, **SCORING)
     assert scored["p_alive"].to_list() == [1.0, 1.0]
     assert scored["expected_purchases_365d"].to_list() == [0.0, 0.0]
     assert scored["predicted_clv"].to_list() == [0.0, 0.0]

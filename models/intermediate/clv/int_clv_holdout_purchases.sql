@@ -30,7 +30,4 @@ split_{{ window.split }} as (
 ){{ ',' if not loop.last }}
 {%- endfor %}
 
-{% for window in windows %}
-select * from split_{{ window.split }}
-{{ 'union all' if not loop.last }}
-{%- endfor %}
+{{ clv_union_splits(windows) }}

@@ -4,9 +4,9 @@
 -- total CLV, the expected next order date and a tier (a Klaviyo-style predictive profile).
 -- Serving layer: reads a mart and an ML table. A degraded CLV model still gives every customer
 -- a prediction (the documented fallback); status / status_reason say so.
-{%- set min_tenure_days = var('clv_min_tenure_days', 30) %}
-{%- set high_share = var('clv_tier_high_share', 0.2) %}
-{%- set medium_share = var('clv_tier_medium_share', 0.3) %}
+{%- set min_tenure_days = var('clv_min_tenure_days') %}
+{%- set high_share = var('clv_tier_high_share') %}
+{%- set medium_share = var('clv_tier_medium_share') %}
 {%- if not (0 <= high_share and 0 <= medium_share and high_share + medium_share <= 1) %}
     {{ exceptions.raise_compiler_error("clv_tier_high_share and clv_tier_medium_share must be >= 0 and add up to at most 1") }}
 {%- endif %}

@@ -91,6 +91,74 @@ def weight_column(frame: pl.DataFrame, weights: str | None, *, what: str) -> np.
     return w
 
 
+def rfm_arrays(x: object, t_x: object, T: object, *, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frequency, recency, T) array-likes of a scoring call as float arrays broadcast to one
+    shape (scalars stay 0-d), refused when NaN/infinite or inconsistent (``check_rfm_arrays``)."""
+    arrays = [as_float_array(v, name=f"{what}: {n}") for v, n in ((x, "frequency"), (t_x, "recency"), (T, "T"))]
+    x_arr, t_x_arr, T_arr = np.broadcast_arrays(*arrays)
+    check_rfm_arrays(x_arr, t_x_arr, T_arr, what=what)
+    return x_arr, t_x_arr, T_arr
+
+
+@dataclass(frozen=True)
+class RFMFitInputs:
+    """What a purchase model (BG/NBD, MBG/NBD, Pareto/NBD) is fitted on: the distinct
+    (x, t_x, T) rows with their summed weights, sorted so the summation order -- hence the
+    fit -- is identical run to run."""
+
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    w: np.ndarray
+    total_weight: float
+
+    @property
+    def pooled_rate(self) -> float:
+        """Repeat purchases per time unit of the whole population (a starting value)."""
+        return float(np.dot(self.w, self.x) / max(np.dot(self.w, self.T), 1e-12))
+
+    @property
+    def mean_age(self) -> float:
+        return float(np.dot(self.w, self.T) / self.total_weight)
+
+
+def rfm_fit_inputs(
+    summary: pl.DataFrame, *, frequency: str, recency: str, T: str, weights: str | None, what: str
+) -> RFMFitInputs:
+    """Validate a per-customer summary for a purchase-model fit and collapse identical rows.
+
+    Raises ValueError naming ``what`` for: a missing column, a non-numeric, null, NaN or
+    infinite value, a negative weight, an inconsistent summary (``check_rfm_arrays``), no
+    customers (no rows or zero total weight), or nobody with a repeat purchase (the rate and
+    dropout are then not identified: the likelihood keeps increasing as alpha grows).
+
+    With day-level summaries most customers share their triple with others (every x = 0
+    customer differs only by T), so the likelihood is evaluated on far fewer rows.
+    """
+    require_columns(summary, [frequency, recency, T], what=what)
+    x = numeric_column(summary, frequency, what=what)
+    t_x = numeric_column(summary, recency, what=what)
+    age = numeric_column(summary, T, what=what)
+    w = weight_column(summary, weights, what=what)
+    check_rfm_arrays(x, t_x, age, what=what)
+    total_weight = float(w.sum())
+    if summary.height == 0 or total_weight <= 0:
+        raise ValueError(f"{what}: no customers to fit")
+    if float(np.dot(w, x)) <= 0:
+        raise ValueError(
+            f"{what}: no customer made a repeat purchase (all {frequency} = 0); "
+            "the purchase rate and dropout are not identified"
+        )
+    grouped = (
+        pl.DataFrame({"x": x, "t_x": t_x, "T": age, "w": w})
+        .filter(pl.col("w") > 0)
+        .group_by("x", "t_x", "T")
+        .agg(pl.col("w").sum())
+        .sort("x", "t_x", "T")
+    )
+    return RFMFitInputs(*(grouped[c].to_numpy() for c in ("x", "t_x", "T", "w")), total_weight=total_weight)
+
+
 @dataclass(frozen=True)
 class MLEResult:
     params: np.ndarray

@@ -32,12 +32,10 @@ from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from ecom_growth.clv._common import (
     as_float_array,
-    check_rfm_arrays,
     fit_frame,
     fit_log_params,
-    numeric_column,
-    require_columns,
-    weight_column,
+    rfm_arrays,
+    rfm_fit_inputs,
 )
 
 logger = logging.getLogger(__name__)
@@ -193,42 +191,6 @@ def _neg_ll_and_grad(log_params: np.ndarray, data: _FitData, shift: int = 0) -> 
     return -ll, grad
 
 
-def _summary_arrays(
-    summary: pl.DataFrame, frequency: str, recency: str, T: str, weights: str | None, *, what: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    require_columns(summary, [frequency, recency, T], what=what)
-    x = numeric_column(summary, frequency, what=what)
-    t_x = numeric_column(summary, recency, what=what)
-    age = numeric_column(summary, T, what=what)
-    w = weight_column(summary, weights, what=what)
-    check_rfm_arrays(x, t_x, age, what=what)
-    return x, t_x, age, w
-
-
-def _compress(
-    x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Collapse identical (x, t_x, T) rows into one weighted row.
-
-    With day-level summaries most customers share their triple with others (every x = 0
-    customer differs only by T), so the likelihood is evaluated on far fewer rows. Sorted so
-    the summation order, hence the fit, is identical run to run.
-    """
-    grouped = (
-        pl.DataFrame({"x": x, "t_x": t_x, "T": T, "w": w})
-        .filter(pl.col("w") > 0)
-        .group_by("x", "t_x", "T")
-        .agg(pl.col("w").sum())
-        .sort("x", "t_x", "T")
-    )
-    return (
-        grouped["x"].to_numpy(),
-        grouped["t_x"].to_numpy(),
-        grouped["T"].to_numpy(),
-        grouped["w"].to_numpy(),
-    )
-
-
 def fit_bgnbd(
     summary: pl.DataFrame,
     *,
@@ -271,22 +233,13 @@ def fit_beta_geometric(
 ) -> FitT:
     """The maximum likelihood fit shared by BG/NBD and MBG/NBD (``fit_class`` says which)."""
     what = f"fit_{fit_class.MODEL}"
-    x, t_x, age, w = _summary_arrays(summary, frequency, recency, T, weights, what=what)
-    total_weight = float(w.sum())
-    if summary.height == 0 or total_weight <= 0:
-        raise ValueError(f"{what}: no customers to fit")
-    if float(np.dot(w, x)) <= 0:
-        raise ValueError(
-            f"{what}: no customer made a repeat purchase (all {frequency} = 0); "
-            "the purchase rate and dropout are not identified"
-        )
-    x, t_x, age, w = _compress(x, t_x, age, w)
+    inputs = rfm_fit_inputs(summary, frequency=frequency, recency=recency, T=T, weights=weights, what=what)
+    x, t_x, age, w, total_weight = inputs.x, inputs.t_x, inputs.T, inputs.w, inputs.total_weight
     logger.info("%s: %d customers, %d distinct (x, t_x, T) rows", what, round(total_weight), len(x))
 
     if initial_params is None:
         # Start at r = 1 and the pooled purchase rate; a, b at a 25% dropout chance.
-        rate = float(np.dot(w, x) / max(np.dot(w, age), 1e-12))
-        initial_params = (1.0, 1.0 / max(rate, 1e-12), 1.0, 3.0)
+        initial_params = (1.0, 1.0 / max(inputs.pooled_rate, 1e-12), 1.0, 3.0)
     x0 = np.log(np.asarray(initial_params, dtype=np.float64))
 
     data = _FitData.build(x, t_x, age, w)
@@ -323,17 +276,6 @@ def _params(fit: BGNBDFit | object) -> tuple[float, float, float, float, int]:
     return r, alpha, a, b, 0
 
 
-def _checked_summary_arrays(
-    x: object, t_x: object, T: object, *, what: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x_arr = as_float_array(x, name=f"{what}: frequency")
-    t_x_arr = as_float_array(t_x, name=f"{what}: recency")
-    T_arr = as_float_array(T, name=f"{what}: T")
-    x_arr, t_x_arr, T_arr = np.broadcast_arrays(x_arr, t_x_arr, T_arr)
-    check_rfm_arrays(x_arr, t_x_arr, T_arr, what=what)
-    return x_arr, t_x_arr, T_arr
-
-
 def _log_odds_dead(
     r: float, alpha: float, a: float, b: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, shift: int = 0
 ) -> np.ndarray:
@@ -357,7 +299,7 @@ def p_alive(fit: BGNBDFit | object, x: object, t_x: object, T: object) -> np.nda
     has not had the chance (a known quirk of the model, not a bug here).
     """
     r, alpha, a, b, s = _params(fit)
-    x_arr, t_x_arr, T_arr = _checked_summary_arrays(x, t_x, T, what="p_alive")
+    x_arr, t_x_arr, T_arr = rfm_arrays(x, t_x, T, what="p_alive")
     return expit(-_log_odds_dead(r, alpha, a, b, x_arr, t_x_arr, T_arr, s))
 
 
@@ -386,7 +328,7 @@ def expected_purchases(
     """
     r, alpha, a, b, s = _params(fit)
     a = _nudged_a(a)
-    x_arr, t_x_arr, T_arr = _checked_summary_arrays(x, t_x, T, what="expected_purchases")
+    x_arr, t_x_arr, T_arr = rfm_arrays(x, t_x, T, what="expected_purchases")
     t_arr = as_float_array(t, name="expected_purchases: t")
     if np.any(t_arr < 0):
         raise ValueError("expected_purchases: t must be >= 0")
@@ -420,7 +362,7 @@ def probability_of_purchase_within(fit: BGNBDFit | object, t: object, x: object,
     a purchase, so the first future purchase is not cut short by dropout.
     """
     r, alpha, _, _, _ = _params(fit)
-    x_arr, t_x_arr, T_arr = _checked_summary_arrays(x, t_x, T, what="probability_of_purchase_within")
+    x_arr, t_x_arr, T_arr = rfm_arrays(x, t_x, T, what="probability_of_purchase_within")
     t_arr = as_float_array(t, name="probability_of_purchase_within: t")
     no_purchase_if_alive = np.exp(-(r + x_arr) * (np.log(alpha + T_arr + t_arr) - np.log(alpha + T_arr)))
     return p_alive(fit, x_arr, t_x_arr, T_arr) * (1 - no_purchase_if_alive)
@@ -435,7 +377,7 @@ def time_to_next_purchase(
     Inverts ``probability_of_purchase_within``: t = (alpha+T) [(1 - probability/p_alive)^(-1/(r+x)) - 1].
     """
     r, alpha, _, _, _ = _params(fit)
-    x_arr, t_x_arr, T_arr = _checked_summary_arrays(x, t_x, T, what="time_to_next_purchase")
+    x_arr, t_x_arr, T_arr = rfm_arrays(x, t_x, T, what="time_to_next_purchase")
     return time_to_probability(p_alive(fit, x_arr, t_x_arr, T_arr), r + x_arr, alpha + T_arr, probability=probability)
 
 

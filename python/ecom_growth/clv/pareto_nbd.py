@@ -35,11 +35,11 @@ from scipy.special import expit, gammaln
 
 from ecom_growth.clv._common import (
     as_float_array,
-    check_rfm_arrays,
     fit_frame,
     fit_log_params,
+    rfm_arrays,
+    rfm_fit_inputs,
 )
-from ecom_growth.clv.bgnbd import _compress, _summary_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -150,19 +150,11 @@ def fit_pareto_nbd(
     max_iter: int = 1000,
 ) -> ParetoNBDFit:
     """Fit Pareto/NBD by maximum likelihood; arguments and errors as ``fit_bgnbd``."""
-    what = "fit_pareto_nbd"
-    x, t_x, age, w = _summary_arrays(summary, frequency, recency, T, weights, what=what)
-    total_weight = float(w.sum())
-    if summary.height == 0 or total_weight <= 0:
-        raise ValueError(f"{what}: no customers to fit")
-    if float(np.dot(w, x)) <= 0:
-        raise ValueError(f"{what}: no customer made a repeat purchase; Pareto/NBD parameters are not identified")
-    x, t_x, age, w = _compress(x, t_x, age, w)
+    inputs = rfm_fit_inputs(summary, frequency=frequency, recency=recency, T=T, weights=weights, what="fit_pareto_nbd")
+    x, t_x, age, w, total_weight = inputs.x, inputs.t_x, inputs.T, inputs.w, inputs.total_weight
     if initial_params is None:
         # r = 1 at the pooled repeat rate; mean lifetime of about the mean observed age.
-        rate = float(np.dot(w, x) / max(np.dot(w, age), 1e-12))
-        mean_age = max(float(np.dot(w, age) / total_weight), 1.0)
-        initial_params = (1.0, 1.0 / max(rate, 1e-12), 1.0, mean_age)
+        initial_params = (1.0, 1.0 / max(inputs.pooled_rate, 1e-12), 1.0, max(inputs.mean_age, 1.0))
     result = fit_log_params(
         lambda th: _neg_ll_and_grad(th, x, t_x, age, w),
         np.log(np.asarray(initial_params, dtype=np.float64)),
@@ -179,17 +171,10 @@ def fit_pareto_nbd(
     )
 
 
-def _checked(x: object, t_x: object, T: object, *, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    arrays = [np.atleast_1d(as_float_array(v, name=f"{what}: {n}")) for v, n in ((x, "frequency"), (t_x, "recency"), (T, "T"))]
-    x_arr, t_x_arr, T_arr = np.broadcast_arrays(*arrays)
-    check_rfm_arrays(x_arr, t_x_arr, T_arr, what=what)
-    return x_arr, t_x_arr, T_arr
-
-
 def pareto_nbd_p_alive(fit: ParetoNBDFit | object, x: object, t_x: object, T: object) -> np.ndarray:
     """P(alive at T | x, t_x, T) = 1 / (1 + s I (alpha+T)^(r+x) (beta+T)^s)."""
     r, alpha, s, beta = _params(fit)
-    x_arr, t_x_arr, T_arr = _checked(x, t_x, T, what="pareto_nbd_p_alive")
+    x_arr, t_x_arr, T_arr = (np.atleast_1d(v) for v in rfm_arrays(x, t_x, T, what="pareto_nbd_p_alive"))  # quadrature rows
     log_odds_dead = (
         np.log(s) + _log_death_integral(r, alpha, s, beta, x_arr, t_x_arr, T_arr)
         + (r + x_arr) * np.log(alpha + T_arr) + s * np.log(beta + T_arr)
@@ -204,7 +189,7 @@ def pareto_nbd_expected_purchases(fit: ParetoNBDFit | object, t: object, x: obje
     written with expm1 so that s -> 1 gives its limit (r+x)(beta+T)/(alpha+T) log((beta+T+t)/(beta+T)).
     """
     r, alpha, s, beta = _params(fit)
-    x_arr, t_x_arr, T_arr = _checked(x, t_x, T, what="pareto_nbd_expected_purchases")
+    x_arr, t_x_arr, T_arr = (np.atleast_1d(v) for v in rfm_arrays(x, t_x, T, what="pareto_nbd_expected_purchases"))  # quadrature rows
     t_arr = as_float_array(t, name="pareto_nbd_expected_purchases: t")
     if np.any(t_arr < 0):
         raise ValueError("pareto_nbd_expected_purchases: t must be >= 0")

@@ -293,10 +293,10 @@ def selection_order(evaluation: pl.DataFrame) -> list[str]:
 def fit_clv_models(
     summary: pl.DataFrame,
     *,
-    time_unit_days: float = 1.0,
+    time_unit_days: float,
     as_of: dt.datetime | None = None,
-    min_customers: int = 1,
-    min_repeat_buyers: int = 1,
+    min_customers: int,
+    min_repeat_buyers: int,
     ranking: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Fit every purchase model (BG/NBD, MBG/NBD, Pareto/NBD) and Gamma-Gamma once on all data
