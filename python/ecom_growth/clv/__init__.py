@@ -1,5 +1,5 @@
 """Predicted customer lifetime value: purchases (BG/NBD, MBG/NBD or Pareto/NBD, chosen on a
-holdout) x Gamma-Gamma spend.
+validation window, reported on a later test window) x Gamma-Gamma spend.
 
 Typical use (what the dbt Python model does)::
 

@@ -1,7 +1,7 @@
 """The family of purchase models behind one interface: BG/NBD, MBG/NBD, Pareto/NBD.
 
-Each candidate is fitted, checked (``ecom_growth.clv.status``), scored on the holdout and, if
-selected, used for the predictions; this module maps a model name to its fit and to the
+Each candidate is fitted, checked (``ecom_growth.clv.status``), scored on the validation and
+test windows and, if selected, used for the predictions; this module maps a model name to its fit and to the
 per-customer quantities every consumer needs (p_alive, expected purchases, time to the next
 purchase), so callers never branch on the model.
 """
