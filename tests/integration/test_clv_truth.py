@@ -380,6 +380,13 @@ def test_every_candidate_is_fitted_and_one_is_selected(warehouse):
     assert len(chosen) == 1 and chosen[0][0] != "poisson_baseline"
     # The selected model beats the simple baseline on purchases and ranks value well.
     assert chosen[0][2] < baseline[2]
+    interval = warehouse.execute(
+        "select baseline_purchases_squared_error_difference, baseline_purchases_squared_error_difference_ci_high, "
+        "baseline_revenue_absolute_error_difference, baseline_revenue_absolute_error_difference_ci_high "
+        "from ml.ml_clv_evaluation where is_selected and split = 'test' and bucket = 'all'"
+    ).fetchone()
+    print("selected minus baseline on the test window (mean, upper 95%):", interval)
+    assert interval[1] < 0 and interval[3] < 0  # better than the baseline beyond sampling noise
     assert chosen[0][4] > 0.3 and chosen[0][5] > 0.4
 
 

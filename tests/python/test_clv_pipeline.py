@@ -416,6 +416,27 @@ def test_holdout_days_must_be_one_value(summary):
         evaluate_clv_holdout(varying, **EVALUATION, gross_margin=1.0)
 
 
+def test_models_are_compared_with_the_baseline_with_an_interval(summary):
+    table = evaluate_clv_holdout(as_split(summary), **EVALUATION, gross_margin=1.0)
+    overall = {row["model"]: row for row in table.filter(pl.col("bucket") == "all").iter_rows(named=True)}
+    base = overall["poisson_baseline"]
+    for model in ("bgnbd", "mbgnbd", "pareto_nbd"):
+        row = overall[model]
+        # The mean paired difference is the difference of the means.
+        assert row["baseline_purchases_squared_error_difference"] == pytest.approx(
+            row["purchases_rmse"] ** 2 - base["purchases_rmse"] ** 2, rel=1e-9)
+        assert row["baseline_revenue_absolute_error_difference"] == pytest.approx(row["revenue_mae"] - base["revenue_mae"], rel=1e-9)
+        for metric in ("purchases_squared_error", "revenue_absolute_error"):
+            low, mean, high = (row[f"baseline_{metric}_difference{s}"] for s in ("_ci_low", "", "_ci_high"))
+            assert low < mean < high
+    # BG/NBD data: the model beats the no-dropout baseline on purchases beyond its interval.
+    assert overall["bgnbd"]["baseline_purchases_squared_error_difference_ci_high"] < 0
+    # Only the models' 'all' rows carry the comparison.
+    assert base["baseline_purchases_squared_error_difference"] is None
+    others = table.filter(pl.col("bucket") != "all")
+    assert others["baseline_revenue_absolute_error_difference_ci_low"].null_count() == others.height
+
+
 def test_an_unknown_split_is_refused(summary):
     with pytest.raises(ValueError, match="split must be one of"):
         evaluate_clv_holdout(as_split(summary, "train"), **EVALUATION, gross_margin=1.0)

@@ -140,6 +140,15 @@ PREDICTIONS_SCHEMA: dict[str, pl.DataType] = {
     **STATUS_SCHEMA,
 }
 
+# Model minus Poisson baseline, per customer, on the 'all' row: mean and 95% interval (paired,
+# normal approximation; thousands of customers). Negative = the model is better.
+BASELINE_COMPARISON_SCHEMA: dict[str, pl.DataType] = {
+    f"baseline_{metric}_difference{suffix}": pl.Float64
+    for metric in ("purchases_squared_error", "revenue_absolute_error")
+    for suffix in ("", "_ci_low", "_ci_high")
+}
+Z_95 = 1.959963984540054
+
 EVALUATION_SCHEMA: dict[str, pl.DataType] = {
     "split": pl.String,
     "model": pl.String,
@@ -149,6 +158,7 @@ EVALUATION_SCHEMA: dict[str, pl.DataType] = {
     "bucket": pl.String,
     "frequency_bucket": pl.String,
     **METRIC_SCHEMA,
+    **BASELINE_COMPARISON_SCHEMA,
     "holdout_days": pl.Float64,
     "calibration_end_at": pl.Datetime("us"),
     "holdout_end_at": pl.Datetime("us"),
@@ -839,7 +849,12 @@ def evaluate_split(
         if months:
             sections.append(_month_rows(months, calibration_end, predict, order_value, gross_margin, actual_months))
         row_status = combined_status({model: status, "gamma_gamma": spend_status})
+        comparison = {} if model == BASELINE else _baseline_comparison(
+            predicted[model], predicted[BASELINE], actual_purchases, float(gross_margin) * order_value, actual_value
+        )
+        overall = (pl.col("breakdown") == "frequency_bucket") & (pl.col("bucket") == "all")
         rows[model] = pl.concat(sections, how="diagonal_relaxed").with_columns(
+            *(pl.when(overall).then(pl.lit(comparison.get(k), v)).alias(k) for k, v in BASELINE_COMPARISON_SCHEMA.items()),
             *(pl.lit(v, EVALUATION_SCHEMA[k]).alias(k) for k, v in _calibration_columns(fit).items()),
             pl.lit(holdout_days, pl.Float64).alias("holdout_days"),
             pl.lit(calibration_end, pl.Datetime("us")).alias("calibration_end_at"),
@@ -848,6 +863,26 @@ def evaluate_split(
             pl.lit(row_status.reason, pl.String).alias("status_reason"),
         )
     return SplitEvaluation(rows, ranking, ok)
+
+
+def _baseline_comparison(
+    predicted: np.ndarray, baseline: np.ndarray, actual: np.ndarray, order_value: np.ndarray, actual_value: np.ndarray
+) -> dict[str, float | None]:
+    """Per-customer differences model - baseline of the purchases squared error and the value
+    absolute error: mean and 95% interval (paired standard error, normal approximation)."""
+    differences = {
+        "purchases_squared_error": (predicted - actual) ** 2 - (baseline - actual) ** 2,
+        "revenue_absolute_error": np.abs(order_value * predicted - actual_value) - np.abs(order_value * baseline - actual_value),
+    }
+    values: dict[str, float | None] = {}
+    for metric, d in differences.items():
+        mean = float(d.mean()) if d.size else None
+        half = Z_95 * float(d.std(ddof=1)) / np.sqrt(d.size) if d.size > 1 else None
+        key = f"baseline_{metric}_difference"
+        values[key] = mean
+        values[f"{key}_ci_low"] = None if half is None else mean - half
+        values[f"{key}_ci_high"] = None if half is None else mean + half
+    return values
 
 
 def _bucket_rows(per_customer: pl.DataFrame) -> pl.DataFrame:
