@@ -136,3 +136,17 @@ def test_no_ablation_without_any_text_signal():
     snapshots = simulate_snapshots(300)
     models = fit_churn_models(snapshots, bgnbd_summary_from(snapshots), **SETTINGS)
     assert not models["model"].str.ends_with(WITHOUT_TEXT_SUFFIX).any()
+
+
+def test_status_says_when_the_features_rest_on_a_fallback():
+    snapshots = pl.DataFrame({"customer_id": ["a"], "snapshot_date": [D]})
+    tickets = _tickets([("a", AT - timedelta(days=3), None)])
+    reviews = _reviews([("a", AT - timedelta(days=3), 0.5, [])])
+    ok = churn_text_features(snapshots, reviews.with_columns(status=pl.lit("ok"), status_reason=pl.lit(None)),
+                             tickets, _intents(tickets, ["complaint"]).with_columns(status=pl.lit("ok")))
+    assert ok["status"].to_list() == ["ok"] and ok["status_reason"].to_list() == [None]
+    degraded = churn_text_features(
+        snapshots, reviews.with_columns(status=pl.lit("degraded"), status_reason=pl.lit("12 training reviews")),
+        tickets, _intents(tickets, ["complaint"]).with_columns(status=pl.lit("ok")))
+    assert degraded["status"].to_list() == ["degraded"]
+    assert degraded["status_reason"][0] == "review sentiment from the star rating: 12 training reviews"

@@ -81,7 +81,9 @@ def ticket_features(keys: pl.DataFrame, tickets: pl.DataFrame) -> pl.DataFrame:
 def churn_text_features(snapshots: pl.DataFrame, reviews: pl.DataFrame, tickets: pl.DataFrame,
                         intents: pl.DataFrame) -> pl.DataFrame:
     """One row per (customer_id, snapshot_date) of ``snapshots`` (int_churn_snapshots) with
-    :data:`TEXT_FEATURE_COLUMNS`: sentiment null without an earlier review, counts 0.
+    :data:`TEXT_FEATURE_COLUMNS` (sentiment null without an earlier review, counts 0), status and
+    status_reason (degraded when the sentiment or intent model fell back: the features then rest
+    on star ratings / keyword rules; no reviews or tickets at all is not degraded, just empty).
 
     ``reviews`` is ml_review_sentiment (customer_id, review_id, created_at, sentiment_score,
     aspects), ``tickets`` int_support_tickets_in_window (ticket_id, customer_id, created_at,
@@ -90,13 +92,27 @@ def churn_text_features(snapshots: pl.DataFrame, reviews: pl.DataFrame, tickets:
     keys = _snapshot_keys(snapshots)
     tickets = tickets.join(intents.select("ticket_id", "predicted_intent"), on="ticket_id", how="left")
     counts = [c for c in TEXT_FEATURE_COLUMNS if c not in ("review_sentiment_latest", "review_sentiment_mean")]
+    reason = input_status_reason(reviews, intents)
     return (
         keys.join(review_features(keys, reviews), on=KEYS, how="left")
         .join(ticket_features(keys, tickets), on=KEYS, how="left")
         .with_columns(pl.col(c).fill_null(0.0) for c in counts)
         .select(*KEYS, *[pl.col(c).cast(pl.Float64) for c in TEXT_FEATURE_COLUMNS])
+        .with_columns(pl.lit("ok" if reason is None else "degraded").alias("status"),
+                      pl.lit(reason, dtype=pl.String).alias("status_reason"))
         .sort(KEYS)
     )
+
+
+def input_status_reason(reviews: pl.DataFrame, intents: pl.DataFrame) -> str | None:
+    """Why the text features rest on a fallback (the sentiment or intent model degraded), or None."""
+    reasons = [
+        f"{what}: {frame['status_reason'].drop_nulls().first()}"
+        for what, frame in (("review sentiment from the star rating", reviews),
+                            ("ticket intents from the keyword rules", intents))
+        if "status" in frame.columns and frame.height and (frame["status"] == "degraded").any()
+    ]
+    return "; ".join(reasons) or None
 
 
 def with_text_features(snapshots: pl.DataFrame, text_features: pl.DataFrame) -> pl.DataFrame:
