@@ -39,19 +39,22 @@ TABLES = {
     "marketing_spend": ["spend_date", "channel", "spend"],
     "experiment_assignments": ["experiment_id", "customer_id", "variant", "assigned_at"],
     "campaign_sends": ["campaign_id", "customer_id", "sent_at", "action", "coupon_value", "is_control"],
+    "support_tickets": ["ticket_id", "customer_id", "created_at", "channel", "subject", "body", "status", "resolved_at"],
 }
 KEYS = {"customers": ["customer_id"], "products": ["product_id"], "orders": ["order_id"],
         "order_items": ["order_id", "product_id"], "events": ["event_id"], "reviews": ["review_id"],
         "marketing_spend": ["spend_date", "channel"], "experiment_assignments": ["experiment_id", "customer_id"],
-        "campaign_sends": ["campaign_id", "customer_id"]}
+        "campaign_sends": ["campaign_id", "customer_id"], "support_tickets": ["ticket_id"]}
 AMOUNTS = {"products": ["list_price"], "orders": ["order_total", "discount_total"],
            "order_items": ["quantity", "unit_price"], "marketing_spend": ["spend"], "reviews": ["rating"],
            "campaign_sends": ["coupon_value"]}
 TIMES = {"customers": "signup_at", "orders": "ordered_at", "events": "occurred_at", "reviews": "created_at",
-         "experiment_assignments": "assigned_at", "marketing_spend": "spend_date", "campaign_sends": "sent_at"}
+         "experiment_assignments": "assigned_at", "marketing_spend": "spend_date", "campaign_sends": "sent_at",
+         "support_tickets": "created_at"}
 FOREIGN = {"orders": {"customer_id": "C"}, "order_items": {"order_id": "O", "product_id": "P"},
            "events": {"customer_id": "C", "product_id": "P"}, "reviews": {"customer_id": "C", "product_id": "P"},
-           "experiment_assignments": {"customer_id": "C"}, "campaign_sends": {"customer_id": "C"}}
+           "experiment_assignments": {"customer_id": "C"}, "campaign_sends": {"customer_id": "C"},
+           "support_tickets": {"customer_id": "C"}}
 REASONS = {"null_key", "missing_value", "unparseable_value", "invalid_value", "negative_amount", "future_timestamp",
            "duplicate_id", "orphan_fk", "suspicious_value"}
 JUNK = ["abc", "12,50 EUR", "NaN", "inf", "-inf", "Infinity", "1e400", "--", "ninety", "2025-02-30 10:00:00",
@@ -108,8 +111,13 @@ def valid_rows(draw) -> dict[str, list[dict]]:
     sends = [{"campaign_id": "K1", "customer_id": f"C{i}", "sent_at": draw(timestamps()),
               "action": draw(st.sampled_from(["coupon", "email"])), "coupon_value": str(draw(st.decimals(0, 50, places=2))),
               "is_control": draw(st.sampled_from(["true", "false"]))} for i in range(draw(st.integers(0, n_c)))]
+    tickets = [{"ticket_id": f"T{i}", "customer_id": f"C{draw(st.integers(0, n_c - 1))}", "created_at": draw(timestamps()),
+                "channel": draw(st.sampled_from(["email", "Chat", ""])), "subject": draw(TEXT), "body": draw(TEXT),
+                "status": draw(st.sampled_from(["open", "Resolved ", "closed"])),
+                "resolved_at": draw(st.sampled_from(["", draw(timestamps())]))} for i in range(draw(st.integers(0, 4)))]
     return {"customers": customers, "products": products, "orders": orders, "order_items": items, "events": events,
-            "reviews": reviews, "marketing_spend": spend, "experiment_assignments": assignments, "campaign_sends": sends}
+            "reviews": reviews, "marketing_spend": spend, "experiment_assignments": assignments, "campaign_sends": sends,
+            "support_tickets": tickets}
 
 
 BAD_CLASSES = ["null_key", "null_value", "duplicate", "duplicate_key", "junk", "negative", "future", "orphan",

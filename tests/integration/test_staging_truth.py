@@ -4,7 +4,7 @@ its class, nothing else is, and counts reconcile from the raw files to the marts
 import pytest
 
 TABLES = ["customers", "products", "orders", "order_items", "events", "reviews", "marketing_spend", "experiment_assignments",
-          "campaign_sends"]
+          "campaign_sends", "support_tickets"]
 
 
 def test_every_injected_bad_row_is_quarantined_with_its_reason(warehouse, truth):

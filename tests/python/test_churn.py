@@ -39,6 +39,7 @@ from ecom_growth.churn import (
 )
 from ecom_growth.churn.bgnbd import BGNBDChurnModel
 from ecom_growth.churn.evaluation import weighted_ranking_metrics
+from ecom_growth.churn.features import TEXT_FEATURE_NAMES
 from ecom_growth.churn.fit import choose_variant
 from ecom_growth.churn.models import (
     BGNBD,
@@ -134,7 +135,7 @@ def simulate_snapshots(n_customers: int = 1000, seed: int = 7) -> pl.DataFrame:
                     "review_rating_min": rating_min,
                     "review_rating_latest": rating_latest,
                 }
-            ).with_columns(pl.col(c).fill_nan(None) for c in NUMERIC_FEATURES)
+            ).with_columns(pl.col(c).fill_nan(None) for c in NUMERIC_FEATURES if c not in TEXT_FEATURE_NAMES)
         )
     return pl.concat(frames)
 

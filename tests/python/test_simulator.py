@@ -27,6 +27,7 @@ from ecom_growth.simulator import (
     TRUTH_FILE,
     TRUTH_PRICES_FILE,
     TRUTH_REVIEWS_FILE,
+    TRUTH_TICKETS_FILE,
     UNPARSEABLE_COLUMN,
     build_config,
     generate,
@@ -79,7 +80,7 @@ def test_same_arguments_give_byte_identical_files_and_another_seed_does_not(tmp_
     generate(out=tmp_path / "c", **{**args, "seed": 8})
     a, b, c = _hashes(tmp_path / "a"), _hashes(tmp_path / "b"), _hashes(tmp_path / "c")
     assert set(a) == {f"{t}.parquet" for t in TABLES} | {TRUTH_FILE, TRUTH_CUSTOMERS_FILE, TRUTH_PRICES_FILE,
-                                                            TRUTH_PRODUCTS_FILE, TRUTH_REVIEWS_FILE}
+                                                            TRUTH_PRODUCTS_FILE, TRUTH_REVIEWS_FILE, TRUTH_TICKETS_FILE}
     assert a == b
     assert a["orders.parquet"] != c["orders.parquet"]
 
@@ -218,7 +219,8 @@ def test_ids_are_unique_and_every_foreign_key_resolves(full):
                                   (items, "product_id", products), (_read(full, "events"), "customer_id", customers),
                                   (_read(full, "events"), "product_id", products), (_read(full, "reviews"), "product_id", products),
                                   (_read(full, "experiment_assignments"), "customer_id", customers),
-                                  (_read(full, "campaign_sends"), "customer_id", customers)):
+                                  (_read(full, "campaign_sends"), "customer_id", customers),
+                                  (_read(full, "support_tickets"), "customer_id", customers)):
         assert frame.join(parent, on=column, how="anti").height == 0, column
     assert orders.join(items, on="order_id", how="anti").height == 0  # every order has items
 
@@ -462,23 +464,25 @@ def test_seasonality_raises_repeat_purchases_in_the_planted_peak(full, plain):
 _KEY = {
     "customers": "customer_id", "products": "product_id", "orders": "order_id", "order_items": "order_id",
     "events": "event_id", "reviews": "review_id", "marketing_spend": "channel", "experiment_assignments": "customer_id",
-    "campaign_sends": "customer_id",
+    "campaign_sends": "customer_id", "support_tickets": "ticket_id",
 }
 _AMOUNT = {"orders": "order_total", "order_items": "unit_price", "products": "list_price", "marketing_spend": "spend",
            "campaign_sends": "coupon_value"}
 _TIME = {
     "customers": "signup_at", "orders": "ordered_at", "events": "occurred_at", "reviews": "created_at",
     "marketing_spend": "spend_date", "experiment_assignments": "assigned_at", "campaign_sends": "sent_at",
+    "support_tickets": "created_at",
 }
 _FOREIGN = {
     "orders": ("customer_id", "customers"), "order_items": ("product_id", "products"),
     "events": ("customer_id", "customers"), "reviews": ("product_id", "products"),
     "experiment_assignments": ("customer_id", "customers"), "campaign_sends": ("customer_id", "customers"),
+    "support_tickets": ("customer_id", "customers"),
 }
 _CAST = {
     "customers": "timestamp", "products": "double", "orders": "double", "order_items": "integer",
     "events": "timestamp", "reviews": "integer", "marketing_spend": "double", "experiment_assignments": "timestamp",
-    "campaign_sends": "double",
+    "campaign_sends": "double", "support_tickets": "timestamp",
 }
 
 
@@ -542,7 +546,7 @@ def test_dirty_rows_come_after_the_clean_rows_and_have_no_children(dirty):
     new_customers = _read(dirty, "customers").slice(truth["clean_rows"]["customers"]).drop_nulls("customer_id")
     new_customers = new_customers.join(_read(dirty, "customers").head(truth["clean_rows"]["customers"]), on="customer_id", how="anti")
     assert new_customers.height > 0
-    for table in ("orders", "events", "reviews", "experiment_assignments", "campaign_sends"):
+    for table in ("orders", "events", "reviews", "experiment_assignments", "campaign_sends", "support_tickets"):
         assert _read(dirty, table).join(new_customers, on="customer_id", how="semi").height == 0, table
 
 

@@ -45,6 +45,7 @@ ARGS = {"customers": 3_000, "seed": 13, "start": START, "products": 300}
 TIME_COLUMN = {
     "customers": "signup_at", "orders": "ordered_at", "events": "occurred_at", "reviews": "created_at",
     "marketing_spend": "spend_date", "experiment_assignments": "assigned_at", "campaign_sends": "sent_at",
+    "support_tickets": "created_at",
 }
 
 
@@ -60,6 +61,12 @@ def _prefix(path: Path, table: str, cut: datetime) -> pl.DataFrame:
         frame = frame.join(orders, on="order_id", how="semi")
     elif table in TIME_COLUMN:
         frame = frame.filter(pl.col(TIME_COLUMN[table]).cast(pl.Datetime("us")) < cut)
+    if table == "support_tickets":
+        # status and resolved_at are what is known at the export: a resolution after the cut
+        # is not known yet (the ticket is open then), everything else is the same row.
+        later = pl.col("resolved_at") >= cut
+        frame = frame.with_columns(pl.when(later).then(pl.lit("open")).otherwise(pl.col("status")).alias("status"),
+                                   pl.when(later).then(None).otherwise(pl.col("resolved_at")).alias("resolved_at"))
     return frame.sort(frame.columns)
 
 

@@ -2,12 +2,13 @@
 training window, versions); evaluation, calibration and scores read this table."""
 
 from ecom_growth.churn import fit_churn_models
+from ecom_growth.text.churn_features import with_text_features
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     return fit_churn_models(
-        dbt.ref("int_churn_snapshots").pl(),
+        with_text_features(dbt.ref("int_churn_snapshots").pl(), dbt.ref("ml_churn_text_features").pl()),
         dbt.ref("int_churn_bgnbd_summary").pl(),
         window_days=int(dbt.config.get("churn_window_days")),
         random_state=int(dbt.config.get("churn_random_state")),

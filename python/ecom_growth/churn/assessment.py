@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
+from ecom_growth.churn.ablation import with_text_model_name
 from ecom_growth.churn.evaluation import (
     DIFF_METRICS,
     METRICS,
@@ -160,7 +161,15 @@ def evaluate_models(
                            "brier_score": float(np.mean((usable[baseline] - y) ** 2))}
                           if baseline in usable else {})
         for q in split_preds:
-            rows.append(_evaluation_row(q, y, boot, baseline, baseline_point, base_rate,
+            reference, reference_point = baseline, baseline_point
+            with_text = with_text_model_name(q.model)
+            if with_text in usable:  # the text ablation: compared with the same model WITH text
+                reference = with_text
+                reference_point = {"log_loss": log_loss_score(y, usable[with_text]),
+                                   "brier_score": float(np.mean((usable[with_text] - y) ** 2))}
+                if with_text in thresholds:
+                    thresholds[q.model] = thresholds[with_text]
+            rows.append(_evaluation_row(q, y, boot, reference, reference_point, base_rate,
                                         thresholds, n_bootstrap, two_classes))
     return pl.DataFrame(rows, schema=EVALUATION_SCHEMA)
 

@@ -19,6 +19,8 @@ from typing import Literal
 
 import polars as pl
 
+from ecom_growth.text.aspects import ASPECTS
+
 MISSING_CATEGORY = "(missing)"
 """Value given to null categoricals: 'unknown channel' is information, not an error."""
 
@@ -150,6 +152,39 @@ FEATURES: tuple[Feature, ...] = (
             "unknown country"),
 )
 
+# Text features (issue 12): joined from ml_churn_text_features (ecom_growth.text.churn_features,
+# strictly before the snapshot); absent columns read as null (no reviews / tickets table).
+TEXT_FEATURES: tuple[Feature, ...] = (
+    Feature("review_sentiment_latest", "numeric",
+            "Sentiment score in [-1, 1] of the most recent review (text model).",
+            "latest review reads positive", "latest review reads negative",
+            "no reviews yet (no review sentiment)", "", decimals=2),
+    Feature("review_sentiment_mean", "numeric",
+            "Mean sentiment score in [-1, 1] of the reviews written.",
+            "reviews read positive on average", "reviews read negative on average",
+            "no reviews yet (no review sentiment)", "", decimals=2),
+    *[Feature(f"negative_mentions_{aspect}", "numeric",
+              f"Negative {aspect.replace('_', ' ')} mentions in the reviews written (aspect polarity -1).",
+              f"complained about {aspect.replace('_', ' ')} in reviews",
+              f"no {aspect.replace('_', ' ')} complaints in reviews",
+              "no reviews yet", " mentions", log_scale=True)
+      for aspect in ASPECTS],
+    Feature("tickets_last_90d", "numeric",
+            "Support tickets opened in the 90 days before the snapshot.",
+            "many support tickets in the last 90 days", "few support tickets in the last 90 days",
+            "no support ticket data", " tickets", log_scale=True),
+    Feature("unresolved_tickets_last_90d", "numeric",
+            "Tickets of the last 90 days still unresolved at the snapshot.",
+            "unresolved support tickets", "no unresolved support tickets",
+            "no support ticket data", " tickets", log_scale=True),
+    Feature("unresolved_complaints_last_90d", "numeric",
+            "Of those, the ones whose predicted intent is a complaint (ml_ticket_intents).",
+            "unresolved complaints", "no unresolved complaints",
+            "no support ticket data", " complaints", log_scale=True),
+)
+TEXT_FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in TEXT_FEATURES)
+FEATURES = FEATURES + TEXT_FEATURES
+
 
 
 @dataclass(frozen=True)
@@ -183,6 +218,10 @@ REASON_GROUPS: tuple[ReasonGroup, ...] = (
                             "review_rating_latest"), "review_rating_avg"),
     ReasonGroup("acquisition_channel", ("acquisition_channel",), "acquisition_channel"),
     ReasonGroup("country", ("country",), "country"),
+    ReasonGroup("review_text", tuple(n for n in TEXT_FEATURE_NAMES if n.startswith(("review_", "negative_"))),
+                "review_sentiment_mean"),
+    ReasonGroup("support_tickets", ("tickets_last_90d", "unresolved_tickets_last_90d", "unresolved_complaints_last_90d"),
+                "unresolved_complaints_last_90d"),
 )
 """Every feature except the derived ``revenue_total`` is in exactly one group."""
 
@@ -219,6 +258,15 @@ def feature_spec_frame() -> pl.DataFrame:
     )
 
 
+def with_optional_text_columns(snapshots: pl.DataFrame) -> pl.DataFrame:
+    """The text features are optional inputs (no ml_churn_text_features joined, no reviews or
+    tickets): absent ones are added as null, i.e. missing for every customer."""
+    if not isinstance(snapshots, pl.DataFrame):
+        return snapshots
+    absent = [c for c in TEXT_FEATURE_NAMES if c not in snapshots.columns]
+    return snapshots.with_columns(pl.lit(None, pl.Float64).alias(c) for c in absent) if absent else snapshots
+
+
 def validate_snapshots(snapshots: pl.DataFrame) -> pl.DataFrame:
     """Check the snapshot table against the spec and return it with canonical dtypes.
 
@@ -228,6 +276,7 @@ def validate_snapshots(snapshots: pl.DataFrame) -> pl.DataFrame:
     """
     if not isinstance(snapshots, pl.DataFrame):
         raise ValueError(f"snapshots must be a polars DataFrame, got {type(snapshots).__name__}")
+    snapshots = with_optional_text_columns(snapshots)
     missing = [c for c in REQUIRED_COLUMNS if c not in snapshots.columns]
     if missing:
         raise ValueError(f"int_churn_snapshots is missing required column(s): {', '.join(missing)}")
@@ -320,4 +369,4 @@ def prepare_features(snapshots: pl.DataFrame) -> pl.DataFrame:
         for c in CATEGORICAL_FEATURES
     ]
     by_name = {e.meta.output_name(): e for e in num + cat}
-    return snapshots.select([by_name[c] for c in FEATURE_NAMES])
+    return with_optional_text_columns(snapshots).select([by_name[c] for c in FEATURE_NAMES])

@@ -49,6 +49,13 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
+from ecom_growth.churn.ablation import (
+    WITHOUT_TEXT_SUFFIX,
+    WithoutTextFeatures,
+    ablation_candidate,
+    has_text_signal,
+    without_text,
+)
 from ecom_growth.churn.bgnbd import fit_bgnbd_churn
 from ecom_growth.churn.evaluation import log_loss_score
 from ecom_growth.churn.features import (
@@ -270,6 +277,20 @@ def _fit_role(name: str, role: str, data: _Data, train_dates: Sequence[date], ta
                 seconds=time.perf_counter() - t0, **common)
 
 
+def _without_text_row(name: str, data: _Data, plan: SplitPlan, s: _Settings, method: str | None) -> dict:
+    """The text ablation (churn/ablation.py): candidate ``name`` refitted for the test role with
+    the text features masked, stored as ``<name>_without_text_features``."""
+    t0 = time.perf_counter()
+    masked = _Data(data.frame, without_text(data.X), data.y, data.dates, data.customers)
+    estimator = sklearn_candidates(s.random_state)[name]
+    variants, n_used = _fit_sklearn(name, estimator, masked, plan.test_train, s, (method,))
+    chosen = method if method in variants else None
+    idx = data.rows(plan.test_train)
+    return _row(name + WITHOUT_TEXT_SUFFIX, "test", WithoutTextFeatures(variants[chosen]), settings=s,
+                target=plan.test_date, train_dates=plan.test_train, n_rows=len(idx), n_used=n_used,
+                positive_rate=float(np.mean(data.y[idx])), seconds=time.perf_counter() - t0, calibration=chosen)
+
+
 def _why_not_trainable(data: _Data, plan: SplitPlan, s: _Settings) -> str | None:
     if not plan.labelled_dates:
         return "no labelled snapshot (the shop's history is shorter than churn_window_days)"
@@ -375,6 +396,9 @@ def _fit_all(table: pl.DataFrame, bgnbd_summary: pl.DataFrame, s: _Settings) -> 
     for name in CANDIDATES:
         rows.append(_fit_role(name, "test", data, plan.test_train, plan.test_date, bgnbd_summary,
                               s, method=methods[name]))
+    ablated = ablation_candidate({r["model"]: r["selection_log_loss"] for r in scored})
+    if ablated is not None and has_text_signal(data.X):
+        rows.append(_without_text_row(ablated, data, plan, s, methods[ablated]))
     rows.append(_fit_role(selected, "final", data, plan.final_train, plan.scoring_date,
                           bgnbd_summary, s, method=methods[selected]))
     for row in rows:

@@ -16,6 +16,7 @@ from ecom_growth.simulator.core import (
     TRUTH_FILE,
     TRUTH_PRICES_FILE,
     TRUTH_REVIEWS_FILE,
+    TRUTH_TICKETS_FILE,
     generate,
     simulate,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "TRUTH_FILE",
     "TRUTH_PRICES_FILE",
     "TRUTH_REVIEWS_FILE",
+    "TRUTH_TICKETS_FILE",
     "UNPARSEABLE_COLUMN",
     "SimulationConfig",
     "build_config",

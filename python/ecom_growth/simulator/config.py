@@ -230,6 +230,37 @@ class ReviewConfig:
 
 
 @dataclass(frozen=True)
+class TicketConfig:
+    """Support tickets (simulator/tickets.py documents the process). Per-intent tuples follow
+    tickets.INTENTS: where_is_my_order, return_refund, damaged_or_wrong_item, payment_problem,
+    account_login, product_question, complaint."""
+
+    p_where_is_my_order: float = 0.035  # per order
+    p_return_refund: float = 0.012
+    p_return_refund_returned: float = 0.35  # per returned order
+    p_damaged_or_wrong_item: float = 0.015
+    p_payment_problem: float = 0.008
+    p_payment_problem_cancelled: float = 0.2  # per cancelled order
+    p_complaint: float = 0.012  # x exp(-complaint_satisfaction_slope x satisfaction)
+    complaint_satisfaction_slope: float = 0.5
+    account_login_per_day: float = 0.00015  # per signed-up, alive customer
+    product_question_per_day: float = 0.0002
+    delay_mean_days: tuple[float, ...] = (6.0, 8.0, 3.0, 0.5, 1.0, 1.0, 7.0)  # order -> ticket (order intents)
+    resolve_probability: tuple[float, ...] = (0.95, 0.9, 0.92, 0.93, 0.95, 0.97, 0.6)
+    resolve_mean_days: tuple[float, ...] = (2.0, 5.0, 4.0, 3.0, 1.0, 1.0, 6.0)
+    unresolved_after_days: float = 14.0
+    quit_probability_unresolved_complaint: float = 0.5
+    channel_shares: tuple[float, ...] = (0.45, 0.3, 0.2, 0.05)  # email, chat, web_form, phone
+    generic_subject_probability: float = 0.25
+    second_sentence_probability: float = 0.35
+    related_sentence_probability: float = 0.15
+    order_reference_probability: float = 0.6
+    emoji_probability: float = 0.08
+    lowercase_probability: float = 0.15
+    drop_punctuation_probability: float = 0.08
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     experiment_id: str = "checkout_free_shipping_2025q4"
     window_start: date = date(2025, 10, 1)
@@ -331,6 +362,7 @@ class SimulationConfig:
     status: StatusConfig = field(default_factory=StatusConfig)
     funnel: FunnelConfig = field(default_factory=FunnelConfig)
     reviews: ReviewConfig = field(default_factory=ReviewConfig)
+    tickets: TicketConfig = field(default_factory=TicketConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     customer_experiments: tuple[CustomerExperimentConfig, ...] = DEFAULT_CUSTOMER_EXPERIMENTS
     campaigns: tuple[CampaignConfig, ...] = DEFAULT_CAMPAIGNS
@@ -394,6 +426,7 @@ def build_config(
             experiment=dataclasses.replace(config.experiment, relative_lift=0.0),
             reviews=dataclasses.replace(config.reviews, quit_probability_delivery_complaint=0.0,
                                         quit_probability_service_complaint=0.0),
+            tickets=dataclasses.replace(config.tickets, quit_probability_unresolved_complaint=0.0),
             customer_experiments=tuple(dataclasses.replace(e, completed_rate_lift=0.0, returned_rate_lift=0.0)
                                        for e in config.customer_experiments),
             campaign_actions=tuple(dataclasses.replace(a, peak_uplift=0.0) for a in config.campaign_actions),

@@ -10,6 +10,7 @@ over the window. Only the catalogue's fixed attributes and dirty rows use spawne
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -106,6 +107,17 @@ from ecom_growth.simulator.streams import (
     stream,
 )
 from ecom_growth.simulator.taste import category_mix, customer_factors
+from ecom_growth.simulator.tickets import (
+    CHANNELS as TICKET_CHANNELS,
+)
+from ecom_growth.simulator.tickets import (
+    INTENTS,
+    STATUSES,
+    SUPPORT_TICKETS,
+    TICKET_PROCESS,
+    period_tickets,
+    render_tickets,
+)
 from ecom_growth.simulator.timeline import PurchaseClock, Window
 from ecom_growth.simulator.truth import (
     Realised,
@@ -136,6 +148,16 @@ TRUTH_REVIEWS_SCHEMA = pa.schema([
     ("is_complaint_quit", pa.bool_()),
 ])
 TRUTH_PRODUCTS_FILE = "_truth_products.parquet"
+TRUTH_TICKETS_FILE = "_truth_tickets.parquet"
+TRUTH_TICKETS_SCHEMA = pa.schema([
+    ("ticket_id", pa.string()),
+    ("customer_id", pa.string()),
+    ("order_id", pa.string()),
+    ("intent", pa.string()),
+    ("language", pa.string()),
+    ("planned_resolved_at", pa.timestamp("us")),
+    ("is_unresolved_complaint_quit", pa.bool_()),
+])
 
 TRUTH_CUSTOMERS_SCHEMA = pa.schema([
     ("customer_id", pa.string()),
@@ -217,6 +239,7 @@ class _Sinks:
     writers: dict[str, TableWriter]
     truth_customers: TableWriter
     truth_reviews: TableWriter
+    truth_tickets: TableWriter
     pool: DirtyPool
     dirty_rng: np.random.Generator
     realised: Realised
@@ -265,6 +288,7 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
         truth_customers=TableWriter(out / TRUTH_CUSTOMERS_FILE, TRUTH_CUSTOMERS_SCHEMA.append(
             pa.field("taste_factors", pa.list_(pa.float32(), k))), background),
         truth_reviews=TableWriter(out / TRUTH_REVIEWS_FILE, TRUTH_REVIEWS_SCHEMA, background),
+        truth_tickets=TableWriter(out / TRUTH_TICKETS_FILE, TRUTH_TICKETS_SCHEMA, background),
         pool=DirtyPool(config.dirty_rate),
         dirty_rng=np.random.default_rng(dirty_seed),
         realised=Realised(len(config.channels)),
@@ -318,6 +342,7 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
                 background.submit(writer.finish)
         background.submit(sinks.truth_customers.finish)
         background.submit(sinks.truth_reviews.finish)
+        background.submit(sinks.truth_tickets.finish)
         history = price_history_table(catalogue, window)
         prices = TableWriter(out / TRUTH_PRICES_FILE, history.schema)
         prices.write(history)
@@ -331,17 +356,19 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
     except BaseException:
         background.close(raise_errors=False)
         events_background.close(raise_errors=False)
-        for writer in [*writers.values(), sinks.truth_customers, sinks.truth_reviews]:
+        for writer in [*writers.values(), sinks.truth_customers, sinks.truth_reviews, sinks.truth_tickets]:
             writer.abort()
         raise
 
     files = {t: f"{t}.parquet" for t in TABLES}
     files.update({"truth_customers": TRUTH_CUSTOMERS_FILE, "truth_prices": TRUTH_PRICES_FILE,
-                  "truth_products": TRUTH_PRODUCTS_FILE, "truth_reviews": TRUTH_REVIEWS_FILE})
+                  "truth_products": TRUTH_PRODUCTS_FILE, "truth_reviews": TRUTH_REVIEWS_FILE,
+                  "truth_tickets": TRUTH_TICKETS_FILE})
     truth = build_truth(config, window, shared.experiment, sinks.realised, raw_rows, clean_rows, dirty, files,
                         choice_model_truth(config, catalogue))
     truth["customer_experiments"] = customer_experiments_truth(config, window, sinks.realised.customer_experiments)
     truth["campaigns"] = campaigns_truth(config, window, sinks.realised.campaigns)
+    truth["tickets"] = {**dataclasses.asdict(config.tickets), "describes": TICKET_PROCESS, "intents": list(INTENTS)}
     text = json.dumps(truth, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     tmp = out / (TRUTH_FILE + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -360,10 +387,13 @@ class _ChunkRun:
     events: dict[str, np.ndarray]  # customer, session (chunk-wide), kind, product, at_us
     session_anchor_us: np.ndarray  # per chunk-wide session
     reviews: dict[str, np.ndarray]  # customer, product, rating, language, polarity, pieces, created_days, quits
+    tickets: dict[str, np.ndarray]  # TICKET_KEYS
     death_days: np.ndarray
 
 
 REVIEW_KEYS = ("customer", "product", "rating", "language", "polarity", "pieces", "created_days", "quits")
+TICKET_KEYS = ("customer", "order", "intent", "channel", "language", "created_days", "resolved_days", "pieces", "noise",
+               "quits")
 
 
 def _concat(parts: list[dict[str, np.ndarray]], keys: tuple[str, ...], dtypes: tuple) -> dict[str, np.ndarray]:
@@ -385,7 +415,7 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
     favourites = Favourites.empty(n)
     quit_days = np.full(n, np.inf)  # complaint-driven quitting (reviews.py): no order from then on
     last_completed = np.full(n, np.nan)  # campaigns: last completed order so far (recency at a send)
-    orders, lines, discounts, events, reviews, anchors = [], [], [], [], [], []
+    orders, lines, discounts, events, reviews, anchors, tickets = [], [], [], [], [], [], []
     n_orders = n_sessions = 0
     for period in range(shared.periods):
         lo, hi = float(period * PERIOD_DAYS), float((period + 1) * PERIOD_DAYS)
@@ -417,6 +447,13 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
                                   catalogue.category, catalogue.category_names)
         quitting = reviewed.customer[reviewed.quits]
         np.minimum.at(quit_days, quitting, np.maximum(reviewed.created_days[reviewed.quits], hi))
+        raised = period_tickets(stream(config.seed, SUPPORT_TICKETS, chunk, period), config, placed, n_orders,
+                                traits.satisfaction, country, signup_days[:n_active], life.death_days, lo, hi)
+        np.minimum.at(quit_days, raised.customer[raised.quits], np.maximum(raised.quit_from_days[raised.quits], hi))
+        tickets.append({"customer": raised.customer, "order": raised.order, "intent": raised.intent,
+                        "channel": raised.channel, "language": raised.language, "created_days": raised.created_days,
+                        "resolved_days": raised.resolved_days, "pieces": raised.pieces.reshape(-1),
+                        "noise": raised.noise.reshape(-1), "quits": raised.quits})
         b = baskets.lines
         orders.append(placed)
         discounts.append(baskets.discount_cents)
@@ -438,6 +475,8 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
                        (np.int32, np.int64, np.int8, np.int32, np.int64)),
         session_anchor_us=np.concatenate(anchors) if anchors else np.zeros(0, np.int64),
         reviews=_concat(reviews, REVIEW_KEYS, (np.int64, np.int64, np.int32, np.int8, np.int8, np.int64, np.float64, bool)),
+        tickets=_concat(tickets, TICKET_KEYS, (np.int64, np.int64, np.int8, np.int8, np.int8, np.float64, np.float64,
+                                               np.int64, bool, bool)),
         death_days=life.death_days,
     )
 
@@ -587,6 +626,8 @@ def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int
         "is_complaint_quit": pa.array(rv["quits"][inside]),
     }, schema=TRUTH_REVIEWS_SCHEMA))
 
+    tickets_table = _tickets_table(sinks, window, run.tickets, lo, customer_ids, order_ids, rank_of_order, end)
+
     customers = customers_table(stream(config.seed, EMAILS, chunk), config, window, number, customer_ids.array,
                                 signup_days[:n], channel, country)
     arms = CustomerArms(arm=arms.arm[:, :n], assigned_days=arms.assigned_days[:, :n])
@@ -604,6 +645,9 @@ def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int
         writers[name].write(table)
         pool.offer(sinks.dirty_rng, name, table)
     writers["campaign_sends"].write(campaign_sends)
+    writers["support_tickets"].write(tickets_table)
+    # Their own generator too (keyed like their process), for the same reason.
+    pool.offer(stream(config.seed, SUPPORT_TICKETS, chunk, 10**6), "support_tickets", tickets_table)
     # Its own generator: the other tables' dirty rows stay exactly what they were without it.
     pool.offer(stream(config.seed, CAMPAIGN_SENDS, chunk, 1), "campaign_sends", campaign_sends)
     writers["order_items"].write(items_table)
@@ -615,6 +659,49 @@ def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int
 
     _record_truth(shared, sinks, customer_ids, channel, variant, signup_days[:n], traits, conversion, out_orders,
                   run.death_days[:n], factors[:n])
+
+
+def _tickets_table(sinks: _Sinks, window: Window, tk: dict[str, np.ndarray], lo: int, customer_ids: FixedWidthIds,
+                   order_ids: FixedWidthIds, rank_of_order: np.ndarray, end: float) -> pa.Table:
+    """support_tickets rows created before ``end`` (and their truth rows): ticket k of customer c
+    (by creation time) is T + c x 10^4 + k; status and resolved_at as known at the end."""
+    inside = np.flatnonzero(tk["created_days"] < end)
+    inside = inside[np.lexsort((tk["created_days"][inside], tk["customer"][inside]))]
+    numbers = composite_numbers(lo + tk["customer"][inside], rank_in_groups(tk["customer"][inside]), 4, "tickets")
+    by_time = np.lexsort((numbers, tk["created_days"][inside]))
+    inside, numbers = inside[by_time], numbers[by_time]
+    ticket_ids = FixedWidthIds("T", numbers, 12).array
+    linked = tk["order"][inside] >= 0
+    order_ranks = np.where(linked, rank_of_order[np.maximum(tk["order"][inside], 0)], 0)
+    order_text = pc.if_else(pa.array(linked), order_ids.take(order_ranks) if len(order_ids) else pa.nulls(inside.size, pa.string()),
+                            pa.scalar("", pa.string()))
+    language = tk["language"][inside]
+    subject, body = render_tickets(tk["pieces"].reshape(-1, 9)[inside], tk["noise"].reshape(-1, 2)[inside], language,
+                                   order_text)
+    resolved_days = tk["resolved_days"][inside]
+    known = resolved_days < end
+    resolved_us = window.to_us(np.where(known, resolved_days, 0.0))
+    planned_us = window.to_us(np.where(np.isfinite(resolved_days), resolved_days, 0.0))
+    customer = customer_ids.take(tk["customer"][inside])
+    sinks.truth_tickets.write(pa.table({
+        "ticket_id": ticket_ids,
+        "customer_id": customer,
+        "order_id": pc.if_else(pa.array(linked), order_text, pa.scalar(None, pa.string())),
+        "intent": take_strings(INTENTS, tk["intent"][inside]),
+        "language": take_strings(LANGUAGES, language),
+        "planned_resolved_at": pa.array(planned_us, type=pa.timestamp("us"), mask=~np.isfinite(resolved_days)),
+        "is_unresolved_complaint_quit": pa.array(tk["quits"][inside]),
+    }, schema=TRUTH_TICKETS_SCHEMA))
+    return pa.table({
+        "ticket_id": ticket_ids,
+        "customer_id": customer,
+        "created_at": pa.array(window.to_us(tk["created_days"][inside]), type=pa.timestamp("us")),
+        "channel": take_strings(TICKET_CHANNELS, tk["channel"][inside]),
+        "subject": subject,
+        "body": body,
+        "status": take_strings(STATUSES, known.astype(np.int64)),
+        "resolved_at": pa.array(resolved_us, type=pa.timestamp("us"), mask=~known),
+    })
 
 
 def _record_truth(shared: _Shared, sinks: _Sinks, customer_ids: FixedWidthIds, channel: np.ndarray, variant: np.ndarray,

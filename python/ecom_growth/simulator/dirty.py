@@ -53,22 +53,24 @@ CLASSES: dict[str, tuple[str, ...]] = {
     "marketing_spend": (NULL_KEY, DUPLICATE_ID, NEGATIVE_AMOUNT, FUTURE_TIMESTAMP, UNPARSEABLE_VALUE),
     "experiment_assignments": (NULL_KEY, DUPLICATE_ID, FUTURE_TIMESTAMP, ORPHAN_FK, UNPARSEABLE_VALUE),
     "campaign_sends": (NULL_KEY, DUPLICATE_ID, NEGATIVE_AMOUNT, FUTURE_TIMESTAMP, ORPHAN_FK, UNPARSEABLE_VALUE),
+    "support_tickets": (NULL_KEY, DUPLICATE_ID, FUTURE_TIMESTAMP, ORPHAN_FK, UNPARSEABLE_VALUE),
 }
 
 NULL_KEY_COLUMN = {
     "customers": "customer_id", "products": "product_id", "orders": "order_id", "order_items": "order_id",
     "events": "event_id", "reviews": "review_id", "marketing_spend": "channel", "experiment_assignments": "customer_id",
-    "campaign_sends": "customer_id",
+    "campaign_sends": "customer_id", "support_tickets": "ticket_id",
 }
 NEGATIVE_COLUMN = {"orders": "order_total", "order_items": "unit_price", "products": "list_price", "marketing_spend": "spend",
                    "campaign_sends": "coupon_value"}
 FUTURE_COLUMN = {
     "customers": "signup_at", "orders": "ordered_at", "events": "occurred_at", "reviews": "created_at",
     "marketing_spend": "spend_date", "experiment_assignments": "assigned_at", "campaign_sends": "sent_at",
+    "support_tickets": "created_at",
 }
 ORPHAN_COLUMN = {
     "orders": "customer_id", "order_items": "product_id", "events": "customer_id", "reviews": "product_id",
-    "experiment_assignments": "customer_id", "campaign_sends": "customer_id",
+    "experiment_assignments": "customer_id", "campaign_sends": "customer_id", "support_tickets": "customer_id",
 }
 UNPARSEABLE_TEXT = {
     "customers": ("31/02/2025", "2025-13-45 25:61:00", "last tuesday"),
@@ -80,11 +82,12 @@ UNPARSEABLE_TEXT = {
     "marketing_spend": ("n/a", "1,234.56 USD", "-"),
     "experiment_assignments": ("??", "unknown", "31/12/2025 25:00"),
     "campaign_sends": ("ten", "10 EUR", "n/a"),
+    "support_tickets": ("yesterday 5pm", "n/a", "2025-02-30 09:00:00"),
 }
 # Tables whose own id is replaced by a new one (the others get a new composite key instead).
 ID_PREFIX = {
     "customers": ("customer_id", "C", 8), "products": ("product_id", "P", 6), "orders": ("order_id", "O", 12),
-    "events": ("event_id", "E", 15), "reviews": ("review_id", "R", 12),
+    "events": ("event_id", "E", 15), "reviews": ("review_id", "R", 12), "support_tickets": ("ticket_id", "T", 12),
 }
 # Fresh ids of dirty rows use customer numbers no simulated customer can have (see
 # config.MAX_CUSTOMERS), in the same composite layout as the clean ids (core.py).
@@ -92,6 +95,7 @@ DIRTY_CUSTOMER_BASE = 98_000_000
 FRESH_ID_BASE = {
     "customers": DIRTY_CUSTOMER_BASE, "orders": DIRTY_CUSTOMER_BASE * 10**4,
     "events": DIRTY_CUSTOMER_BASE * 10**7, "reviews": DIRTY_CUSTOMER_BASE * 10**4,
+    "support_tickets": DIRTY_CUSTOMER_BASE * 10**4,
 }
 ORPHAN_CUSTOMER_BASE = 99_000_000
 ORPHAN_PRODUCT_BASE = 990_000

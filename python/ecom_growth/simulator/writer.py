@@ -48,6 +48,10 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("campaign_id", pa.string()), ("customer_id", pa.string()), ("sent_at", TIMESTAMP), ("action", pa.string()),
         ("coupon_value", pa.float64()), ("is_control", pa.bool_()),
     ]),
+    "support_tickets": pa.schema([
+        ("ticket_id", pa.string()), ("customer_id", pa.string()), ("created_at", TIMESTAMP), ("channel", pa.string()),
+        ("subject", pa.string()), ("body", pa.string()), ("status", pa.string()), ("resolved_at", TIMESTAMP),
+    ]),
 }
 TABLES: tuple[str, ...] = tuple(SCHEMAS)
 
@@ -63,6 +67,7 @@ UNPARSEABLE_COLUMN: dict[str, str] = {
     "marketing_spend": "spend",
     "experiment_assignments": "assigned_at",
     "campaign_sends": "coupon_value",
+    "support_tickets": "created_at",
 }
 
 ROW_GROUP_ROWS = 1_000_000
@@ -79,6 +84,7 @@ DICTIONARY_COLUMNS: dict[str, list[str]] = {
     "marketing_spend": ["channel"],
     "experiment_assignments": ["experiment_id", "variant"],
     "campaign_sends": ["campaign_id", "action"],
+    "support_tickets": ["channel", "subject", "status"],
 }
 
 

@@ -2,10 +2,12 @@
 
 Plain functions, polars in and out; the dbt Python models in models/ml/text only wire tables
 to them. See sentiment.py (the model), aspects.py + lexicon.py (aspects and their polarity),
-reviews.py (the ml_review_sentiment table), evaluation.py (ml_text_model_evaluation).
+reviews.py (the ml_review_sentiment table), intents.py (ml_ticket_intents), evaluation.py
+(ml_text_model_evaluation), churn_features.py (text features of the churn snapshots).
 """
 
-from ecom_growth.text.evaluation import evaluate_sentiment
+from ecom_growth.text.evaluation import evaluate_intents, evaluate_sentiment
+from ecom_growth.text.intents import ticket_intents_table
 from ecom_growth.text.reviews import review_sentiment_table
 
-__all__ = ["evaluate_sentiment", "review_sentiment_table"]
+__all__ = ["evaluate_intents", "evaluate_sentiment", "review_sentiment_table", "ticket_intents_table"]

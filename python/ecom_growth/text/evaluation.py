@@ -5,10 +5,15 @@ the holdout reviews (written after the training cutoff) are scored against their
 next to the majority class of the training reviews (the trivial baseline). Against planted
 truth (simulated data only) the same metrics, with the star rating itself as the baseline,
 are computed by tests/integration/test_text_truth.py with ``classification_metrics``.
-Bootstrap intervals resample holdout reviews (Poisson weights, fixed seed).
+Ticket intents are scored against reference intents when the build has them (the simulator's
+planted ones, int_ticket_intent_labels), else against the keyword rules' weak labels; baselines:
+the majority class and the keyword rules. Bootstrap intervals resample holdout texts (Poisson
+weights, fixed seed).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -80,33 +85,112 @@ def classification_metrics(
                               for c in ("value", "ci_low", "ci_high"))
 
 
-def evaluate_sentiment(scored: pl.DataFrame, *, n_bootstrap: int, random_state: int) -> pl.DataFrame:
-    """Holdout metrics of the sentiment model and of the majority-class baseline against the weak labels."""
+@dataclass(frozen=True)
+class _Holdout:
+    """What both evaluations start from: the holdout rows, the training weak labels' majority
+    class, the scored model's name and the status of the evaluation."""
+
+    rows: pl.DataFrame
+    majority: str | None
+    model: str
+    status: str
+    reason: str | None
+
+
+def _holdout(scored: pl.DataFrame, *, what: str, fallback_model: str) -> _Holdout:
     holdout = scored.filter(pl.col("is_holdout"))
     train_labels = scored.filter(~pl.col("is_holdout"))["weak_label"].drop_nulls()
     majority = train_labels.mode().sort().first() if train_labels.len() else None
     status = scored["status"].first() if scored.height else "degraded"
-    reason = scored["status_reason"].first() if scored.height else "no reviews"
+    reason = scored["status_reason"].first() if scored.height else f"no {what}s"
     if holdout.height == 0 and status == "ok":
-        status, reason = "degraded", "no review in the holdout window"
-    model_name = scored["model"].first() if scored.height else "star_rating"
-    candidates = [(model_name, holdout["sentiment_label"]),
-                  ("majority_class", pl.Series([majority] * holdout.height, dtype=pl.String))]
-    parts = []
-    for name, predicted in candidates:
-        metrics = classification_metrics(holdout["weak_label"], predicted, SENTIMENT_LABELS,
-                                         n_bootstrap=n_bootstrap, random_state=random_state)
-        parts.append(metrics.with_columns(pl.lit(name).alias("model"),
-                                          pl.lit(name != model_name).alias("is_baseline")))
+        status, reason = "degraded", f"no {what} in the holdout window"
+    model = scored["model"].first() if scored.height else fallback_model
+    return _Holdout(holdout, majority, model, status, reason)
+
+
+def _evaluation_rows(parts: list[pl.DataFrame], h: _Holdout, *, task: str, reference: str) -> pl.DataFrame:
     return (
         pl.concat(parts)
         .with_columns(
-            pl.lit("review_sentiment").alias("task"),
+            pl.lit(task).alias("task"),
             pl.lit("holdout").alias("split"),
-            pl.lit("star_rating_weak_label").alias("reference"),
-            pl.lit(status).alias("status"),
-            pl.lit(reason, dtype=pl.String).alias("status_reason"),
+            pl.lit(reference).alias("reference"),
+            pl.lit(h.status).alias("status"),
+            pl.lit(h.reason, dtype=pl.String).alias("status_reason"),
         )
         .select("task", "model", "is_baseline", "split", "reference", "metric", "class_label", "value", "ci_low",
                 "ci_high", "n", "status", "status_reason")
     )
+
+
+def evaluate_sentiment(scored: pl.DataFrame, *, n_bootstrap: int, random_state: int) -> pl.DataFrame:
+    """Holdout metrics of the sentiment model and of the majority-class baseline against the weak labels."""
+    h = _holdout(scored, what="review", fallback_model="star_rating")
+    candidates = [(h.model, h.rows["sentiment_label"]),
+                  ("majority_class", pl.Series([h.majority] * h.rows.height, dtype=pl.String))]
+    parts = []
+    for name, predicted in candidates:
+        metrics = classification_metrics(h.rows["weak_label"], predicted, SENTIMENT_LABELS,
+                                         n_bootstrap=n_bootstrap, random_state=random_state)
+        parts.append(metrics.with_columns(pl.lit(name).alias("model"), pl.lit(name != h.model).alias("is_baseline")))
+    return _evaluation_rows(parts, h, task="review_sentiment", reference="star_rating_weak_label")
+
+
+def _auto_answer_rows(holdout: pl.DataFrame, reference: str, *, n_bootstrap: int, random_state: int) -> pl.DataFrame:
+    """Share of holdout tickets routed to auto_answer, and the share of those whose predicted
+    intent is right (precision at the threshold), with bootstrap intervals."""
+    labelled = holdout.filter(pl.col(reference).is_not_null())
+    auto = (labelled["route"] == "auto_answer").to_numpy()
+    right = (labelled["predicted_intent"] == labelled[reference]).fill_null(False).to_numpy()
+    n = labelled.height
+    rng = np.random.default_rng(random_state)
+
+    def stats(w: np.ndarray) -> tuple[float, float]:
+        total, routed = w.sum(), (w * auto).sum()
+        return (routed / total if total else np.nan, (w * auto * right).sum() / routed if routed else np.nan)
+
+    point = stats(np.ones(n))
+    boots = np.array([stats(rng.poisson(1.0, n).astype(float)) for _ in range(n_bootstrap if n else 0)]).reshape(-1, 2)
+    rows = []
+    for j, metric in enumerate(("auto_answer_share", "auto_answer_precision")):
+        low, high = ((float(np.nanquantile(boots[:, j], 0.025)), float(np.nanquantile(boots[:, j], 0.975)))
+                     if len(boots) and not np.isnan(boots[:, j]).all() else (None, None))
+        value = None if np.isnan(point[j]) else float(point[j])
+        rows.append((metric, None, value, low, high, int(auto.sum()) if j else n))
+    return pl.DataFrame(rows, schema={"metric": pl.String, "class_label": pl.String, "value": pl.Float64,
+                                      "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64}, orient="row")
+
+
+def evaluate_intents(scored: pl.DataFrame, truth: pl.DataFrame | None, *, n_bootstrap: int,
+                     random_state: int) -> pl.DataFrame:
+    """Holdout metrics of the intent model, the majority class and the keyword rules.
+
+    The reference is the planted intent when ``truth`` (ticket_id, intent) is given (simulated
+    data), else the keyword rules' weak label, against which the keyword-rule baseline would be
+    right by construction, so it is left out. The majority class is that of the training
+X share and precision belong to the model only.
+    """
+    h = _holdout(scored.filter(pl.col("ticket_id").is_not_null()), what="support ticket", fallback_model="keyword_rules")
+    if truth is not None:
+        reference = "planted_truth"
+        holdout = h.rows.join(truth.select("ticket_id", pl.col("intent").alias("reference_label")), on="ticket_id",
+                              how="left")
+    else:
+        reference = "keyword_rule_weak_label"
+        holdout = h.rows.with_columns(pl.col("weak_label").alias("reference_label"))
+    labels = sorted(set(scored["weak_label"].drop_nulls().to_list()) | set(holdout["reference_label"].drop_nulls().to_list()))
+    candidates = [(h.model, holdout["predicted_intent"]),
+                  ("majority_class", pl.Series([h.majority] * holdout.height, dtype=pl.String))]
+    if truth is not None and h.model != "keyword_rules":
+        # The strongest form of the rules: the majority class where no rule hits.
+        candidates.append(("keyword_rules", holdout["keyword_intent"].fill_null(h.majority)))
+    parts = []
+    for name, predicted in candidates:
+        metrics = classification_metrics(holdout["reference_label"], predicted, labels,
+                                         n_bootstrap=n_bootstrap, random_state=random_state)
+        if name == h.model:
+            metrics = pl.concat([metrics, _auto_answer_rows(holdout, "reference_label", n_bootstrap=n_bootstrap,
+                                                            random_state=random_state)])
+        parts.append(metrics.with_columns(pl.lit(name).alias("model"), pl.lit(name != h.model).alias("is_baseline")))
+    return _evaluation_rows(parts, h, task="ticket_intent", reference=reference)

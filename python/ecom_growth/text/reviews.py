@@ -1,14 +1,14 @@
 """ml_review_sentiment: one row per review with its sentiment and its aspects.
 
-The sentiment model is fitted once, on the reviews written up to ``holdout_days`` before
-``as_of`` (their star ratings are the weak labels), and scores every review; the reviews after
+The sentiment model is fitted once, on the reviews written before ``training_cutoff`` (midnight
+of as_of's date minus ``holdout_days``; their star ratings are the weak labels), and scores every review; the reviews after
 the cutoff are the time-based holdout of ml_text_model_evaluation, so the evaluation measures
 exactly the model that scores. Reviews after ``as_of`` (a backtest) are left out.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import polars as pl
@@ -20,6 +20,7 @@ from ecom_growth.text.sentiment import (
     fit_sentiment,
     label_from_probabilities,
     rating_score,
+    training_cutoff,
     weak_labels,
 )
 
@@ -44,11 +45,11 @@ def review_sentiment_table(
     aspect polarity from the lexicon alone (0 where it finds nothing).
     """
     reviews = reviews.select(REVIEW_COLUMNS).filter(pl.col("created_at") <= as_of).sort("review_id")
-    cutoff = as_of - timedelta(days=holdout_days)
+    cutoff = training_cutoff(as_of, holdout_days)
     reviews = reviews.with_columns(
         review_language(reviews["review_text"]),
         weak_labels(reviews["rating"]).alias("weak_label"),
-        (pl.col("created_at") > cutoff).alias("is_holdout"),
+        (pl.col("created_at") >= cutoff).alias("is_holdout"),
     )
     train = reviews.filter(~pl.col("is_holdout"))
     if train.height > max_training_reviews:  # the text signal saturates; keeps 1M customers in budget

@@ -15,6 +15,7 @@ score is the star rating mapped linearly to [-1, 1] and the label its weak label
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 
 import numpy as np
 import polars as pl
@@ -25,6 +26,17 @@ from sklearn.pipeline import Pipeline, make_pipeline
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 MODEL_NAME = "char_ngram_tfidf_logreg"
 FALLBACK_NAME = "star_rating"
+
+
+def training_cutoff(as_of: datetime, holdout_days: int) -> datetime:
+    """Midnight of as_of's date minus ``holdout_days``: texts before it train the text models,
+    later ones are their holdout.
+
+    Whole days, so that with ``text_holdout_days`` >= ``churn_window_days`` no text model has
+    seen a text written on or after the churn test snapshot (date(as_of) - churn_window_days):
+    the churn text features of the test snapshot use nothing from its label window.
+    """
+    return datetime.combine(as_of.date(), time()) - timedelta(days=int(holdout_days))
 
 
 def weak_labels(rating: pl.Series) -> pl.Series:
@@ -85,14 +97,21 @@ def fit_sentiment(
     missing = sorted(set(SENTIMENT_LABELS) - set(labels.unique().to_list()))
     if missing:
         return SentimentModel(None, f"no training review labelled {', '.join(missing)} by its rating", n)
-    pipeline = make_pipeline(
-        TfidfVectorizer(analyzer="char", ngram_range=(1, ngram_max), lowercase=True, sublinear_tf=True,
-                        min_df=2, max_features=max_features, dtype=np.float32),
-        # Balanced weights: the stars are mostly positive, and the minority classes matter most.
-        LogisticRegression(C=regularization_c, class_weight="balanced", max_iter=1000, random_state=random_state),
-    )
+    # Balanced weights: the stars are mostly positive, and the minority classes matter most.
+    pipeline = char_ngram_classifier(ngram_max=ngram_max, max_features=max_features,
+                                     regularization_c=regularization_c, random_state=random_state)
     pipeline.fit(texts.to_list(), labels.to_list())
     return SentimentModel(pipeline, None, n)
+
+
+def char_ngram_classifier(*, ngram_max: int, max_features: int, regularization_c: float, random_state: int) -> Pipeline:
+    """Unfitted character 1..ngram_max-gram TF-IDF + multinomial logistic regression with balanced
+    class weights: the text classifier of both the review sentiment and the ticket intents."""
+    return make_pipeline(
+        TfidfVectorizer(analyzer="char", ngram_range=(1, ngram_max), lowercase=True, sublinear_tf=True,
+                        min_df=2, max_features=max_features, dtype=np.float32),
+        LogisticRegression(C=regularization_c, class_weight="balanced", max_iter=1000, random_state=random_state),
+    )
 
 
 def label_from_probabilities(proba: np.ndarray) -> np.ndarray:
