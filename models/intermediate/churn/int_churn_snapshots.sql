@@ -5,7 +5,7 @@
 -- snapshot_at (= snapshot_date 00:00); is_churned reads completed orders in
 -- [snapshot_at, label_window_end_at). Every input is also capped at as_of, labels included,
 -- so a backtest with an earlier as_of never sees a row after it (int_orders and
--- int_completed_orders are cut at as_of; labels only need orders up to it).
+-- int_completed_orders are cut at as_of already; the cap here keeps that explicit).
 --
 -- Cost: each order joins the few snapshots after it (<= churn_snapshot_count + 1 copies of
 -- narrow rows); what only looks back (gap to the previous order, first purchase of a
@@ -47,6 +47,7 @@ orders as (
         -- whole seconds: integer sums are exact, so gap_std_days does not depend on summation order
         {{ dbt.datediff('previous_order_at', 'ordered_at', 'second') }} as gap_seconds
     from {{ ref('int_completed_orders') }}
+    where ordered_at <= (select as_of from as_of)  -- noqa: RF02
     union all
     select
         order_id,
@@ -58,6 +59,7 @@ orders as (
         null                                                        as gap_seconds
     from {{ ref('int_orders') }}
     where not is_completed
+        and ordered_at <= (select as_of from as_of)  -- noqa: RF02
 ),
 
 order_features as (
