@@ -112,3 +112,23 @@ def reusable_with_fit(previous: pl.DataFrame | None, model_table: pl.DataFrame, 
         return False
     before, now = stored_fit(previous), stored_fit(model_table)
     return before is not None and now is not None and before == now
+
+
+def kept_fit(session, relation, *, as_of: datetime, retrain_after_days: int,
+             require_status_ok: bool = True) -> pl.DataFrame | None:
+    """A model's previous table when :func:`reusable_fit` keeps it, else None (for dbt models;
+    nothing is read when ``retrain_after_days`` is 0)."""
+    if int(retrain_after_days) <= 0:
+        return None
+    previous = previous_relation(session, relation)
+    keep = reusable_fit(previous, as_of=as_of, retrain_after_days=retrain_after_days,
+                        require_status_ok=require_status_ok)
+    return previous if keep else None
+
+
+def kept_with_fit(session, relation, model_table: pl.DataFrame, *, retrain_after_days: int) -> pl.DataFrame | None:
+    """A derived table's previous contents when :func:`reusable_with_fit` keeps it, else None."""
+    if int(retrain_after_days) <= 0:
+        return None
+    previous = previous_relation(session, relation)
+    return previous if reusable_with_fit(previous, model_table, retrain_after_days=retrain_after_days) else None

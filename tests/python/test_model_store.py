@@ -19,6 +19,9 @@ from ecom_growth.churn import calibration_table, evaluate_models, fit_churn_mode
 from ecom_growth.churn.store import churn_fit_id
 from ecom_growth.model_store import (
     compute_fit_id,
+    kept_fit,
+    kept_with_fit,
+    previous_relation,
     reusable_fit,
     reusable_with_fit,
     stored_fit,
@@ -148,3 +151,33 @@ def test_churn_is_fitted_once_and_evaluation_calibration_and_scores_fit_nothing(
     changed = models.with_columns(pl.when(pl.col("role") == "final").then(pl.lit("0" * 64))
                                   .otherwise(pl.col("estimator_sha256")).alias("estimator_sha256"))
     assert churn_fit_id(changed) != churn_fit_id(models)
+
+
+class Relation:
+    """What dbt.this gives a Python model: database, schema, identifier, repr = quoted name."""
+
+    def __init__(self, database: str, schema: str, identifier: str) -> None:
+        self.database, self.schema, self.identifier = database, schema, identifier
+
+    def __repr__(self) -> str:
+        return f'"{self.database}"."{self.schema}"."{self.identifier}"'
+
+
+def test_dbt_models_read_their_previous_table_only_when_a_fit_may_be_kept():
+    import duckdb
+
+    con = duckdb.connect()
+    database = con.execute("select current_database()").fetchall()[0][0]
+    con.execute("create schema ml")
+    this = Relation(database, "ml", "model_table")
+    later = FITTED + timedelta(days=2)
+    assert previous_relation(con, this) is None
+    assert kept_fit(con, this, as_of=later, retrain_after_days=7) is None  # first build
+    con.register("stored_frame", stored().to_arrow())
+    con.execute("create table ml.model_table as select * from stored_frame")
+    assert previous_relation(con, this).equals(stored())
+    assert kept_fit(con, this, as_of=later, retrain_after_days=7).equals(stored())
+    assert kept_fit(con, this, as_of=later, retrain_after_days=0) is None
+    assert kept_fit(con, this, as_of=later, retrain_after_days=2) is None
+    assert kept_with_fit(con, this, stored(), retrain_after_days=7).equals(stored())
+    assert kept_with_fit(con, this, stored(fit_id="other"), retrain_after_days=7) is None

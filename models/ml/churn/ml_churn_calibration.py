@@ -3,15 +3,15 @@ churn candidate on the validation and test snapshots, for a calibration plot in 
 the stored fit is kept."""
 
 from ecom_growth.churn import calibration_table
-from ecom_growth.model_store import previous_relation, reusable_with_fit, with_fit_of
+from ecom_growth.model_store import kept_with_fit, with_fit_of
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     models = dbt.ref("ml_churn_model").pl()
-    previous = previous_relation(session, dbt.this)
-    if reusable_with_fit(previous, models, retrain_after_days=int(dbt.config.get("ml_retrain_after_days"))):
-        return previous
+    kept = kept_with_fit(session, dbt.this, models, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")))
+    if kept is not None:
+        return kept
     table = calibration_table(
         models,
         dbt.ref("int_churn_snapshots").pl(),

@@ -4,15 +4,15 @@ table. With var ml_retrain_after_days > 0 a stored fit younger than that is kept
 
 from ecom_growth.churn import fit_churn_models
 from ecom_growth.churn.store import churn_fit_id
-from ecom_growth.model_store import previous_relation, reusable_fit, with_fit_metadata
+from ecom_growth.model_store import kept_fit, with_fit_metadata
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     as_of = dbt.ref("int_as_of").pl().get_column("as_of")[0]
-    previous = previous_relation(session, dbt.this)
-    if reusable_fit(previous, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days"))):
-        return previous
+    kept = kept_fit(session, dbt.this, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")))
+    if kept is not None:
+        return kept
     table = fit_churn_models(
         dbt.ref("int_churn_snapshots").pl(),
         dbt.ref("int_churn_bgnbd_summary").pl(),

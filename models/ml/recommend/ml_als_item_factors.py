@@ -3,7 +3,7 @@ metadata. With var ml_retrain_after_days > 0 a stored fit younger than that is k
 
 import polars as pl
 
-from ecom_growth.model_store import previous_relation, reusable_fit, stored_fit
+from ecom_growth.model_store import kept_fit, stored_fit
 from ecom_growth.recommend.settings import final_als_hyperparameters, fit_minimums, hyperparameters_from_config
 from ecom_growth.recommend.store import item_factor_table
 
@@ -12,11 +12,10 @@ def model(dbt, session):
     dbt.config(materialized="table")
     as_of = dbt.ref("int_as_of").pl().get_column("as_of")[0]
     evaluation = dbt.ref("ml_recommender_evaluation").pl()
-    previous = previous_relation(session, dbt.this)
+    kept = kept_fit(session, dbt.this, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")))
     # keep the stored fit only together with the evaluation that chose it (same fitted_at)
-    if reusable_fit(previous, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days"))) \
-            and stored_fit(previous)[1] == (stored_fit(evaluation) or (None, None))[1]:
-        return previous
+    if kept is not None and stored_fit(kept)[1] == (stored_fit(evaluation) or (None, None))[1]:
+        return kept
     # dbt only passes config keys read literally with dbt.config.get
     configured = hyperparameters_from_config({
         "als_weighting": dbt.config.get("als_weighting"),

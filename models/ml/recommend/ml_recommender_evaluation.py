@@ -2,7 +2,7 @@
 Its fits choose the final model's configuration, so it is kept with the stored ALS model
 (var ml_retrain_after_days) and rerun when the model is refitted."""
 
-from ecom_growth.model_store import compute_fit_id, previous_relation, reusable_fit, with_fit_metadata
+from ecom_growth.model_store import compute_fit_id, kept_fit, with_fit_metadata
 from ecom_growth.recommend import evaluate_recommenders
 from ecom_growth.recommend.settings import evaluation_config
 
@@ -10,10 +10,10 @@ from ecom_growth.recommend.settings import evaluation_config
 def model(dbt, session):
     dbt.config(materialized="table")
     as_of = dbt.ref("int_as_of").pl().get_column("as_of")[0]
-    previous = previous_relation(session, dbt.this)
-    if reusable_fit(previous, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")),
-                    require_status_ok=False):
-        return previous
+    kept = kept_fit(session, dbt.this, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")),
+                    require_status_ok=False)
+    if kept is not None:
+        return kept
     # dbt only passes config keys read literally with dbt.config.get
     settings = {
         "als_weighting": dbt.config.get("als_weighting"),
