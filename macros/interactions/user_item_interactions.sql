@@ -36,10 +36,9 @@ purchase_signals as (
         items.quantity,
         orders.order_id
     from {{ ref('stg_shop__order_items') }} as items
-    inner join {{ ref('int_orders') }} as orders
+    inner join {{ ref('int_completed_orders') }} as orders
         on items.order_id = orders.order_id
-    where orders.is_completed
-      and orders.ordered_at <= {{ cutoff }}
+    where orders.ordered_at <= {{ cutoff }}
 ),
 
 signals as (

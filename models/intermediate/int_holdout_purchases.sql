@@ -9,8 +9,7 @@ select distinct
     orders.customer_id,
     items.product_id
 from {{ ref('stg_shop__order_items') }} as items
-inner join {{ ref('int_orders') }} as orders
+inner join {{ ref('int_completed_orders') }} as orders
     on items.order_id = orders.order_id
-where orders.is_completed
-  and orders.ordered_at > {{ validation_cutoff }}
+where orders.ordered_at > {{ validation_cutoff }}
   and orders.ordered_at <= {{ as_of() }}

@@ -1,7 +1,17 @@
-"""Benchmark: time and peak memory of each stage at a given scale.
+"""Benchmark: time and peak memory of a full build, a daily refresh and each stage at a scale.
 
-Each stage runs as its own child process, waited on with os.wait4 so its peak RSS is its own
-(not the maximum over all children). dbt stages also contribute per-model times from dbt's
+Headline (what a user runs, what the issue's targets are about):
+  * full build: ``dbt build`` with the profile's default threads and memory limit on data that
+    ends one day before the simulator's default end (every data and unit test included);
+  * daily refresh: the same warehouse, the raw data regenerated with one more day (the simulator
+    is prefix-stable, so that appends a day), ``dbt build --vars {ml_retrain_after_days: 7}``;
+  * the ALS stage against raw implicit on the build's own interaction matrix (bench/bench_als.py).
+Optionally (``stages=True``) every stage of DBT_STAGES as its own ``dbt`` process with
+``--threads 1`` on a fresh warehouse, so a stage's time is its own work.
+
+Peak memory: the sum of the resident sizes of the whole process tree, sampled every 0.2 s
+(dbt runs Python models in-process, but DuckDB or a library may start helpers), and the
+child's own ru_maxrss (os.wait4). dbt stages also contribute per-model times from
 run_results.json. Results go to <out>/bench_<customers>.json and .md.
 """
 
@@ -13,11 +23,17 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+# The simulator's default last day; the full build runs on data ending the day before.
+SIMULATOR_END = date(2026, 6, 30)
+DAILY_REFRESH_VARS = "{ml_retrain_after_days: 7}"
 
 
 @dataclass
@@ -27,19 +43,64 @@ class StageResult:
     wall_seconds: float
     peak_rss_mb: float
     exit_code: int
+    peak_tree_rss_mb: float = 0.0
+    load_average_1m: float = 0.0
     models: list[dict] = field(default_factory=list)
 
 
+def _children() -> dict[int, list[int]]:
+    """parent pid -> child pids, from /proc."""
+    tree: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants, MB."""
+    tree, total, todo = _children(), 0, [pid]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/statm") as f:
+                total += int(f.read().split()[1]) * page
+        except OSError:
+            pass
+        todo.extend(tree.get(current, []))
+    return total / 2**20
+
+
 def run_stage(stage: str, command: list[str], env: dict[str, str], cwd: Path) -> StageResult:
-    """Run one stage as a child process; wall time and that child's own peak RSS."""
+    """Run one stage as a child process: wall time, its own ru_maxrss and its tree's peak RSS."""
     log.info("bench stage %s: %s", stage, " ".join(command))
     start = time.perf_counter()
     proc = subprocess.Popen(command, env=env, cwd=cwd)
+    peak, done = [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     # ru_maxrss is KiB on Linux.
-    return StageResult(stage, command, round(wall, 2), round(usage.ru_maxrss / 1024, 1), proc.returncode)
+    return StageResult(stage, command, round(wall, 2), round(usage.ru_maxrss / 1024, 1), proc.returncode,
+                       peak_tree_rss_mb=round(max(peak[0], usage.ru_maxrss / 1024), 1),
+                       load_average_1m=round(os.getloadavg()[0], 2))
 
 
 def dbt_model_timings(target_path: Path) -> list[dict]:
@@ -58,91 +119,166 @@ def dbt_model_timings(target_path: Path) -> list[dict]:
     )
 
 
-# dbt stages in dependency order: SQL layers first, then each Python (ML) model on its own.
+# dbt stages in dependency order (stages=True): SQL layers first, then each Python (ML) model
+# family on its own. One line per family: add yours in dependency order.
 DBT_STAGES = (
     ("dbt seed", ["seed"]),
     ("dbt staging (SQL)", ["run", "-s", "staging"]),
-    ("dbt intermediate + marts (SQL)", ["run", "-s", "intermediate", "marts", "--exclude", "path:models/ml+"]),
-    ("dbt ml: recommender evaluation (Python)", ["run", "-s", "ml_recommender_evaluation"]),
-    ("dbt ml: recommendations (ALS fit + top-N)", ["run", "-s", "ml_recommendations"]),
-    ("dbt ml: similar products", ["run", "-s", "ml_similar_products"]),
+    ("dbt intermediate + marts (SQL)", ["run", "-s", "intermediate", "marts"]),
+    ("dbt ml: recommender evaluation (validation/test fits)", ["run", "-s", "ml_recommender_evaluation"]),
+    ("dbt ml: ALS fit (ml_als_item_factors)", ["run", "-s", "ml_als_item_factors"]),
+    ("dbt ml: user solve + top-N + similar products", ["run", "-s", "ml_als_user_factors", "ml_recommendations",
+                                                       "ml_similar_products"]),
     ("dbt ml: text (sentiment, ticket intents, evaluation) + churn text features",
      ["run", "-s", "path:models/ml/text", "ml_churn_text_features"]),
-    ("dbt ml: churn fit + evaluation + calibration + scores",
-     ["run", "-s", "path:models/ml/churn", "--exclude", "ml_churn_text_features"]),
+    ("dbt ml: churn fit (ml_churn_model)", ["run", "-s", "ml_churn_model"]),
+    ("dbt ml: churn scores + reasons", ["run", "-s", "ml_churn_scores"]),
+    ("dbt ml: churn evaluation + calibration", ["run", "-s", "ml_churn_model_evaluation", "ml_churn_calibration"]),
     ("dbt ml: CLV fit + predictions + evaluation", ["run", "-s", "path:models/ml/clv"]),
     ("dbt ml: segments", ["run", "-s", "path:models/ml/segments"]),
-    ("dbt marts depending on ML (CLV, actions)", ["run", "-s", "path:models/ml+", "--exclude", "path:models/ml"]),
+    ("dbt ml: uplift", ["run", "-s", "path:models/ml/uplift"]),
+    # pricing: one line here (its ml models)
+    ("dbt ml: everything else in ml", ["run", "-s", "path:models/ml", "--exclude", "path:models/ml/recommend",
+                                       "path:models/ml/churn", "path:models/ml/clv", "path:models/ml/segments",
+                                       "path:models/ml/text", "path:models/ml/uplift"]),
+    ("dbt serving", ["run", "-s", "path:models/serving"]),
     ("dbt data + unit tests", ["test"]),
 )
 
+# Models whose run time is the issue's "churn training + scoring + reasons".
+CHURN_MODELS = ("ml_churn_model", "ml_churn_scores")
+
+
+def _generate(customers: int, seed: int, end: date, out: Path, env: dict[str, str], cwd: Path) -> StageResult:
+    return run_stage(
+        f"generate (end {end})",
+        [sys.executable, "-m", "ecom_growth", "-q", "generate", "--customers", str(customers), "--seed", str(seed),
+         "--end", end.isoformat(), "--out", str(out)],
+        env, cwd,
+    )
+
+
+def _dbt_env(work_dir: Path, raw: Path, db: Path, name: str) -> dict[str, str]:
+    """What a user's shell has: the profile's defaults (threads, memory limit), BLAS single-threaded."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ECOM_GROWTH_THREADS", "ECOM_GROWTH_MEMORY_LIMIT")}
+    env.update(ECOM_GROWTH_RAW_PATH=str(raw), ECOM_GROWTH_DB=str(db), DBT_TARGET_PATH=str(work_dir / f"target_{name}"),
+               DBT_LOG_PATH=str(work_dir / "logs"), OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+def _export_interactions(db: Path, out: Path) -> None:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.execute(f"copy (select * from intermediate.int_user_item_interactions) to '{out}' (format parquet)")
+
+
+def _als_comparison(project_dir: Path, db: Path, work_dir: Path, env: dict[str, str]) -> dict:
+    """bench/bench_als.py on the build's own interaction matrix, factors/regularization as configured."""
+    interactions = work_dir / "interactions.parquet"
+    _export_interactions(db, interactions)
+    script = project_dir / "bench" / "bench_als.py"
+    out = subprocess.run([sys.executable, str(script), "--interactions", str(interactions), "--factors", "16",
+                          "--regularization", "0.01", "--workdir", str(work_dir / "als")],
+                         env=env, cwd=project_dir, capture_output=True, text=True)
+    if out.returncode != 0:
+        return {"error": out.stderr[-2000:]}
+    return json.loads(out.stdout)
+
 
 def run_benchmark(
-    customers: int, project_dir: Path, work_dir: Path, out_dir: Path, seed: int = 42, reuse_data: bool = False
+    customers: int, project_dir: Path, work_dir: Path, out_dir: Path, seed: int = 42, reuse_data: bool = False,
+    stages: bool = False, als: bool = True,
 ) -> dict:
-    """Generate `customers` simulated customers, build everything, and record each stage.
-
-    Stages run with --threads 1 so each stage's time is its own work, not a race with another
-    model; reuse_data skips generation when the raw files of that scale already exist."""
+    """Full build + daily refresh (+ the ALS comparison, + per-stage runs with ``stages``)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    raw = work_dir / "raw"
-    target = work_dir / "target"
-    env = {
-        **os.environ,
-        "ECOM_GROWTH_RAW_PATH": str(raw),
-        "ECOM_GROWTH_DB": str(work_dir / "warehouse.duckdb"),
-        "DBT_TARGET_PATH": str(target),
-        "DBT_LOG_PATH": str(work_dir / "logs"),
-        "OPENBLAS_NUM_THREADS": "1",
-    }
-    Path(env["ECOM_GROWTH_DB"]).unlink(missing_ok=True)
-    stages = []
-    if not (reuse_data and (raw / "_truth.json").exists()):
-        stages.append(
-            run_stage(
-                "generate",
-                [sys.executable, "-m", "ecom_growth", "generate", "--customers", str(customers), "--seed", str(seed), "--out", str(raw)],
-                env,
-                project_dir,
-            )
-        )
+    raw_before, raw_after = work_dir / "raw_before", work_dir / "raw"
+    db = work_dir / "warehouse.duckdb"
+    base_env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    steps: list[StageResult] = []
+    for end, raw in ((SIMULATOR_END - timedelta(days=1), raw_before), (SIMULATOR_END, raw_after)):
+        if not (reuse_data and (raw / "_truth.json").exists()):
+            steps.append(_generate(customers, seed, end, raw, base_env, project_dir))
     dbt = str(Path(sys.executable).with_name("dbt"))
-    for name, args in DBT_STAGES:
-        if stages and stages[-1].exit_code != 0:
+    db.unlink(missing_ok=True)
+    headline: dict[str, StageResult] = {}
+    for name, raw, extra in (("full build", raw_before, []),
+                             ("daily refresh", raw_after, ["--vars", DAILY_REFRESH_VARS])):
+        if steps and steps[-1].exit_code != 0:
             break
-        result = run_stage(name, [dbt, *args, "--threads", "1"], env, project_dir)
-        result.models = dbt_model_timings(target)
-        stages.append(result)
+        env = _dbt_env(work_dir, raw, db, name.replace(" ", "_"))
+        result = run_stage(f"dbt build ({name})", [dbt, "build", *extra], env, project_dir)
+        result.models = dbt_model_timings(work_dir / f"target_{name.replace(' ', '_')}")
+        headline[name] = result
+        steps.append(result)
+
+    als_result = _als_comparison(project_dir, db, work_dir, base_env) if als and db.exists() else None
+    if stages:
+        stage_db = work_dir / "stages.duckdb"
+        stage_db.unlink(missing_ok=True)
+        env = _dbt_env(work_dir, raw_after, stage_db, "stages")
+        for name, args in DBT_STAGES:
+            if steps[-1].exit_code != 0:
+                break
+            result = run_stage(name, [dbt, *args, "--threads", "1"], env, project_dir)
+            result.models = dbt_model_timings(work_dir / "target_stages")
+            steps.append(result)
 
     report = {
         "customers": customers,
         "seed": seed,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "total_wall_seconds": round(sum(s.wall_seconds for s in stages), 2),
-        "max_peak_rss_mb": max(s.peak_rss_mb for s in stages),
-        "ok": all(s.exit_code == 0 for s in stages),
-        "stages": [asdict(s) for s in stages],
+        "summary": summarise(headline),
+        "als_vs_implicit": als_result,
+        "ok": all(s.exit_code == 0 for s in steps),
+        "stages": [asdict(s) for s in steps],
     }
     (out_dir / f"bench_{customers}.json").write_text(json.dumps(report, indent=2))
     (out_dir / f"bench_{customers}.md").write_text(render_markdown(report))
     return report
 
 
+def summarise(headline: dict[str, StageResult]) -> dict:
+    """The issue's headline numbers from the full build and the daily refresh."""
+    full, daily = headline.get("full build"), headline.get("daily refresh")
+    summary: dict = {}
+    if full is not None:
+        seconds = {m["node"]: m["seconds"] for m in full.models}
+        summary.update(full_build_seconds=full.wall_seconds, full_build_peak_tree_rss_mb=full.peak_tree_rss_mb,
+                       churn_fit_score_reasons_seconds=round(sum(seconds.get(m, 0.0) for m in CHURN_MODELS), 2))
+    if daily is not None:
+        summary["daily_refresh_seconds"] = daily.wall_seconds
+        summary["daily_refresh_peak_tree_rss_mb"] = daily.peak_tree_rss_mb
+        if full is not None and full.wall_seconds:
+            summary["daily_over_full"] = round(daily.wall_seconds / full.wall_seconds, 3)
+    return summary
+
+
 def render_markdown(report: dict) -> str:
     lines = [
         f"# Benchmark: {report['customers']:,} customers",
         "",
-        f"{report['machine']['cpus']} CPUs, {report['machine']['platform']}; total {report['total_wall_seconds']} s, "
-        f"max peak RSS {report['max_peak_rss_mb']} MB, ok={report['ok']}",
+        f"{report['machine']['cpus']} CPUs, {report['machine']['platform']}; ok={report['ok']}",
         "",
-        "| stage | wall s | peak RSS MB | exit |",
-        "|---|---:|---:|---:|",
+        "## Headline",
+        "",
+        "| measure | value |",
+        "|---|---:|",
     ]
+    lines += [f"| {k} | {v} |" for k, v in report["summary"].items()]
+    als = report.get("als_vs_implicit") or {}
+    if "pipeline_over_direct_wall" in als:
+        lines += [f"| ALS stage wall s (project pipeline) | {als['pipeline']['wall_seconds']} |",
+                  f"| raw implicit wall s (fit + recommend + similar) | {als['direct_implicit']['wall_seconds']} |",
+                  f"| ALS pipeline / raw implicit | {als['pipeline_over_direct_wall']} |"]
+    lines += ["", "| stage | wall s | peak tree RSS MB | own peak RSS MB | load 1m at end | exit |",
+              "|---|---:|---:|---:|---:|---:|"]
     for s in report["stages"]:
-        lines.append(f"| {s['stage']} | {s['wall_seconds']} | {s['peak_rss_mb']} | {s['exit_code']} |")
+        lines.append(f"| {s['stage']} | {s['wall_seconds']} | {s['peak_tree_rss_mb']} | {s['peak_rss_mb']} | "
+                     f"{s['load_average_1m']} | {s['exit_code']} |")
     lines += ["", "## Slowest models", "", "| stage | model | seconds |", "|---|---|---:|"]
     for s in report["stages"]:
-        for m in s["models"][:8]:
+        for m in s["models"][:12]:
             lines.append(f"| {s['stage']} | {m['node']} | {m['seconds']} |")
     return "\n".join(lines) + "\n"

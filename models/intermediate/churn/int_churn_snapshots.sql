@@ -4,8 +4,8 @@
 -- Point in time (see int_churn_snapshot_dates): features read rows strictly before
 -- snapshot_at (= snapshot_date 00:00); is_churned reads completed orders in
 -- [snapshot_at, label_window_end_at). Every input is also capped at as_of, labels included,
--- so a backtest with an earlier as_of never sees a row after it. Staging is read directly
--- (not int_orders) because labels need the orders after each snapshot.
+-- so a backtest with an earlier as_of never sees a row after it (int_orders and
+-- int_completed_orders are cut at as_of already; the cap here keeps that explicit).
 --
 -- Cost: each order joins the few snapshots after it (<= churn_snapshot_count + 1 copies of
 -- narrow rows); what only looks back (gap to the previous order, first purchase of a
@@ -33,24 +33,33 @@ as_of as (
 ),
 
 orders as (
-    -- Every order up to as_of, any status (cancellations are a feature). The gap to the
-    -- previous completed order only looks back, so one window here serves every snapshot.
+    -- Every order up to as_of, any status (cancellations are a feature). Completed orders and
+    -- the gap to the previous completed one come from int_completed_orders (it owns the
+    -- sequence), so one window there serves every snapshot; the other statuses from int_orders.
     select
         order_id,
         customer_id,
         ordered_at,
-        order_status = 'completed'                                  as is_completed,
+        true                                                        as is_completed,
         -- money stays decimal until the end: exact sums do not depend on summation order
         order_total,
         discount_total,
         -- whole seconds: integer sums are exact, so gap_std_days does not depend on summation order
-        case when order_status = 'completed' then
-            {{ dbt.datediff(
-                'lag(ordered_at) over (partition by customer_id, order_status = \'completed\' order by ordered_at, order_id)',
-                'ordered_at', 'second') }}
-        end                                                         as gap_seconds
-    from {{ ref('stg_shop__orders') }}
+        {{ dbt.datediff('previous_order_at', 'ordered_at', 'second') }} as gap_seconds
+    from {{ ref('int_completed_orders') }}
     where ordered_at <= (select as_of from as_of)  -- noqa: RF02
+    union all
+    select
+        order_id,
+        customer_id,
+        ordered_at,
+        false                                                       as is_completed,
+        order_total,
+        discount_total,
+        null                                                        as gap_seconds
+    from {{ ref('int_orders') }}
+    where not is_completed
+        and ordered_at <= (select as_of from as_of)  -- noqa: RF02
 ),
 
 order_features as (

@@ -1,17 +1,23 @@
 """Each stored churn candidate on the validation snapshot (selection by log loss) and on the
 later test snapshot (the report), with bootstrap intervals and the difference to the strongest
-baseline. Reads ml_churn_model; fits nothing."""
+baseline. Reads ml_churn_model; fits nothing. Kept while the stored fit is kept."""
 
 from ecom_growth.churn import evaluate_models
 from ecom_growth.text.churn_features import with_text_features
+from ecom_growth.model_store import kept_with_fit, with_fit_of
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    return evaluate_models(
-        dbt.ref("ml_churn_model").pl(),
+    models = dbt.ref("ml_churn_model").pl()
+    kept = kept_with_fit(session, dbt.this, models, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")))
+    if kept is not None:
+        return kept
+    evaluation = evaluate_models(
+        models,
         with_text_features(dbt.ref("int_churn_snapshots").pl(), dbt.ref("ml_churn_text_features").pl()),
         n_bootstrap=int(dbt.config.get("churn_bootstrap_samples")),
         random_state=int(dbt.config.get("churn_random_state")),
         n_threads=int(dbt.config.get("churn_threads")),
     )
+    return with_fit_of(evaluation, models)

@@ -1,7 +1,9 @@
-"""The final ALS model, fitted once per build on all interactions up to as_of: item factors + fit metadata."""
+"""The final ALS model, fitted once per build on all interactions up to as_of: item factors + fit
+metadata. With var ml_retrain_after_days > 0 a stored fit younger than that is kept (no refit)."""
 
 import polars as pl
 
+from ecom_growth.model_store import kept_fit, stored_fit
 from ecom_growth.recommend.settings import final_als_hyperparameters, fit_minimums, hyperparameters_from_config
 from ecom_growth.recommend.store import item_factor_table
 
@@ -9,6 +11,11 @@ from ecom_growth.recommend.store import item_factor_table
 def model(dbt, session):
     dbt.config(materialized="table")
     as_of = dbt.ref("int_as_of").pl().get_column("as_of")[0]
+    evaluation = dbt.ref("ml_recommender_evaluation").pl()
+    kept = kept_fit(session, dbt.this, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")))
+    # keep the stored fit only together with the evaluation that chose it (same fitted_at)
+    if kept is not None and stored_fit(kept)[1] == (stored_fit(evaluation) or (None, None))[1]:
+        return kept
     # dbt only passes config keys read literally with dbt.config.get
     configured = hyperparameters_from_config({
         "als_weighting": dbt.config.get("als_weighting"),
@@ -22,11 +29,11 @@ def model(dbt, session):
         "als_log_eps": dbt.config.get("als_log_eps"),
     })
     # chosen on validation; the configured vars when the evaluation could not choose
-    params = final_als_hyperparameters(dbt.ref("ml_recommender_evaluation").pl(), configured)
+    params = final_als_hyperparameters(evaluation, configured)
     minimums = fit_minimums({
         "als_min_users": dbt.config.get("als_min_users"),
         "als_min_items": dbt.config.get("als_min_items"),
         "als_min_interactions": dbt.config.get("als_min_interactions"),
     })
-    table = item_factor_table(dbt.ref("int_user_item_interactions").pl(), params, **minimums)
+    table = item_factor_table(dbt.ref("int_user_item_interactions").pl(), params, fitted_at=as_of, **minimums)
     return table.with_columns(pl.lit(as_of).alias("as_of"))

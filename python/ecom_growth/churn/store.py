@@ -15,6 +15,10 @@ import pickle
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
+import polars as pl
+
+from ecom_growth.model_store import compute_fit_id
+
 PICKLE_PROTOCOL = 5
 _LIBRARIES = ("numpy", "scipy", "scikit-learn", "polars")
 
@@ -45,3 +49,13 @@ def load_model(blob: bytes, sha256: str) -> object:
     if digest != sha256:
         raise ValueError(f"stored churn model checksum mismatch: {digest} != {sha256}")
     return pickle.loads(blob)
+
+
+def churn_fit_id(model_table: pl.DataFrame) -> str:
+    """The fit_id of one build's ``ml_churn_model`` rows: a digest of every row's model, role,
+    status and estimator checksum (row order does not matter; same fit, same id)."""
+    rows = model_table.select(
+        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in ("model", "role", "status", "estimator_sha256")],
+                      separator="|")
+    ).to_series().sort()
+    return compute_fit_id(rows.to_list())

@@ -10,6 +10,13 @@
 * ``stored_model`` turns the two tables back into an implicit model for top-N and similar
   products.
 
+Every row carries ``fit_id`` (a digest of the hyperparameters and the factors: the same data
+gives the same id) and ``fitted_at`` (the as_of of the fit); ``ml_als_user_factors`` repeats
+the fit_id it was solved against. With var ``ml_retrain_after_days`` a later build keeps the
+stored item factors (ecom_growth.model_store.reusable_fit) and only re-solves the users: every
+customer, new ones included, by the same least-squares solve against the stored items, and
+products new since the fit are left out of the solve (they have no factors yet).
+
 Degraded fits (a tiny catalogue, too few users or interactions, nothing at all) write
 ``status = 'degraded'`` with the reason and null factors; consumers then use popularity. When
 there is no product at all, a single row with null ids carries the status.
@@ -21,12 +28,14 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from ecom_growth.model_store import FIT_ID_COL, compute_fit_id, with_fit_metadata
 from ecom_growth.recommend.als import (
     FIT_KEYS,
     WEIGHT_KEYS,
@@ -74,6 +83,7 @@ def item_factor_table(
     min_items: int,
     min_interactions: int,
     num_threads: int = 0,
+    fitted_at: datetime | None = None,
 ) -> pl.DataFrame:
     """Fit the final ALS model; one row per product (columns: see module docstring).
 
@@ -120,7 +130,9 @@ def item_factor_table(
         else pl.Series("factors", [None] * n_rows, dtype=_factor_dtype(k))
     )
     frame = pl.DataFrame([ids.rename(ITEM_COL), index, column])
-    return frame.with_columns(
+    fit_id = compute_fit_id([meta["hyperparameters"], problem, None if factors is None else factors.tobytes(),
+                             "\n".join(ids.fill_null("").to_list())])
+    return with_fit_metadata(frame, fit_id=fit_id, fitted_at=fitted_at).with_columns(
         pl.lit(meta["hyperparameters"]).alias("hyperparameters"),
         pl.lit(meta["weighting"]).alias("weighting"),
         pl.lit(meta["factor_count"], pl.Int32).alias("factor_count"),
@@ -157,15 +169,17 @@ def user_factor_table(interactions: pl.DataFrame, item_table: pl.DataFrame, *, n
     """customer_id, factors, status, status_reason: user factors solved against stored items."""
     status, reason = item_factor_status(item_table)
     k = int(item_table.get_column("factor_count")[0]) if item_table.height else 1
+    fit_id = item_table.get_column(FIT_ID_COL)[0] if item_table.height and FIT_ID_COL in item_table.columns else None
     if status != STATUS_OK:
         return pl.DataFrame(
             {USER_COL: [None], "factors": [None], "status": [status], "status_reason": [reason]},
             schema={USER_COL: pl.String, "factors": _factor_dtype(k), "status": pl.String, "status_reason": pl.String},
-        )
+        ).with_columns(pl.lit(fit_id, pl.String).alias(FIT_ID_COL))
     model, _, maps = stored_model(interactions, item_table, users=None, num_threads=num_threads)
     return pl.DataFrame(
         [maps.user_ids.rename(USER_COL), pl.Series("factors", model.user_factors, dtype=_factor_dtype(k))]
-    ).with_columns(pl.lit(STATUS_OK).alias("status"), pl.lit(None, pl.String).alias("status_reason"))
+    ).with_columns(pl.lit(STATUS_OK).alias("status"), pl.lit(None, pl.String).alias("status_reason"),
+                   pl.lit(fit_id, pl.String).alias(FIT_ID_COL))
 
 
 def stored_model(
@@ -184,6 +198,7 @@ def stored_model(
     if status != STATUS_OK:
         raise ValueError(f"the stored ALS model is {status}: {reason}")
     weighting = str(params["weighting"])
+    interactions = known_products(interactions, item_table)
     matrix, maps = interaction_matrix(
         with_half_life(interactions, params.get("half_life_days")),
         weighting=weighting, **{k: params[k] for k in WEIGHT_KEYS if k in params},
@@ -202,6 +217,19 @@ def stored_model(
         else:
             model.user_factors = aligned.get_column("factors").to_numpy().astype(np.float32)
     return model, matrix, maps
+
+
+def known_products(interactions: pl.DataFrame, item_table: pl.DataFrame) -> pl.DataFrame:
+    """Interactions with products that have stored factors.
+
+    Right after a fit that is every row (returned as is, so the solve is bit-identical); a kept
+    model (ml_retrain_after_days) has no factors for products first seen since its fit, and
+    their interactions cannot enter the user solve until the next refit."""
+    stored = item_table.filter(pl.col("factors").is_not_null()).get_column(ITEM_COL)
+    seen = interactions.get_column(ITEM_COL).unique()
+    if seen.is_in(stored.implode()).all():
+        return interactions
+    return interactions.filter(pl.col(ITEM_COL).is_in(stored.implode()))
 
 
 def item_factor_status(item_table: pl.DataFrame) -> tuple[str, str | None]:

@@ -1,0 +1,134 @@
+"""Fit metadata and the retrain-after-days rule shared by the stored models (ALS, churn).
+
+A fitted model is a warehouse table (``ml_als_item_factors``, ``ml_churn_model``). Every row
+of such a table carries the fit's ``fit_id`` (a digest of what the fit produced, so the same
+data and settings give the same id on every rebuild) and ``fitted_at`` (the build's as_of: data
+time, never the wall clock). Tables that are computed FROM a fit (user factors, evaluation,
+calibration) carry the fit_id they read, so a test can check that one build fitted each model
+once and everything else read it.
+
+Train less often than you score: with var ``ml_retrain_after_days`` > 0, a build whose stored
+fit is younger than that (as_of - fitted_at, in data time) keeps the stored table instead of
+refitting; scores are recomputed from it on the new data. 0 (the default) always refits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+import polars as pl
+
+FIT_ID_COL = "fit_id"
+FITTED_AT_COL = "fitted_at"
+
+
+def compute_fit_id(parts: Iterable[bytes | str | None]) -> str:
+    """16 hex digits of the sha256 over the parts that define a fit (None counts as empty)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = b"" if part is None else part.encode() if isinstance(part, str) else bytes(part)
+        # length prefix: ("ab", "c") and ("a", "bc") must not collide
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()[:16]
+
+
+def with_fit_metadata(table: pl.DataFrame, *, fit_id: str, fitted_at: datetime | date | None) -> pl.DataFrame:
+    """``table`` with the columns fit_id (string) and fitted_at (timestamp) on every row."""
+    if isinstance(fitted_at, date) and not isinstance(fitted_at, datetime):
+        fitted_at = datetime(fitted_at.year, fitted_at.month, fitted_at.day)
+    return table.with_columns(
+        pl.lit(fit_id, pl.String).alias(FIT_ID_COL),
+        pl.lit(fitted_at, pl.Datetime("us")).alias(FITTED_AT_COL),
+    )
+
+
+def stored_fit(table: pl.DataFrame | None) -> tuple[str, datetime] | None:
+    """(fit_id, fitted_at) of a stored model table; None when it holds no single complete fit."""
+    if table is None or table.height == 0 or not {FIT_ID_COL, FITTED_AT_COL} <= set(table.columns):
+        return None
+    fits = table.select(FIT_ID_COL, FITTED_AT_COL).unique()
+    if fits.height != 1 or fits.null_count().sum_horizontal()[0] > 0:
+        return None
+    fit_id, fitted_at = fits.row(0)
+    return fit_id, fitted_at
+
+
+def reusable_fit(
+    previous: pl.DataFrame | None,
+    *,
+    as_of: datetime,
+    retrain_after_days: int,
+    require_status_ok: bool = True,
+) -> bool:
+    """Whether the previous build's model table may be kept instead of refitting.
+
+    True when ``retrain_after_days`` > 0, ``previous`` holds one complete fit, that fit is
+    0 <= as_of - fitted_at < retrain_after_days days old (an earlier as_of, a backtest, always
+    refits) and, with ``require_status_ok``, every row's status is 'ok' (a degraded fit is
+    retried on every build).
+    """
+    if int(retrain_after_days) <= 0:
+        return False
+    fit = stored_fit(previous)
+    if fit is None or as_of is None:
+        return False
+    if require_status_ok and "status" in previous.columns and set(previous.get_column("status").to_list()) != {"ok"}:
+        return False
+    age = as_of - fit[1]
+    return timedelta(0) <= age < timedelta(days=int(retrain_after_days))
+
+
+def previous_relation(session, relation) -> pl.DataFrame | None:
+    """The current contents of a dbt model's own table (``dbt.this``), None before its first build.
+
+    The one I/O helper here, for the dbt Python models: dbt-duckdb builds the new table under a
+    temporary name and swaps it in afterwards, so while the model runs its previous table is
+    still readable under ``relation``.
+    """
+    found = session.execute(
+        "select count(*) from information_schema.tables where table_catalog = ? and table_schema = ? and table_name = ?",
+        [relation.database, relation.schema, relation.identifier],
+    ).fetchall()[0][0]  # fetchall: DuckDB 2 refuses new work while a result is unfinished
+    if not found:
+        return None
+    return session.sql(f"select * from {relation!r}").pl()
+
+
+def with_fit_of(table: pl.DataFrame, model_table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` (computed from a stored model) with that model's fit_id and fitted_at."""
+    fit = stored_fit(model_table)
+    fit_id, fitted_at = fit if fit is not None else (None, None)
+    return with_fit_metadata(table, fit_id=fit_id, fitted_at=fitted_at)
+
+
+def reusable_with_fit(previous: pl.DataFrame | None, model_table: pl.DataFrame, *, retrain_after_days: int) -> bool:
+    """Whether a table computed from a stored model (evaluation, calibration) may be kept: only
+    when ``ml_retrain_after_days`` > 0 and it was computed from the very fit the model table
+    holds now (a refit, or a partial rebuild, recomputes it)."""
+    if int(retrain_after_days) <= 0:
+        return False
+    before, now = stored_fit(previous), stored_fit(model_table)
+    return before is not None and now is not None and before == now
+
+
+def kept_fit(session, relation, *, as_of: datetime, retrain_after_days: int,
+             require_status_ok: bool = True) -> pl.DataFrame | None:
+    """A model's previous table when :func:`reusable_fit` keeps it, else None (for dbt models;
+    nothing is read when ``retrain_after_days`` is 0)."""
+    if int(retrain_after_days) <= 0:
+        return None
+    previous = previous_relation(session, relation)
+    keep = reusable_fit(previous, as_of=as_of, retrain_after_days=retrain_after_days,
+                        require_status_ok=require_status_ok)
+    return previous if keep else None
+
+
+def kept_with_fit(session, relation, model_table: pl.DataFrame, *, retrain_after_days: int) -> pl.DataFrame | None:
+    """A derived table's previous contents when :func:`reusable_with_fit` keeps it, else None."""
+    if int(retrain_after_days) <= 0:
+        return None
+    previous = previous_relation(session, relation)
+    return previous if reusable_with_fit(previous, model_table, retrain_after_days=retrain_after_days) else None
