@@ -3,8 +3,8 @@ churn candidate on the validation and test snapshots, for a calibration plot in 
 the stored fit is kept."""
 
 from ecom_growth.churn import calibration_table
-from ecom_growth.text.churn_features import with_text_features
 from ecom_growth.model_store import kept_with_fit, with_fit_of
+from ecom_growth.text.churn_features import with_text_features
 
 
 def model(dbt, session):

@@ -3,9 +3,9 @@ training window, versions, fit_id, fitted_at); evaluation, calibration and score
 table. With var ml_retrain_after_days > 0 a stored fit younger than that is kept (no refit)."""
 
 from ecom_growth.churn import fit_churn_models
-from ecom_growth.text.churn_features import with_text_features
 from ecom_growth.churn.store import churn_fit_id
 from ecom_growth.model_store import kept_fit, with_fit_metadata
+from ecom_growth.text.churn_features import with_text_features
 
 
 def model(dbt, session):

@@ -3,8 +3,8 @@ later test snapshot (the report), with bootstrap intervals and the difference to
 baseline. Reads ml_churn_model; fits nothing. Kept while the stored fit is kept."""
 
 from ecom_growth.churn import evaluate_models
-from ecom_growth.text.churn_features import with_text_features
 from ecom_growth.model_store import kept_with_fit, with_fit_of
+from ecom_growth.text.churn_features import with_text_features
 
 
 def model(dbt, session):
