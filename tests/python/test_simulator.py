@@ -19,6 +19,8 @@ import pytest
 from ecom_growth.cli import main
 from ecom_growth.simulator import (
     DIRTY_CLASSES,
+    PRICE_HISTORY_FILE,
+    PRODUCT_COSTS_FILE,
     SCHEMAS,
     TABLES,
     TRUTH_CUSTOMERS_FILE,
@@ -76,7 +78,8 @@ def test_same_arguments_give_byte_identical_files_and_another_seed_does_not(tmp_
     generate(out=tmp_path / "b", **args)
     generate(out=tmp_path / "c", **{**args, "seed": 8})
     a, b, c = _hashes(tmp_path / "a"), _hashes(tmp_path / "b"), _hashes(tmp_path / "c")
-    assert set(a) == {f"{t}.parquet" for t in TABLES} | {TRUTH_FILE, TRUTH_CUSTOMERS_FILE, TRUTH_PRICES_FILE}
+    assert set(a) == {f"{t}.parquet" for t in TABLES} | {TRUTH_FILE, TRUTH_CUSTOMERS_FILE, TRUTH_PRICES_FILE,
+                                                         PRICE_HISTORY_FILE, PRODUCT_COSTS_FILE}
     assert a == b
     assert a["orders.parquet"] != c["orders.parquet"]
 
@@ -104,7 +107,7 @@ def test_truth_json_is_sorted_and_has_the_documented_layout(full):
     assert {"p", "q", "gamma", "mean_order_value"} <= set(truth["gamma_gamma"])
     assert set(truth["channels"]) == {"organic", "paid_search", "paid_social", "affiliate", "email", "referral"}
     assert truth["experiments"]["checkout_free_shipping_2025q4"]["relative_lift"] == 0.12
-    assert truth["price_elasticity"]["beta_price"] < 0
+    assert all(e < 0 for e in truth["price_elasticity"]["by_category"].values())
     assert set(truth["raw_rows"]) == set(TABLES) == set(truth["clean_rows"]) == set(truth["dirty"])
     assert truth["window"]["start"] == "2024-07-01" and truth["window"]["end"] == "2026-06-30"
     assert truth["args"]["customers"] == 40_000 and truth["args"]["products"] == 2_000

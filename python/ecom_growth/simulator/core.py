@@ -28,6 +28,7 @@ from ecom_growth.simulator.catalogue import (
     Catalogue,
     build_catalogue,
     price_history_table,
+    product_costs_table,
     products_table,
 )
 from ecom_growth.simulator.config import (
@@ -94,6 +95,8 @@ log = logging.getLogger(__name__)
 TRUTH_FILE = "_truth.json"
 TRUTH_CUSTOMERS_FILE = "_truth_customers.parquet"
 TRUTH_PRICES_FILE = "_truth_prices.parquet"
+PRICE_HISTORY_FILE = "price_history.parquet"
+PRODUCT_COSTS_FILE = "product_costs.parquet"
 
 TRUTH_CUSTOMERS_SCHEMA = pa.schema([
     ("customer_id", pa.string()),
@@ -272,9 +275,12 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
                 background.submit(writer.finish)
         background.submit(sinks.truth_customers.finish)
         history = price_history_table(catalogue, window)
-        prices = TableWriter(out / TRUTH_PRICES_FILE, history.schema)
-        prices.write(history)
-        prices.close()
+        # Optional raw tables of the pricing contract (clean only: no dirty rows planted).
+        for name, table in ((TRUTH_PRICES_FILE, history), (PRICE_HISTORY_FILE, history),
+                            (PRODUCT_COSTS_FILE, product_costs_table(catalogue))):
+            writer = TableWriter(out / name, table.schema)
+            writer.write(table)
+            writer.close()
         background.close()
         events_background.close()
     except BaseException:
@@ -285,7 +291,8 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
         raise
 
     files = {t: f"{t}.parquet" for t in TABLES}
-    files.update({"truth_customers": TRUTH_CUSTOMERS_FILE, "truth_prices": TRUTH_PRICES_FILE})
+    files.update({"truth_customers": TRUTH_CUSTOMERS_FILE, "truth_prices": TRUTH_PRICES_FILE,
+                  "price_history": PRICE_HISTORY_FILE, "product_costs": PRODUCT_COSTS_FILE})
     truth = build_truth(config, window, shared.experiment, sinks.realised, raw_rows, clean_rows, dirty, files)
     text = json.dumps(truth, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     tmp = out / (TRUTH_FILE + ".tmp")

@@ -213,11 +213,25 @@ def build_truth(
             "beta_price": config.prices.beta_price,
             "changes_per_year": config.prices.changes_per_year,
             "change_log_sd": config.prices.change_log_sd,
+            "by_category": {c.name: e for c, e in zip(config.categories, config.prices.elasticities, strict=True)},
+            "estimand": "own-price elasticity of a product's expected units: E[units_i,t] = A_i x B_category,t x "
+                        "price_i(t) ** e_category, i.e. the coefficient of log price in a Poisson model of "
+                        "product x week units with product and category x week fixed effects (PPML)",
+            "promotions_per_year": config.prices.promotions_per_year,
+            "promotion_two_week_share": config.prices.promotion_two_week_share,
+            "promotion_discount_range": [config.prices.promotion_discount_min, config.prices.promotion_discount_max],
+            "cost_shares": {c.name: x for c, x in zip(config.categories, config.prices.cost_shares, strict=True)},
+            "cost_log_sd": config.prices.cost_log_sd,
             "describes": "list prices change at week starts (weeks counted from the window start), a Poisson "
-                         "process of changes_per_year per product with log-normal steps; "
-                         "choice score += beta_price x log(list price at t / list price at window start), "
-                         "a multinomial-logit price elasticity among the candidates; history in "
-                         "_truth_prices.parquet",
+                         "process of changes_per_year per product with log-normal steps, plus temporary "
+                         "promotions (Poisson promotions_per_year per product, 1 week or 2 with "
+                         "promotion_two_week_share, discount uniform in the range; price_history.is_promotion). "
+                         "A product's weight in the within-category candidate draw and in favourite re-buys "
+                         "is popularity x (price(t) / price at window start) ** e_category, normalised within "
+                         "the category and week (substitution to category peers); choice score += beta_price x "
+                         "log(price ratio) among the candidates on top (0 = off). unit_cost (product_costs) = "
+                         "window-start price x cost_share x exp(cost_log_sd Z), constant; history in "
+                         "price_history.parquet and _truth_prices.parquet",
         },
         "basket": dataclasses.asdict(config.basket),
         "funnel": {
