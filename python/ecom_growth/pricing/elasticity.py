@@ -65,16 +65,25 @@ def fit_ppml_two_way(
     y_week = np.bincount(week, weights=units, minlength=n_weeks)
     with np.errstate(divide="ignore"):
         log_y_product, log_y_week = np.log(y_product), np.log(y_week)
-    converged, iteration = False, 0
-    for iteration in range(1, max_iterations + 1):
-        # Exact concentration of the effects given beta: sum_t mu_it = sum_t y_it for each i, t.
-        for _ in range(3):
+    def concentrate(beta: float, a: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Effects given beta: sum_t mu_it = sum_t y_it for each i and sum_i mu_it = sum_i y_it
+        for each t (alternating exact updates until they stop moving)."""
+        for _ in range(200):
             a = log_y_product - np.log(np.bincount(product, weights=np.exp(g[week] + beta * x), minlength=n_products))
             a = np.where(np.isfinite(a), a, -50.0)
-            g = log_y_week - np.log(np.bincount(week, weights=np.exp(a[product] + beta * x), minlength=n_weeks))
-            g = np.where(np.isfinite(g), g, -50.0)
+            g_new = log_y_week - np.log(np.bincount(week, weights=np.exp(a[product] + beta * x), minlength=n_weeks))
+            g_new = np.where(np.isfinite(g_new), g_new, -50.0)
+            moved = float(np.max(np.abs(g_new - g)))
+            g = g_new
+            if moved < 1e-10:
+                break
+        return a, g
+
+    converged, iteration = False, 0
+    for iteration in range(1, max_iterations + 1):
+        a, g = concentrate(beta, a, g)
         mu = np.exp(a[product] + g[week] + beta * x)
-        x_tilde = _partial_out(x, mu, product, week, n_products, n_weeks, sweeps=5)
+        x_tilde = _partial_out(x, mu, product, week, n_products, n_weeks, sweeps=20)
         information = float(np.sum(mu * x_tilde * x_tilde))
         if information <= 1e-12:
             return PpmlFit(float("nan"), float("nan"), units.size, n_products, n_weeks, iteration, False)
@@ -83,8 +92,9 @@ def fit_ppml_two_way(
         if abs(step) < tolerance:
             converged = True
             break
+    a, g = concentrate(beta, a, g)
     mu = np.exp(a[product] + g[week] + beta * x)
-    x_tilde = _partial_out(x, mu, product, week, n_products, n_weeks, sweeps=10)
+    x_tilde = _partial_out(x, mu, product, week, n_products, n_weeks, sweeps=50)
     information = float(np.sum(mu * x_tilde * x_tilde))
     score_by_product = np.bincount(product, weights=x_tilde * (units - mu), minlength=n_products)
     variance = float(np.sum(score_by_product**2)) / information**2
