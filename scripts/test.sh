@@ -23,5 +23,6 @@ python -m ecom_growth generate --customers "${TEST_CUSTOMERS:-50000}" --seed 7 -
 echo "==> [3/4] dbt build (models + data tests + unit tests)"
 dbt build --fail-fast
 
-echo "==> [4/4] planted-truth checks on the built warehouse"
+echo "==> [4/4] planted-truth checks on the built warehouse (+ hardening: own small builds, fuzzed raw shops)"
+export FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-40}"
 python -m pytest tests/integration -q

@@ -11,6 +11,8 @@
     between, true / false, comparison operators and parentheses. Anything else (an unknown
     column, a semicolon, a function call, an unterminated quote) fails the build with an error
     naming the rule, so marketing can edit the seed without being able to break the SQL.
+    rule_id reaches SQL too: it must be a name (checked_identifier) and is emitted as an escaped
+    literal (sql_literal); the other columns are joined as data and never templated.
 -#}
 
 {% macro validate_action_rule(rule_id, condition, allowed_columns) -%}
@@ -28,6 +30,15 @@
     {%- set leftover = re.sub(token_pattern, "", without_strings) | trim -%}
     {%- if leftover != '' -%}
         {{ exceptions.raise_compiler_error("Action rule '" ~ rule_id ~ "': unsupported characters '" ~ leftover ~ "' in condition: " ~ condition) }}
+    {%- endif -%}
+    {#- Balanced parentheses: a condition cannot close the expression it is pasted into. -#}
+    {%- set depth = namespace(value=0, min=0) -%}
+    {%- for ch in without_strings if ch in '()' -%}
+        {%- set depth.value = depth.value + (1 if ch == '(' else -1) -%}
+        {%- set depth.min = [depth.min, depth.value] | min -%}
+    {%- endfor -%}
+    {%- if depth.value != 0 or depth.min < 0 -%}
+        {{ exceptions.raise_compiler_error("Action rule '" ~ rule_id ~ "': unbalanced parentheses in condition: " ~ condition) }}
     {%- endif -%}
     {%- for word in re.findall("[A-Za-z_][A-Za-z0-9_]*", without_strings) -%}
         {%- if word | lower not in keywords and word | lower not in allowed_columns -%}
@@ -49,6 +60,7 @@
         {%- if rule_id is none or (rule_id | string | trim) == '' -%}
             {{ exceptions.raise_compiler_error("Action rule at priority " ~ row['priority'] ~ " has no rule_id.") }}
         {%- endif -%}
+        {%- set rule_id = checked_identifier(rule_id, "Action rule at priority " ~ row['priority'] ~ " in " ~ rules_relation ~ ": rule_id") -%}
         {%- if rule_id in seen -%}
             {{ exceptions.raise_compiler_error("Action rule '" ~ rule_id ~ "' appears twice in " ~ rules_relation ~ ".") }}
         {%- endif -%}
@@ -67,7 +79,7 @@
     {%- set rules = load_action_rules(rules_relation, allowed_columns | map('lower') | list) -%}
     case
     {%- for rule in rules %}
-        when coalesce(({{ rule.condition }}), false) then '{{ rule.rule_id }}'
+        when coalesce(({{ rule.condition }}), false) then {{ sql_literal(rule.rule_id) }}
     {%- endfor %}
         else 'fallback'
     end

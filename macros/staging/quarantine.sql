@@ -6,13 +6,22 @@
       1. row checks, in the order given (first failure wins, one reason per row);
       2. duplicate keys among rows that passed 1: the first row by content is kept, the rest are
          'duplicate_id' (deterministic: the order never depends on file order);
-      3. foreign keys against the CLEAN parent staging model ('orphan_fk').
+      3. foreign keys against the CLEAN rows of the parent base model ('orphan_fk'); base models
+         only ever read other base models, never stg_* (which read base models).
     Reasons are a small fixed vocabulary (documented in _shop__staging.yml); details name the
     column and the offending value.
 -#}
 
+{#- Timestamps go through utc_timestamp (offsets converted, naive values read in
+    var('source_timezone')), so every staged timestamp is naive UTC on any machine. -#}
 {% macro typed_column(column, data_type) -%}
+    {%- if data_type | lower == dbt.type_timestamp() | lower -%}
+    {{ utc_timestamp(column) }} as {{ column }},
+    {%- elif data_type | lower == 'date' -%}
+    {{ calendar_date(column) }} as {{ column }},
+    {%- else -%}
     {{ safe_cast(column, data_type) }} as {{ column }},
+    {%- endif %}
     cast({{ column }} as varchar) as {{ column }}__raw
 {%- endmacro %}
 
@@ -39,15 +48,16 @@
 
 {#- The one use of the wall clock: a timestamp later than this build cannot be real. -#}
 {% macro check_not_future(column) -%}
-    {%- do return({'when': column ~ ' > ' ~ dbt.current_timestamp(), 'reason': 'future_timestamp',
+    {%- do return({'when': column ~ ' > ' ~ utc_now(), 'reason': 'future_timestamp',
                    'detail': "'" ~ column ~ " = ' || cast(" ~ column ~ " as varchar) || ' is after the build time'"}) -%}
 {%- endmacro %}
 
 {% macro check_accepted_values(column, values) -%}
     {%- set quoted = [] -%}
-    {%- for v in values -%}{%- do quoted.append("'" ~ v ~ "'") -%}{%- endfor -%}
-    {%- do return({'when': column ~ ' not in (' ~ quoted | join(', ') ~ ')', 'reason': 'invalid_value',
-                   'detail': "'" ~ column ~ " = ''' || " ~ column ~ " || ''' is not one of " ~ values | join('/') ~ "'"}) -%}
+    {%- for v in values -%}{%- do quoted.append(sql_literal(v)) -%}{%- endfor -%}
+    {#- A missing value is not an accepted one either (null not in (...) is null, not true). -#}
+    {%- do return({'when': '(' ~ column ~ ' is null or ' ~ column ~ ' not in (' ~ quoted | join(', ') ~ '))', 'reason': 'invalid_value',
+                   'detail': "'" ~ column ~ " = ' || coalesce('''' || " ~ column ~ " || '''', 'null') || ' is not one of " ~ values | join('/') ~ "'"}) -%}
 {%- endmacro %}
 
 {% macro check_between(column, min_value, max_value) -%}
@@ -55,9 +65,28 @@
                    'detail': "'" ~ column ~ " = ' || cast(" ~ column ~ " as varchar) || ' is outside " ~ min_value ~ ".." ~ max_value ~ "'"}) -%}
 {%- endmacro %}
 
+{#- An amount or quantity no real shop records: above the absolute cap (var cap_var), or more
+    than var suspicious_quantile_multiple x the var suspicious_quantile quantile of the column's
+    positive values in the same table (robust to the outlier itself). One order of 1e12 would
+    otherwise move every customer's CLV, tiers, clusters and actions. The detail names the
+    threshold and the var that sets it. -#}
+{% macro check_suspicious(column, cap_var, relation='typed') -%}
+    {%- set cap = var(cap_var) -%}
+    {%- set q = var('suspicious_quantile') -%}
+    {%- set k = var('suspicious_quantile_multiple') -%}
+    {%- for name, value in [(cap_var, cap), ('suspicious_quantile', q), ('suspicious_quantile_multiple', k)] if value is not number -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a number, got: " ~ value) }}
+    {%- endfor -%}
+    {%- set bound = "(select " ~ k ~ " * quantile_cont(" ~ column ~ ", " ~ q ~ ") from " ~ relation ~ " where " ~ column ~ " > 0)" -%}
+    {%- do return({'when': '(' ~ column ~ ' > ' ~ cap ~ ' or ' ~ column ~ ' > ' ~ bound ~ ')', 'reason': 'suspicious_value',
+                   'detail': "case when " ~ column ~ " > " ~ cap ~ " then '" ~ column ~ " = ' || cast(" ~ column ~ " as varchar) || ' is above the cap " ~ cap ~ " (var " ~ cap_var ~ ")'"
+                             ~ " else '" ~ column ~ " = ' || cast(" ~ column ~ " as varchar) || ' is more than " ~ k ~ " x the " ~ q ~ " quantile of " ~ column ~ " (' || cast(round(" ~ bound ~ " / " ~ k ~ ", 4) as varchar) || '; vars suspicious_quantile, suspicious_quantile_multiple)' end"}) -%}
+{%- endmacro %}
+
 {#- Renders `, row_checked as (...), ... select ...` after a `with ..., typed as (...)` block.
     key: list of key columns (duplicates); columns: the typed columns, which order duplicates so
-    the kept row never depends on file order; foreign_keys: list of {column, to (a relation), field}. -#}
+    the kept row never depends on file order; foreign_keys: list of {column, to (a base_shop__*
+    relation: its clean rows are the valid parents), field}. -#}
 {% macro quarantine(typed, key, columns, checks, foreign_keys=[]) -%}
 , row_checked as (
     select
@@ -89,7 +118,7 @@ key_ranked as (
 {%- for fk in foreign_keys %},
 
 fk_parent_{{ loop.index }} as (
-    select distinct {{ fk.field }} as _parent_key from {{ fk.to }}
+    select distinct {{ fk.field }} as _parent_key from {{ fk.to }} where rejected_reason is null
 )
 {%- endfor %},
 
@@ -108,7 +137,7 @@ checked as (
             when _key_rank > 1 then 'another row with {{ key | join(", ") }} = ' || concat_ws(', ', {{ key | join(', ') }}) || ' was kept'
             {%- for fk in foreign_keys %}
             when fk_parent_{{ loop.index }}._parent_key is null
-                then '{{ fk.column }} = ' || {{ fk.column }} || ' has no valid row in {{ fk.to.identifier }}'
+                then '{{ fk.column }} = ' || coalesce({{ fk.column }}, 'null') || ' has no valid row in {{ fk.to.identifier | replace('base_shop__', '') }}'
             {%- endfor %}
         end as rejected_detail
     from key_ranked

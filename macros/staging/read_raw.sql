@@ -3,8 +3,9 @@
     The raw data contract (tables, columns, which are required) is declared once, in
     models/staging/_shop__sources.yml; these macros read it from the graph, so adding a column
     to the contract is a YAML change. A table's file is <raw_path>/<table>.parquet or .csv.
-    A missing required table or column is a clear error; a missing optional table reads as an
-    empty relation with the contract's columns, so everything downstream still builds (empty).
+    A missing required table or column, or a required table with no rows, is a clear error naming
+    it; a missing or empty optional table reads as an empty relation with the contract's columns,
+    so everything downstream still builds (empty).
 -#}
 
 {% macro raw_table_contract(table_name) -%}
@@ -69,6 +70,14 @@
                 {{ exceptions.raise_compiler_error(
                     "Raw table '" ~ table_name ~ "' (" ~ reader ~ ") lacks contract column(s): " ~ missing | join(', ')
                     ~ ". Present: " ~ present | join(', ') ~ ".") }}
+            {%- endif -%}
+            {#- An empty REQUIRED table (a header-only export) cannot give a meaningful build: fail
+                here, naming it, instead of letting six downstream tests fail without naming it.
+                An empty optional table builds its outputs empty on purpose. -#}
+            {%- if contract.required and run_query("select count(*) from (select 1 from " ~ reader ~ " limit 1)").columns[0].values()[0] == 0 -%}
+                {{ exceptions.raise_compiler_error(
+                    "Required raw table '" ~ table_name ~ "' (" ~ reader ~ ") has no rows. customers, products, orders "
+                    ~ "and order_items must each have at least one row; check the shop's export of '" ~ table_name ~ "'.") }}
             {%- endif %}
     select {{ contract.columns | join(', ') }} from {{ reader }}
         {%- endif -%}

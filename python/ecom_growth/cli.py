@@ -65,9 +65,10 @@ def _run_generate(args: argparse.Namespace) -> int:
 def _add_export(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="copy the marts and ML tables out of the warehouse as Parquet (atomic per file)",
-        description="Write <out>/<table>.parquet for every table of the marts and ml schemas, and "
-        "<out>/audiences/<action>.parquet per next-best action, each via a temporary file and a rename.",
+        help="publish the marts, ML and serving tables of a complete build as Parquet (one unit)",
+        description="Write every table of the marts, ml and serving schemas, one Parquet file per next-best "
+        "action (audiences/) and _manifest.json (build id, as_of, rows, SHA-256) to <out>/runs/<build>/, then "
+        "switch the symlink <out>/current to it atomically. Refuses a warehouse whose last build did not complete.",
     )
     parser.add_argument("--db", type=Path, default=Path("warehouse/ecom_growth.duckdb"), help="DuckDB warehouse file")
     parser.add_argument("--out", type=Path, default=Path("exports"), help="output folder (default exports)")
@@ -75,11 +76,14 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from ecom_growth.exports import export_audiences, export_tables
+    from ecom_growth.build_log import build_notices
+    from ecom_growth.exports import CURRENT_LINK, publish_exports
 
-    exported = export_tables(args.db, args.out)
-    audiences = export_audiences(args.db, args.out / "audiences")
-    print(f"exported {len(exported)} tables and {len(audiences)} audiences to {args.out}/")
+    published = publish_exports(args.db, args.out)
+    print(f"published build {published.build.build_id}: {len(published.tables)} tables and "
+          f"{len(published.audiences)} audiences in {published.run_dir}/; {args.out / CURRENT_LINK} points at it")
+    for notice in build_notices(published.build):
+        print(notice, file=sys.stderr)
     return 0
 
 
@@ -90,9 +94,13 @@ def _add_summary(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_summary(args: argparse.Namespace) -> int:
+    from ecom_growth.build_log import build_notices, open_complete_warehouse
     from ecom_growth.summary import build_summary
 
-    print(build_summary(args.db))
+    con, build = open_complete_warehouse(args.db)  # refuses an incomplete build
+    con.close()
+    notices = build_notices(build)
+    print("\n\n".join([*notices, build_summary(args.db), *notices]))
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -129,93 +129,108 @@ def test_interaction_strength_is_bit_identical_when_recomputed_in_another_order(
 # --- the planted taste as ceiling -------------------------------------------------------------
 
 
-def _planted_taste(raw_path, truth: dict):
-    """(customer ids, U, nu, catalogue, config) replayed from the simulator with the run's arguments.
-
-    The simulator does not write the taste factors, so they are re-drawn here the way
-    ``simulator.core`` draws them (same seed streams, same call order). Replaying is checked
-    against ``_truth_customers.parquet`` (lambda and first order time come from the same chunk
-    stream just before the factors): if the simulator's draw order changes, this says so.
-    """
-    from ecom_growth.simulator.catalogue import build_catalogue
-    from ecom_growth.simulator.config import build_config
-    from ecom_growth.simulator.customers import draw_signups
-    from ecom_growth.simulator.experiments import (
-        assign_variants,
-        conversion_multiplier,
-        experiment_window,
+def _planted_taste(raw_path, truth: dict, customer_ids: pl.Series) -> dict:
+    """What the simulator's item choice reads, from the planted truth it writes
+    (``_truth_customers`` / ``_truth_products`` / ``_truth_prices`` and ``_truth.json``):
+    U, nu for ``customer_ids`` (in that order); V, log popularity within the category, the
+    category mix and log prices per product (product rows in catalogue order, P000123 = row 123)."""
+    customers = pl.DataFrame({"customer_id": customer_ids}).join(
+        pl.read_parquet(raw_path / "_truth_customers.parquet", columns=["customer_id", "nu", "taste_factors"]),
+        on="customer_id", how="left", maintain_order="left",
     )
-    from ecom_growth.simulator.purchases import (
-        draw_conversion,
-        draw_orders,
-        draw_traits,
-    )
-    from ecom_growth.simulator.taste import customer_factors
-    from ecom_growth.simulator.timeline import PurchaseClock, Window
-
-    args = dict(truth["args"])
-    args["start"], args["end"] = date.fromisoformat(args["start"]), date.fromisoformat(args["end"])
-    config = build_config(**args)
-    window = Window(config.start, config.end)
-    signup_seed, catalogue_seed, _, _, chunk_root = np.random.SeedSequence(config.seed).spawn(5)
-    catalogue_rng = np.random.default_rng(catalogue_seed)
-    catalogue = build_catalogue(catalogue_rng, config, window)
-    k = config.taste.rank
-    country_offsets = config.taste.country_offset_sd * catalogue_rng.standard_normal((len(config.countries), k))
-    channel_offsets = config.taste.channel_offset_sd * catalogue_rng.standard_normal((len(config.channels), k))
-    signups = draw_signups(np.random.default_rng(signup_seed), config, window)
-    experiment = experiment_window(config, window)
-    clock = PurchaseClock(window, config.seasonality.purchase_yearly_amplitude,
-                          config.seasonality.purchase_peak_day_of_year)
-    n_chunks = -(-config.customers // config.chunk_customers)
-    factors, lambdas = [], []
-    for chunk, chunk_seed in enumerate(chunk_root.spawn(n_chunks)):
-        rng = np.random.default_rng(chunk_seed)
-        lo, hi = chunk * config.chunk_customers, min(config.customers, (chunk + 1) * config.chunk_customers)
-        days, channel, country = signups.days[lo:hi], signups.channel[lo:hi], signups.country[lo:hi]
-        variant = assign_variants(rng, config, experiment, days)
-        traits = draw_traits(rng, config, channel)
-        conversion = draw_conversion(rng, config, window, channel, days, conversion_multiplier(config, variant))
-        draw_orders(rng, config, window, clock, conversion, traits)
-        factors.append(customer_factors(rng, config, country, channel, country_offsets, channel_offsets))
-        lambdas.append(traits.lam)
-    written = pl.read_parquet(raw_path / "_truth_customers.parquet", columns=["customer_id", "lambda_per_day", "nu"])
-    if not np.array_equal(written.get_column("lambda_per_day").to_numpy(), np.concatenate(lambdas)):
-        pytest.fail("replaying the simulator's taste draws is out of sync with _truth_customers.parquet: "
-                    "the simulator should write the planted taste factors (see the recommender notes)")
-    return written.get_column("customer_id"), np.concatenate(factors), written.get_column("nu").to_numpy(), \
-        catalogue, config
+    assert customers["nu"].null_count() == 0
+    products = pl.read_parquet(raw_path / "_truth_products.parquet")
+    assert products["product_id"].to_list() == [f"P{i:06d}" for i in range(products.height)]
+    centroids = truth["choice_model"]["category_centroids"]
+    names = list(centroids)
+    category = products["category"].replace_strict({c: k for k, c in enumerate(names)}).to_numpy()
+    popularity = products["popularity"].to_numpy()
+    u = customers["taste_factors"].to_numpy().astype(np.float64)
+    logits = truth["taste"]["category_temperature"] * u @ np.array([centroids[c] for c in names]).T
+    logits -= logits.max(axis=1, keepdims=True)
+    log_mix = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    # list prices in the middle of the test window (prices change ~1.25 times a year)
+    at = (date.fromisoformat(truth["window"]["end"]) - timedelta(days=15)).isoformat()
+    now = (pl.read_parquet(raw_path / "_truth_prices.parquet").filter(pl.col("valid_from") <= pl.lit(at).str.to_datetime())
+           .sort("valid_from").group_by("product_id").last())
+    now = products.select("product_id").join(now, on="product_id", how="left", maintain_order="left")
+    log_reference = np.log(products["reference_price"].to_numpy())
+    return {
+        "u": u, "nu": customers["nu"].to_numpy(), "v": products["taste_factors"].to_numpy().astype(np.float64),
+        "log_q": log_mix[:, category] + np.log(popularity / np.bincount(category, weights=popularity)[category]),
+        "log_reference": log_reference, "log_price_ratio": np.log(now["list_price"].to_numpy()) - log_reference,
+    }
 
 
-def _oracle_scores(users: np.ndarray, factors: np.ndarray, nu: np.ndarray, catalogue, config) -> np.ndarray:
-    """log P(product | customer) up to a constant, from the planted choice model (taste.py,
-    baskets.py): the candidate draw (category from softmax(temperature U.M_c), product by
-    popularity within it), the logit weight taste_scale U.V_i + beta_price log(price ratio)
-    at the last price week, the budget penalty -b |log(price_i / budget)| at the customer's
-    typical per-line budget (mean order value p / nu over the mean basket size), and the log
-    probability that an order total z ~ Gamma(p, nu) affords the product under the price cap.
-    Basket-to-basket budget noise and competition inside each candidate set are averaged out,
-    so this is a planted-truth ranking, not the exact Bayes ranking."""
-    from scipy.stats import gamma
+def _oracle_choice_probability(planted: dict, truth: dict, samples: int, seed: int, batch: int = 32) -> np.ndarray:
+    """log P(an order line of the customer's next order picks product i), up to a per-customer
+    constant, from the simulator's choice model (taste.choose_items, baskets.draw_baskets):
 
-    u = factors[users]
-    logits = config.taste.category_temperature * (u @ catalogue.centroids.T)
-    top = logits.max(axis=1, keepdims=True)
-    log_mix = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
-    totals = np.bincount(catalogue.category, weights=catalogue.popularity)
-    log_within = np.log(catalogue.popularity / totals[catalogue.category])
-    log_price = catalogue.log_reference_price[None, :].astype(np.float64)
-    budget = config.gamma_gamma.p / nu[users] / (1.0 + config.basket.extra_lines_mean)
-    penalty = config.taste.budget_coefficient * np.abs(log_price - np.log(budget)[:, None])
-    afford = gamma.logsf(np.exp(log_price) / (1.0 + config.basket.max_overshoot), a=config.gamma_gamma.p,
-                         scale=1.0 / nu[users][:, None])
-    price_now = config.prices.beta_price * catalogue.log_price_ratio[:, -1][None, :]
-    return (log_mix[:, catalogue.category] + log_within[None, :]
-            + config.taste.taste_scale * (u @ catalogue.factors.T) + price_now - penalty + afford)
+    a line draws C candidates i.i.d. from q_u(i) = mix_u(category_i) x popularity within it and
+    takes the Gumbel-max of s_ui = taste_scale U.V + beta_price log(price ratio) - b |log(ref /
+    budget)| among the affordable ones (ref <= cap), so exactly
+        P(i) = C q_u(i) E[ w_i / (w_i + S) ],  w = exp(s) 1[affordable],  S = sum of w over C - 1
+    other i.i.d. candidates, the expectation over S and over the order's budget. Both are
+    estimated from ``samples`` draws per customer (order total ~ Gamma(p, nu), coupon, wanted
+    lines -> budget = target / wanted, cap = (1 + max_overshoot) x target; competitors from q_u);
+    the formula is exact in i given a draw. Approximated: the budget and cap of the first line
+    stand for every line's (later lines see the remaining target), the fallback to the cheapest
+    candidate when none is affordable is ignored, and the favourite re-buy (prob rebuy_probability,
+    of first-order products, which are already bought and filtered) scales every other product
+    by the same factor, so it does not change the ranking of unbought products."""
+    taste, basket, gg = truth["taste"], truth["basket"], truth["gamma_gamma"]
+    beta = truth["price_elasticity"]["beta_price"]
+    u, nu, v, log_q = planted["u"], planted["nu"], planted["v"], planted["log_q"]
+    log_ref = planted["log_reference"]
+    n_users, n_items = log_q.shape
+    n_other = taste["candidates"] - 1
+    rng = np.random.default_rng(seed)
+    out = np.empty((n_users, n_items))
+    for lo in range(0, n_users, batch):
+        hi = min(n_users, lo + batch)
+        m = hi - lo
+        base = taste["taste_scale"] * u[lo:hi] @ v.T + beta * planted["log_price_ratio"][None, :]
+        total = rng.gamma(gg["p"], 1.0, (m, samples)) / nu[lo:hi, None]
+        coupon = np.where(rng.random((m, samples)) < basket["coupon_share"],
+                          rng.uniform(basket["coupon_min"], basket["coupon_max"], (m, samples)), 0.0)
+        target = total / (1.0 - coupon)
+        wanted = 1 + np.minimum(rng.poisson(basket["extra_lines_mean"], (m, samples)), basket["max_lines"] - 1)
+        budget_log = np.log(np.maximum(target / wanted, 0.01))
+        cap_log = np.log(target * (1.0 + basket["max_overshoot"]))
+        score = base[:, None, :] - taste["budget_coefficient"] * np.abs(log_ref[None, None, :] - budget_log[..., None])
+        score = np.where(log_ref[None, None, :] <= cap_log[..., None], score, -np.inf)
+        top = score.max(axis=2, keepdims=True)
+        w = np.exp(score - np.where(np.isfinite(top), top, 0.0))  # (m, samples, items), scaled per draw
+        # competitors: inverse CDF of q_u, one flat search over the batch's rows offset by row number
+        cumulative = np.cumsum(np.exp(log_q[lo:hi]), axis=1)
+        cumulative /= cumulative[:, -1:]
+        row = np.arange(m)[:, None, None]
+        pick = np.searchsorted((cumulative + np.arange(m)[:, None]).ravel(),
+                               row + rng.random((m, samples, n_other))) - row * n_items
+        s = np.take_along_axis(w, np.minimum(pick, n_items - 1), axis=2).sum(axis=2, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            win = np.nan_to_num(w / (w + s))
+            out[lo:hi] = log_q[lo:hi] + np.log(win.mean(axis=1))
+    return out
 
 
-def test_als_gets_close_to_the_planted_taste_ranking(warehouse, raw_path, truth):
-    customer_ids, factors, nu, catalogue, config = _planted_taste(raw_path, truth)
+def _ranking_ndcg(scores: np.ndarray, users: pl.DataFrame, train: pl.DataFrame, relevant: pl.DataFrame) -> float:
+    """Mean NDCG@10 of the top 10 by ``scores`` (rows = ``users``), already-bought products
+    filtered as in production."""
+    scores = scores.copy()
+    bought = train.filter(pl.col("purchase_count") > 0).join(users.with_row_index("u"), on="customer_id")
+    item = bought.get_column("product_id").str.slice(1).cast(pl.Int64).to_numpy()
+    scores[bought.get_column("u").to_numpy(), item] = -np.inf
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    recs = pl.DataFrame({
+        "customer_id": np.repeat(users.get_column("customer_id").to_numpy(), 10),
+        "product_id": np.array([f"P{i:06d}" for i in range(scores.shape[1])])[top.ravel()],
+        "rank": np.tile(np.arange(1, 11), users.height),
+    })
+    return float(per_user_metrics(recs, relevant, ks=(10,)).get_column("ndcg_10").mean())
+
+
+def test_als_gets_close_to_the_planted_choice_probability_ranking(warehouse, raw_path, truth):
     train = warehouse.sql(
         "select customer_id, product_id, strength, purchase_count from intermediate.int_user_item_interactions_before_holdout"
         " where split = 'test'"
@@ -225,32 +240,23 @@ def test_als_gets_close_to_the_planted_taste_ranking(warehouse, raw_path, truth)
     ).pl()
     relevant = relevant_items(train, labels, filter_purchased=True)
     users = relevant.select("customer_id").unique().sort("customer_id")
-    index = pl.DataFrame({"customer_id": customer_ids, "row": np.arange(customer_ids.len())})
-    rows = users.join(index, on="customer_id", how="left").get_column("row")
-    assert rows.null_count() == 0
-    scores = _oracle_scores(rows.to_numpy(), factors, nu, catalogue, config)
-    # product P000123 is catalogue row 123; already-bought products are filtered as in production
-    product_ids = np.array([f"P{i:06d}" for i in range(catalogue.n)])
-    bought = train.filter(pl.col("purchase_count") > 0).join(users.with_row_index("u"), on="customer_id")
-    item = bought.get_column("product_id").str.slice(1).cast(pl.Int64).to_numpy()
-    scores[bought.get_column("u").to_numpy(), item] = -np.inf
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :10]
-    recs = pl.DataFrame({
-        "customer_id": np.repeat(users.get_column("customer_id").to_numpy(), 10),
-        "product_id": product_ids[top.ravel()],
-        "rank": np.tile(np.arange(1, 11), users.height),
-    })
-    oracle = float(per_user_metrics(recs, relevant, ks=(10,)).get_column("ndcg_10").mean())
-    als = _metric(warehouse, "als", "ndcg", 10)[0]
-    popular = _metric(warehouse, "most_popular", "ndcg", 10)[0]
-    print(f"\nNDCG@10 on test: planted-taste ranking {oracle:.4f}, ALS {als:.4f} ({als / oracle:.1%} of it), "
-          f"most popular {popular:.4f} ({popular / oracle:.1%})")
-    # measured (seed 7): ALS 0.94x the planted ranking at 20k customers and 1.16x at 50k -
-    # the planted ranking averages out per-basket budgets and candidate competition, so it is
-    # not a strict ceiling. A replay gone wrong would put it near popularity; ALS losing the
-    # taste signal would put it far below.
-    assert oracle >= 1.5 * popular
-    assert als >= 0.75 * oracle
+    planted = _planted_taste(raw_path, truth, users.get_column("customer_id"))
+    oracle = _ranking_ndcg(_oracle_choice_probability(planted, truth, samples=32, seed=0), users, train, relevant)
+    models = {m: _metric(warehouse, m, "ndcg", 10) for m in ("als", "item_knn", "recent_popular", "most_popular")}
+    print(f"\nNDCG@10 on test ({users.height} customers): planted choice-probability ranking {oracle:.4f}; "
+          + ", ".join(f"{m} {x:.4f} ({x / oracle:.1%}, 95% CI {lo / oracle:.1%}-{hi / oracle:.1%})"
+                      for m, (x, lo, hi) in models.items()))
+    # Measured (50k customers, seed 7; 1597 customers): oracle 0.233 (+-0.001 over sampling
+    # seeds), ALS 0.144 = 62% of it (CI 58-67%), item kNN 57%, most popular 24%. Ablations: the
+    # category mix x popularity alone gives 0.140, q x exp(taste) without the candidate
+    # competition 0.136 (why the earlier, competition-free oracle scored below ALS), an unknown
+    # budget costs 0.005. ALS learns U from a handful of purchases; the oracle knows it.
+    # A ceiling: no model may beat the planted choice probability (a wrong oracle would fail here).
+    assert all(x <= oracle for x, _, _ in models.values()), models
+    # The planted taste is real signal that popularity cannot see.
+    assert oracle >= 2.0 * models["most_popular"][0]
+    # ALS recovers at least half of the planted ceiling (issue 9 names no bar; 80% fails).
+    assert models["als"][0] >= 0.5 * oracle
 
 
 def test_als_beats_the_best_baseline_on_test_with_an_interval_above_zero(warehouse):

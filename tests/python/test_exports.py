@@ -15,6 +15,9 @@ def _warehouse(path: Path, with_actions: bool = True) -> Path:
         con.execute("create table ml.ml_churn_scores as select 'c1' as customer_id, 0.5 as churn_probability")
         con.execute("create table staging.secret as select 1 as x")
         con.execute("create table intermediate.int_as_of as select timestamp '2026-01-01' as as_of, 'var' as as_of_source")
+        con.execute("create schema ops; create table ops.build_runs as select 'b1' as build_id, 'build' as command, "
+                    "null::varchar as selection, timestamp '2026-01-02' as started_at, timestamp '2026-01-02' as finished_at, "
+                    "'complete' as status, 0 as failed_nodes, true as pii_salt_is_demo")
         if with_actions:
             con.execute(
                 """create table marts.fct_next_best_actions as select * from (values
@@ -33,6 +36,15 @@ def test_export_writes_every_mart_and_ml_table_but_nothing_internal(tmp_path):
     assert sorted(e.table for e in exported) == ["dim_customers", "fct_next_best_actions", "ml_churn_scores"]
     assert pl.read_parquet(tmp_path / "out" / "dim_customers.parquet").height == 3
     assert not list((tmp_path / "out").glob(".*tmp*")), "no temporary file is left behind"
+
+
+def test_serialised_estimators_stay_in_the_warehouse(tmp_path):
+    db = _warehouse(tmp_path)
+    with duckdb.connect(str(db)) as con:
+        con.execute("create table ml.ml_churn_model as select 'hgb' as model, 'abc'::blob as estimator, 'x' as checksum")
+    export_tables(db, tmp_path / "out")
+    exported = pl.read_parquet(tmp_path / "out" / "ml_churn_model.parquet")
+    assert exported.columns == ["model", "checksum"]
 
 
 def test_audiences_one_file_per_action_and_stale_files_removed(tmp_path):

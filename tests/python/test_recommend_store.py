@@ -163,3 +163,15 @@ def test_a_served_baseline_is_computed_without_als(shop):
                                     item_factors=items, user_factors=users, n=5, filter_purchased=True)
     assert set(popular.get_column("source")) <= {"popular_in_channel", "popular_global"}
     assert set(popular.get_column("status")) == {"ok"}
+
+
+def test_final_configuration_falls_back_to_the_configured_vars_when_the_evaluation_chose_none():
+    from ecom_growth.recommend.settings import final_als_hyperparameters
+
+    configured = {"weighting": "bm25", "half_life_days": 30, "factors": 16}
+    empty = pl.DataFrame(schema={"split": pl.String, "model": pl.String, "is_selected": pl.Boolean,
+                                 "hyperparameters": pl.String})
+    assert final_als_hyperparameters(empty, configured) == configured
+    chosen = pl.DataFrame({"split": ["validation"], "model": ["als"], "is_selected": [True],
+                           "hyperparameters": ['{"weighting": "log", "factors": 8}']})
+    assert final_als_hyperparameters(chosen, configured) == {"weighting": "log", "factors": 8}

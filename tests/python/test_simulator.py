@@ -30,6 +30,7 @@ from ecom_growth.simulator import (
     build_config,
     generate,
 )
+from ecom_growth.simulator.core import TRUTH_PRODUCTS_FILE
 from ecom_growth.simulator.reviews import TEMPLATES_EN, TEMPLATES_ZH
 from scipy.special import hyp2f1
 
@@ -79,7 +80,7 @@ def test_same_arguments_give_byte_identical_files_and_another_seed_does_not(tmp_
     generate(out=tmp_path / "c", **{**args, "seed": 8})
     a, b, c = _hashes(tmp_path / "a"), _hashes(tmp_path / "b"), _hashes(tmp_path / "c")
     assert set(a) == {f"{t}.parquet" for t in TABLES} | {TRUTH_FILE, TRUTH_CUSTOMERS_FILE, TRUTH_PRICES_FILE,
-                                                         PRICE_HISTORY_FILE, PRODUCT_COSTS_FILE}
+                                                         TRUTH_PRODUCTS_FILE, PRICE_HISTORY_FILE, PRODUCT_COSTS_FILE}
     assert a == b
     assert a["orders.parquet"] != c["orders.parquet"]
 
@@ -113,6 +114,83 @@ def test_truth_json_is_sorted_and_has_the_documented_layout(full):
     assert truth["args"]["customers"] == 40_000 and truth["args"]["products"] == 2_000
     for table in TABLES:
         assert truth["raw_rows"][table] == _read(full, table).height
+
+
+def _planted_choice_inputs(path: Path) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(order lines with customer row and product row, U, V, category code per product, centroids)."""
+    customers = pl.read_parquet(path / TRUTH_CUSTOMERS_FILE, columns=["customer_id", "taste_factors"])
+    products = pl.read_parquet(path / TRUTH_PRODUCTS_FILE)
+    truth = json.loads((path / TRUTH_FILE).read_text())
+    names = list(truth["choice_model"]["category_centroids"])
+    centroids = np.array([truth["choice_model"]["category_centroids"][c] for c in names], dtype=np.float32)
+    lines = (
+        _read(path, "order_items").join(_read(path, "orders").select("order_id", "customer_id"), on="order_id")
+        .join(customers.select("customer_id").with_row_index("u"), on="customer_id")
+        .join(products.select("product_id").with_row_index("i"), on="product_id")
+    )
+    category = products["category"].replace_strict({c: k for k, c in enumerate(names)}).to_numpy()
+    return lines, customers["taste_factors"].to_numpy(), products["taste_factors"].to_numpy(), category, centroids
+
+
+def test_written_taste_factors_are_the_ones_the_item_choices_used(full):
+    lines, u, v, category, centroids = _planted_choice_inputs(full)
+    temperature = json.loads((full / TRUTH_FILE).read_text())["taste"]["category_temperature"]
+    assert u.shape[1] == v.shape[1] == centroids.shape[1] == 12 and u.dtype == np.float32
+    who, item = lines["u"].to_numpy(), lines["i"].to_numpy()
+    shuffled = np.random.default_rng(0).permutation(who)  # the same lines, someone else's taste
+    taste = np.einsum("nk,nk->n", u[who], v[item])
+    other = np.einsum("nk,nk->n", u[shuffled], v[item])
+    # chosen items score high under their buyer's U (Gumbel-max of 1.5 U.V among 8 candidates)
+    # and near zero under a stranger's; a wrong or misaligned U or V would give ~0 for both
+    assert taste.mean() > other.mean() + 2.0, (taste.mean(), other.mean())  # measured 4.04 vs 0.24
+    # the categories follow softmax(temperature U.M_c) with the written centroids
+    logits = temperature * u @ centroids.T
+    log_mix = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) \
+        - logits.max(1, keepdims=True)
+    own, stranger = log_mix[who, category[item]].mean(), log_mix[shuffled, category[item]].mean()
+    assert own > stranger + 1.0, (own, stranger)  # measured -0.92 vs -5.64
+
+
+def test_the_documented_choice_probability_is_what_choose_items_draws():
+    """_truth.json's choice model as a formula (what the recommender's planted-truth oracle
+    uses): P(line picks i) = C q_u(i) E[w_i / (w_i + S)], S = the weights of C - 1 other
+    candidates drawn from q_u, against the frequencies of the simulator's own draws."""
+    from ecom_growth.simulator.catalogue import build_catalogue
+    from ecom_growth.simulator.taste import category_mix, choose_items
+
+    config = build_config(6_000, 3, date(2024, 7, 1), date(2026, 6, 30), 0.0, "full", None, False)
+    catalogue = build_catalogue(np.random.default_rng(1), config, 60)
+    u = np.random.default_rng(2).standard_normal((1, config.taste.rank)).astype(np.float32)
+    mix = category_mix(config, catalogue, u)
+    n, week, budget_log, cap = 200_000, 50, np.log(30.0), 60.0
+    chosen, _, _ = choose_items(np.random.default_rng(3), config, catalogue, u, mix, np.zeros(n, np.int64),
+                                np.full(n, week), np.full(n, budget_log), np.full(n, cap))
+    drawn = np.bincount(chosen, minlength=catalogue.n) / n
+    in_category = catalogue.popularity / np.bincount(catalogue.category, weights=catalogue.popularity)[catalogue.category]
+    q = np.diff(mix.cumulative, prepend=0.0)[catalogue.category] * in_category
+    taste = config.taste
+    score = (taste.taste_scale * catalogue.factors.astype(np.float64) @ u[0]
+             + config.prices.beta_price * catalogue.log_price_ratio[:, week]
+             - taste.budget_coefficient * np.abs(catalogue.log_reference_price - budget_log))
+    w = np.where(catalogue.log_reference_price <= np.log(cap), np.exp(score - score.max()), 0.0)
+    others = w[np.random.default_rng(4).choice(catalogue.n, size=(20_000, taste.candidates - 1), p=q)].sum(axis=1)
+    formula = taste.candidates * q * (w / (w + others[:, None])).mean(axis=0)
+    assert np.abs(drawn - formula).max() < 0.005  # measured 0.002 (sampling noise of both sides)
+    assert set(np.argsort(-drawn)[:10]) == set(np.argsort(-formula)[:10])
+    # the competition-free logit q x w (the old oracle's form) is visibly different
+    naive = q * w / (q * w).sum()
+    assert np.abs(drawn - naive).max() > 0.05
+
+
+def test_truth_products_are_the_catalogue_at_the_window_start(full):
+    products = pl.read_parquet(full / TRUTH_PRODUCTS_FILE)
+    assert products["product_id"].to_list() == _read(full, "products")["product_id"].to_list()
+    assert products["popularity"].sum() == pytest.approx(1.0) and products["popularity"].min() > 0
+    first = pl.read_parquet(full / TRUTH_PRICES_FILE).sort("valid_from").group_by("product_id").first()
+    joined = products.join(first, on="product_id")
+    assert joined.height == products.height
+    assert (joined["reference_price"] == joined["list_price"]).all()
+    assert (joined["valid_from"] == START).all()
 
 
 # --- coherence of the clean data -----------------------------------------------------------

@@ -24,6 +24,7 @@ from ecom_growth.simulator import (
     generate,
 )
 from ecom_growth.simulator.baskets import Favourites
+from ecom_growth.simulator.core import TRUTH_PRODUCTS_FILE
 from ecom_growth.simulator.ids import composite_numbers, rank_in_groups
 from ecom_growth.simulator.streams import (
     LOOKAHEAD_DAYS,
@@ -98,11 +99,13 @@ def test_latent_truth_of_the_shorter_runs_customers_is_the_same(full, tmp_path):
     cut = CUTS[1]
     generate(out=tmp_path, end=cut, **ARGS)
     columns = ["customer_id", "acquisition_channel", "will_convert", "lambda_per_day", "p_dropout", "nu", "satisfaction",
-               "repeats_before_death", "experiment_variant"]
+               "repeats_before_death", "experiment_variant", "taste_factors"]
     short = pl.read_parquet(tmp_path / TRUTH_CUSTOMERS_FILE).filter(pl.col("is_converted")).select(columns)
     long = pl.read_parquet(full / TRUTH_CUSTOMERS_FILE).join(short.select("customer_id"), on="customer_id", how="semi")
     assert short.height > 0
     assert short.sort("customer_id").equals(long.select(columns).sort("customer_id"))
+    # the planted per-product choice inputs do not depend on the window's end either
+    assert pl.read_parquet(tmp_path / TRUTH_PRODUCTS_FILE).equals(pl.read_parquet(full / TRUTH_PRODUCTS_FILE))
 
 
 def test_dirty_rows_leave_the_clean_rows_untouched(tmp_path):

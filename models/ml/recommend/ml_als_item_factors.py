@@ -1,14 +1,27 @@
 """The final ALS model, fitted once per build on all interactions up to as_of: item factors + fit metadata."""
 
 import polars as pl
-from ecom_growth.recommend.settings import final_als_hyperparameters, fit_minimums
+from ecom_growth.recommend.settings import final_als_hyperparameters, fit_minimums, hyperparameters_from_config
 from ecom_growth.recommend.store import item_factor_table
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     as_of = dbt.ref("int_as_of").pl().get_column("as_of")[0]
-    params = final_als_hyperparameters(dbt.ref("ml_recommender_evaluation").pl())  # chosen on validation
+    # dbt only passes config keys read literally with dbt.config.get
+    configured = hyperparameters_from_config({
+        "als_weighting": dbt.config.get("als_weighting"),
+        "interaction_half_life_days": dbt.config.get("interaction_half_life_days"),
+        "als_factors": dbt.config.get("als_factors"),
+        "als_regularization": dbt.config.get("als_regularization"),
+        "als_iterations": dbt.config.get("als_iterations"),
+        "als_alpha": dbt.config.get("als_alpha"),
+        "als_bm25_k1": dbt.config.get("als_bm25_k1"),
+        "als_bm25_b": dbt.config.get("als_bm25_b"),
+        "als_log_eps": dbt.config.get("als_log_eps"),
+    })
+    # chosen on validation; the configured vars when the evaluation could not choose
+    params = final_als_hyperparameters(dbt.ref("ml_recommender_evaluation").pl(), configured)
     minimums = fit_minimums({
         "als_min_users": dbt.config.get("als_min_users"),
         "als_min_items": dbt.config.get("als_min_items"),

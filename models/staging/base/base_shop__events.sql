@@ -26,6 +26,6 @@ typed as (
         check_not_future('occurred_at'),
     ],
     foreign_keys=[
-        {'column': 'customer_id', 'to': ref('stg_shop__customers'), 'field': 'customer_id'},
-        {'column': 'product_id', 'to': ref('stg_shop__products'), 'field': 'product_id'},
+        {'column': 'customer_id', 'to': ref('base_shop__customers'), 'field': 'customer_id'},
+        {'column': 'product_id', 'to': ref('base_shop__products'), 'field': 'product_id'},
     ]) }}

@@ -22,4 +22,4 @@ typed as (
         check_not_null('variant'),
         check_not_future('assigned_at'),
     ],
-    foreign_keys=[{'column': 'customer_id', 'to': ref('stg_shop__customers'), 'field': 'customer_id'}]) }}
+    foreign_keys=[{'column': 'customer_id', 'to': ref('base_shop__customers'), 'field': 'customer_id'}]) }}

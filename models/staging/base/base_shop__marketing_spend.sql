@@ -20,5 +20,6 @@ typed as (
         check_parses('spend', 'decimal'),
         check_not_null('spend'),
         check_not_negative('spend'),
+        check_suspicious('spend', 'suspicious_amount_max'),
         check_not_future('spend_date'),
     ]) }}

@@ -23,8 +23,10 @@ typed as (
         check_not_null('unit_price'),
         check_not_negative('unit_price'),
         check_not_negative('quantity', strictly_positive=true),
+        check_suspicious('unit_price', 'suspicious_amount_max'),
+        check_suspicious('quantity', 'suspicious_quantity_max'),
     ],
     foreign_keys=[
-        {'column': 'order_id', 'to': ref('stg_shop__orders'), 'field': 'order_id'},
-        {'column': 'product_id', 'to': ref('stg_shop__products'), 'field': 'product_id'},
+        {'column': 'order_id', 'to': ref('base_shop__orders'), 'field': 'order_id'},
+        {'column': 'product_id', 'to': ref('base_shop__products'), 'field': 'product_id'},
     ]) }}

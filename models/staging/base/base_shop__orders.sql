@@ -27,6 +27,8 @@ typed as (
         check_accepted_values('status', ['completed', 'cancelled', 'returned']),
         check_not_negative('order_total'),
         check_not_negative('discount_total'),
+        check_suspicious('order_total', 'suspicious_amount_max'),
+        check_suspicious('discount_total', 'suspicious_amount_max'),
         check_not_future('ordered_at'),
     ],
-    foreign_keys=[{'column': 'customer_id', 'to': ref('stg_shop__customers'), 'field': 'customer_id'}]) }}
+    foreign_keys=[{'column': 'customer_id', 'to': ref('base_shop__customers'), 'field': 'customer_id'}]) }}

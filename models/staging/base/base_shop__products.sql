@@ -19,4 +19,5 @@ typed as (
         check_parses('list_price', 'decimal'),
         check_not_null('list_price'),
         check_not_negative('list_price'),
+        check_suspicious('list_price', 'suspicious_amount_max'),
     ]) }}

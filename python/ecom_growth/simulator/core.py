@@ -81,7 +81,13 @@ from ecom_growth.simulator.streams import (
 )
 from ecom_growth.simulator.taste import category_mix, customer_factors
 from ecom_growth.simulator.timeline import PurchaseClock, Window
-from ecom_growth.simulator.truth import Realised, build_truth
+from ecom_growth.simulator.truth import (
+    Realised,
+    build_truth,
+    choice_model_truth,
+    taste_factors_array,
+    truth_products_table,
+)
 from ecom_growth.simulator.writer import (
     DICTIONARY_COLUMNS,
     TABLES,
@@ -95,6 +101,7 @@ log = logging.getLogger(__name__)
 TRUTH_FILE = "_truth.json"
 TRUTH_CUSTOMERS_FILE = "_truth_customers.parquet"
 TRUTH_PRICES_FILE = "_truth_prices.parquet"
+TRUTH_PRODUCTS_FILE = "_truth_products.parquet"
 PRICE_HISTORY_FILE = "price_history.parquet"
 PRODUCT_COSTS_FILE = "product_costs.parquet"
 
@@ -145,8 +152,9 @@ def generate(
     """Simulate a shop and write its raw exports + ``_truth.json`` to ``out``; return the truth.
 
     The files follow the raw data contract (``writer.SCHEMAS``); ``_truth.json`` documents
-    every planted parameter and realised count (``truth.build_truth``). ``_truth_customers``
-    and ``_truth_prices`` (Parquet) hold the per-customer latent values and the price history.
+    every planted parameter and realised count (``truth.build_truth``). ``_truth_customers``,
+    ``_truth_products`` and ``_truth_prices`` (Parquet) hold the per-customer latent values (taste
+    factors U included), the per-product inputs of the item choice and the price history.
     ``customers`` is the number of signups in the first ``signups.scale_days`` days from
     ``start`` (all of them for the default window); ``dropout_after_first`` selects MBG/NBD.
     """
@@ -221,7 +229,8 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
     }
     sinks = _Sinks(
         writers=writers,
-        truth_customers=TableWriter(out / TRUTH_CUSTOMERS_FILE, TRUTH_CUSTOMERS_SCHEMA, background),
+        truth_customers=TableWriter(out / TRUTH_CUSTOMERS_FILE, TRUTH_CUSTOMERS_SCHEMA.append(
+            pa.field("taste_factors", pa.list_(pa.float32(), k))), background),
         pool=DirtyPool(config.dirty_rate),
         dirty_rng=np.random.default_rng(dirty_seed),
         realised=Realised(len(config.channels)),
@@ -275,8 +284,10 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
                 background.submit(writer.finish)
         background.submit(sinks.truth_customers.finish)
         history = price_history_table(catalogue, window)
-        # Optional raw tables of the pricing contract (clean only: no dirty rows planted).
-        for name, table in ((TRUTH_PRICES_FILE, history), (PRICE_HISTORY_FILE, history),
+        planted = truth_products_table(catalogue)
+        # price_history and product_costs: optional raw tables of the pricing contract (clean
+        # only: no dirty rows planted).
+        for name, table in ((TRUTH_PRICES_FILE, history), (TRUTH_PRODUCTS_FILE, planted), (PRICE_HISTORY_FILE, history),
                             (PRODUCT_COSTS_FILE, product_costs_table(catalogue))):
             writer = TableWriter(out / name, table.schema)
             writer.write(table)
@@ -292,8 +303,10 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
 
     files = {t: f"{t}.parquet" for t in TABLES}
     files.update({"truth_customers": TRUTH_CUSTOMERS_FILE, "truth_prices": TRUTH_PRICES_FILE,
-                  "price_history": PRICE_HISTORY_FILE, "product_costs": PRODUCT_COSTS_FILE})
-    truth = build_truth(config, window, shared.experiment, sinks.realised, raw_rows, clean_rows, dirty, files)
+                  "truth_products": TRUTH_PRODUCTS_FILE, "price_history": PRICE_HISTORY_FILE,
+                  "product_costs": PRODUCT_COSTS_FILE})
+    truth = build_truth(config, window, shared.experiment, sinks.realised, raw_rows, clean_rows, dirty, files,
+                        choice_model_truth(config, catalogue))
     text = json.dumps(truth, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     tmp = out / (TRUTH_FILE + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -518,11 +531,12 @@ def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int
         pool.offer_alt_customers(sinks.dirty_rng, customer_ids.take(unassigned), int((variant != NOT_ASSIGNED).sum()))
 
     _record_truth(shared, sinks, customer_ids, channel, variant, signup_days[:n], traits, conversion, out_orders,
-                  run.death_days[:n])
+                  run.death_days[:n], factors[:n])
 
 
 def _record_truth(shared: _Shared, sinks: _Sinks, customer_ids: FixedWidthIds, channel: np.ndarray, variant: np.ndarray,
-                  signup_days: np.ndarray, traits, conversion, orders: Orders, death_days: np.ndarray) -> None:
+                  signup_days: np.ndarray, traits, conversion, orders: Orders, death_days: np.ndarray,
+                  factors: np.ndarray) -> None:
     """Realised counts for _truth.json and the per-customer latent values, within the window."""
     config, window, realised = shared.config, shared.window, sinks.realised
     n = signup_days.size
@@ -569,4 +583,5 @@ def _record_truth(shared: _Shared, sinks: _Sinks, customer_ids: FixedWidthIds, c
         "is_alive_at_end": pa.array(converted & ~died, mask=~converted),
         "died_at": pa.array(died_us, type=pa.timestamp("us"), mask=~died),
         "experiment_variant": variant_labels,
+        "taste_factors": taste_factors_array(factors),
     }))

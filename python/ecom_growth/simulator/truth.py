@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
+import pyarrow as pa
 
+from ecom_growth.simulator.catalogue import Catalogue
 from ecom_growth.simulator.config import SimulationConfig
 from ecom_growth.simulator.experiments import ExperimentWindow
+from ecom_growth.simulator.ids import take_strings
 from ecom_growth.simulator.streams import PERIOD_DAYS
 from ecom_growth.simulator.timeline import Window
 
@@ -43,6 +46,51 @@ class Realised:
         self.spend = np.zeros(self.n_channels, np.float64)
 
 
+def taste_factors_array(factors: np.ndarray) -> pa.FixedSizeListArray:
+    """(n, k) float32 latent factors as one fixed-size-list column (row i = factors[i])."""
+    factors = np.ascontiguousarray(factors, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(factors.reshape(-1)), factors.shape[1])
+
+
+def truth_products_table(catalogue: Catalogue) -> pa.Table:
+    """``_truth_products.parquet``: what the item choice reads per product (taste.choose_items)."""
+    return pa.table({
+        "product_id": catalogue.ids.array,
+        "category": take_strings(catalogue.category_names, catalogue.category),
+        "popularity": pa.array(catalogue.popularity, type=pa.float64()),
+        "reference_price": pa.array(catalogue.price_cents[:, 0] / 100.0, type=pa.float64()),
+        "taste_factors": taste_factors_array(catalogue.factors),
+    })
+
+
+def choice_model_truth(config: SimulationConfig, catalogue: Catalogue) -> dict:
+    """The ``choice_model`` section of _truth.json: the item choice in words, plus the centroids."""
+    return {
+        "files": "_truth_customers.parquet taste_factors = U_u (float32[rank]); _truth_products.parquet: "
+                 "product_id, category, popularity (Zipf weight, sums to 1), reference_price (list price at "
+                 "the window start), taste_factors = V_i (float32[rank]); list prices over time in "
+                 "_truth_prices.parquet",
+        "category_centroids": {
+            name: [float(x) for x in catalogue.centroids[c]] for c, name in enumerate(catalogue.category_names)
+        },
+        "describes": "each order line is one choice: draw taste.candidates candidates i.i.d., each a category "
+                     "from softmax(category_temperature x U_u . M_c) (M_c = category_centroids) and then a "
+                     "product of it with probability proportional to popularity x (list price at t / "
+                     "reference_price) ** price_elasticity.by_category (normalised within the category "
+                     "and price week); the line takes the "
+                     "Gumbel-max of taste_scale x U_u . V_i + beta_price x log(list price at t / "
+                     "reference_price) - budget_coefficient x |log(reference_price / per-line budget)| "
+                     "among the candidates whose reference_price <= (1 + basket.max_overshoot) x the "
+                     "remaining basket target (the cheapest candidate if none is). Per-line budget = "
+                     "remaining target / remaining wanted lines, target = order_total / (1 - coupon), "
+                     "wanted lines = 1 + Poisson(basket.extra_lines_mean). A line of a repeat order is "
+                     "then replaced, with probability taste.rebuy_probability x the same price weight "
+                     "over its category's popularity-weighted mean, by a uniform pick among "
+                     "the products of the customer's first order. Browsing sessions view candidates of "
+                     "the same choice without the budget term.",
+    }
+
+
 def _round(x: float, digits: int = 6) -> float:
     return float(round(float(x), digits))
 
@@ -50,7 +98,7 @@ def _round(x: float, digits: int = 6) -> float:
 def build_truth(
     config: SimulationConfig, window: Window, experiment: ExperimentWindow, realised: Realised,
     raw_rows: dict[str, int], clean_rows: dict[str, int], dirty: dict[str, dict[str, int]],
-    files: dict[str, str],
+    files: dict[str, str], choice_model: dict,
 ) -> dict:
     bg, gg = config.bgnbd, config.gamma_gamma
     completed = int(realised.orders_by_status[0])
@@ -209,6 +257,7 @@ def build_truth(
         },
         "signups": dataclasses.asdict(config.signups),
         "taste": taste,
+        "choice_model": choice_model,
         "price_elasticity": {
             "beta_price": config.prices.beta_price,
             "changes_per_year": config.prices.changes_per_year,

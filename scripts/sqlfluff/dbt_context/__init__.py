@@ -79,6 +79,11 @@ class _Dbt:
     def date_trunc(self, datepart: str, date: str) -> str:
         return f"date_trunc('{datepart}', {date})"
 
+    def listagg(self, measure: str, delimiter_text: str = "','", order_by_clause: str | None = None,
+                limit_num: int | None = None) -> str:
+        order = f" {order_by_clause}" if order_by_clause else ""
+        return f"string_agg({measure}, {delimiter_text}{order})"
+
     def bool_or(self, expression: str) -> str:
         return f"bool_or({expression})"
 
