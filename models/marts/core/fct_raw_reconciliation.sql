@@ -1,5 +1,5 @@
 -- Nothing is lost: per raw table, rows read = rows kept clean + rows quarantined (with a reason).
-{%- set tables = ['customers', 'products', 'orders', 'order_items', 'events', 'reviews', 'marketing_spend', 'experiment_assignments'] %}
+{%- set tables = ['customers', 'products', 'orders', 'order_items', 'events', 'reviews', 'marketing_spend', 'experiment_assignments', 'price_history', 'product_costs'] %}
 with staged as (
     {%- for table_name in tables %}
     select

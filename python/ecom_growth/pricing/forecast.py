@@ -131,7 +131,8 @@ def _predict(model, panel: Panel, origin: int, horizon: int) -> np.ndarray:
 EVALUATION_SCHEMA: dict[str, pl.DataType] = {
     "split": pl.String, "model": pl.String, "horizon_weeks": pl.Int64, "n_origins": pl.Int64,
     "n_forecasts": pl.Int64, "actual_units": pl.Float64, "wape": pl.Float64, "mase": pl.Float64,
-    "wape_vs_baseline": pl.Float64, "is_selected": pl.Boolean, "status": pl.String, "status_reason": pl.String,
+    "wape_vs_baseline": pl.Float64, "is_selected": pl.Boolean, "nb_dispersion": pl.Float64,
+    "status": pl.String, "status_reason": pl.String,
 }
 FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "level": pl.String, "category": pl.String, "product_id": pl.String, "week_start": pl.Date,
@@ -199,31 +200,29 @@ def backtest(panel: Panel, settings: ForecastSettings) -> tuple[pl.DataFrame, fl
         (pl.col("wape") / pl.col("b") - 1.0).alias("wape_vs_baseline")).drop("b")
     chosen = frame.filter(pl.col("split") == "validation").group_by("model").agg(pl.col("wape").mean()).sort("wape", "model")
     selected = chosen["model"][0] if chosen.height else "seasonal_naive"
-    frame = frame.with_columns((pl.col("model") == selected).alias("is_selected"),
+    frame = frame.with_columns((pl.col("model") == selected).alias("is_selected"), pl.lit(dispersion).alias("nb_dispersion"),
                                pl.lit("ok").alias("status"), pl.lit(None, pl.String).alias("status_reason"))
     return frame.select([pl.col(c).cast(t) for c, t in EVALUATION_SCHEMA.items()]).sort(
         "split", "model", "horizon_weeks", descending=[True, False, False]), dispersion
 
 
-def demand_forecast(weekly: pl.DataFrame, settings: ForecastSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(``ml_demand_forecast``, ``ml_demand_forecast_evaluation``) from the weekly rollup of
-    complete weeks. Too short a history (under a season plus the backtest): seasonal naive,
-    status degraded."""
+def demand_forecast(weekly: pl.DataFrame, evaluation: pl.DataFrame, settings: ForecastSettings) -> pl.DataFrame:
+    """``ml_demand_forecast`` from the weekly rollup of complete weeks and the backtest
+    (``ml_demand_forecast_evaluation``: its selected model and interval dispersion; the model
+    is refitted once on all weeks). A degraded backtest: seasonal naive, status degraded."""
     from scipy.stats import nbinom, norm
 
     panel = build_panel(weekly)
     last = panel.units.shape[1] - 1
-    needed = SEASON + settings.horizon_weeks + settings.origin_step_weeks * (settings.validation_origins + settings.test_origins)
-    if panel.units.shape[0] == 0 or last + 1 < needed:
-        reason = f"{last + 1} complete weeks of sales history (need {needed} for the backtest): seasonal-naive forecast"
-        evaluation, dispersion, selected = pl.DataFrame(schema=EVALUATION_SCHEMA), 0.0, "seasonal_naive"
-        status = "degraded"
-    else:
-        evaluation, dispersion = backtest(panel, settings)
-        selected = evaluation.filter(pl.col("is_selected"))["model"][0]
-        reason, status = None, "ok"
+    selected_rows = evaluation.filter(pl.col("is_selected"))
+    selected = selected_rows["model"][0] if selected_rows.height else "seasonal_naive"
+    dispersion = float(selected_rows["nb_dispersion"].drop_nulls().first() or 0.0) if selected_rows.height else 0.0
+    degraded = evaluation.filter(pl.col("status") == "degraded")
+    status = "degraded" if degraded.height or not selected_rows.height else "ok"
+    reason = (degraded["status_reason"][0] + ": seasonal-naive forecast") if degraded.height else (
+        None if selected_rows.height else "no backtest: seasonal-naive forecast")
     if panel.units.shape[0] == 0:
-        return pl.DataFrame(schema=FORECAST_SCHEMA), evaluation
+        return pl.DataFrame(schema=FORECAST_SCHEMA)
     model = None
     if selected == "gradient_boosting":
         model = fit_model(panel, last, settings.horizon_weeks, stride=settings.origin_step_weeks,
@@ -261,4 +260,28 @@ def demand_forecast(weekly: pl.DataFrame, settings: ForecastSettings) -> tuple[p
     )
     out = pl.concat([products.select(list(FORECAST_SCHEMA)), categories.select(list(FORECAST_SCHEMA))])
     return (out.select([pl.col(c).cast(t) for c, t in FORECAST_SCHEMA.items()])
-            .sort("level", "category", "product_id", "horizon_weeks", nulls_last=False), evaluation)
+            .sort("level", "category", "product_id", "horizon_weeks", nulls_last=False))
+
+
+def settings_from_vars(get) -> ForecastSettings:
+    """ForecastSettings from the dbt vars (``get`` = dbt.config.get)."""
+    return ForecastSettings(
+        horizon_weeks=int(get("forecast_horizon_weeks")), origin_step_weeks=int(get("forecast_origin_step_weeks")),
+        validation_origins=int(get("forecast_validation_origins")), test_origins=int(get("forecast_test_origins")),
+        max_training_rows=int(get("forecast_max_training_rows")), boosting_iterations=int(get("forecast_boosting_iterations")),
+        interval_level=float(get("forecast_interval_level")), seed=int(get("forecast_seed")),
+    )
+
+
+def backtest_table(weekly: pl.DataFrame, settings: ForecastSettings) -> pl.DataFrame:
+    """``ml_demand_forecast_evaluation`` alone (one degraded row when the history is too short)."""
+    panel = build_panel(weekly)
+    needed = SEASON + settings.horizon_weeks + settings.origin_step_weeks * (settings.validation_origins + settings.test_origins)
+    if panel.units.shape[0] == 0 or panel.units.shape[1] < needed:
+        return pl.DataFrame([{
+            "split": "test", "model": "seasonal_naive", "horizon_weeks": None, "n_origins": 0, "n_forecasts": 0,
+            "actual_units": None, "wape": None, "mase": None, "wape_vs_baseline": None, "is_selected": True,
+            "nb_dispersion": None, "status": "degraded",
+            "status_reason": f"{panel.units.shape[1]} complete weeks of sales history (need {needed} for the backtest)",
+        }], schema=EVALUATION_SCHEMA)
+    return backtest(panel, settings)[0]

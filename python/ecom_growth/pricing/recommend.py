@@ -168,3 +168,16 @@ def price_recommendations(
     }, strict=False)
     out = out.with_columns(pl.col(pl.Float64).fill_nan(None))
     return out.select([pl.col(c).cast(t) for c, t in RECOMMENDATION_SCHEMA.items()])
+
+
+def current_prices(weekly: pl.DataFrame, costs: pl.DataFrame, *, baseline_weeks: int) -> pl.DataFrame:
+    """Per product of the weekly panel: the regular (non-promotional) price of its latest such
+    week, its unit cost (null if missing) and the baseline: mean weekly units over its last
+    ``baseline_weeks`` non-promotional weeks (demand at the regular price)."""
+    regular = weekly.filter(~pl.col("is_promotion").fill_null(False)).sort("product_id", "week_start")
+    base = regular.group_by("product_id").agg(
+        pl.col("category").last(), pl.col("list_price").last().alias("current_price"),
+        pl.col("units").tail(baseline_weeks).mean().cast(pl.Float64).alias("baseline_weekly_units"),
+    )
+    costs = costs.select("product_id", pl.col("unit_cost").cast(pl.Float64))
+    return base.join(costs, on="product_id", how="left").sort("product_id")
