@@ -1,7 +1,7 @@
 """Margin-maximising price per product within the guard rails (max step, price endings, never
 below cost, evidence). See ecom_growth.pricing.recommend."""
 
-from ecom_growth.pricing.recommend import current_prices, price_recommendations
+from ecom_growth.pricing.recommend import current_prices, parse_int_list, price_recommendations
 
 
 def model(dbt, session):
@@ -15,7 +15,7 @@ def model(dbt, session):
         products,
         dbt.ref("ml_price_elasticity").pl(),
         max_step=float(dbt.config.get("pricing_max_step")),
-        price_endings_cents=[int(x) for x in dbt.config.get("pricing_price_endings_cents")],
+        price_endings_cents=parse_int_list(dbt.config.get("pricing_price_endings_cents")),
         min_price_changes=int(dbt.config.get("pricing_min_price_changes_product")),
         min_improvement=float(dbt.config.get("pricing_min_improvement")),
     )

@@ -181,3 +181,10 @@ def current_prices(weekly: pl.DataFrame, costs: pl.DataFrame, *, baseline_weeks:
     )
     costs = costs.select("product_id", pl.col("unit_cost").cast(pl.Float64))
     return base.join(costs, on="product_id", how="left").sort("product_id")
+
+
+def parse_int_list(value) -> list[int]:
+    """A list var as dbt hands it to a Python model (a list, or its rendered text '[9, 19]')."""
+    if isinstance(value, str):
+        value = [v for v in value.strip("[] ").split(",") if v.strip()]
+    return [int(v) for v in value]
