@@ -130,7 +130,9 @@ def fit_product_slopes(
             break
     residual_score = np.bincount(product, weights=(x_tilde * (y - mu)) ** 2, minlength=n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.sqrt(residual_score) / information
+        # the larger of the robust and the model-based (Poisson) error: a product with a handful
+        # of sales can show a tiny robust error by chance, and it would then escape shrinkage
+        se = np.maximum(np.sqrt(residual_score) / information, 1.0 / np.sqrt(information))
     varies = information > 1e-9
     return np.where(varies, beta, np.nan), np.where(varies, se, np.nan)
 
@@ -273,7 +275,10 @@ def _product_rows(per_product: pl.DataFrame, category: str, category_fit: tuple[
         own = (changes >= min_changes) & np.isfinite(slope) & np.isfinite(slope_se) & (slope_se > 0)
     tau2 = 0.0
     if own.sum() >= 3:
-        tau2 = max(0.0, float(np.var(slope[own]) - np.mean(slope_se[own] ** 2)))
+        # robust moments (median absolute deviation, median noise): a few wild slopes of thinly
+        # sold products must not inflate the between-product spread
+        spread = 1.4826 * float(np.median(np.abs(slope[own] - np.median(slope[own]))))
+        tau2 = max(0.0, spread**2 - float(np.median(slope_se[own] ** 2)))
     own_se = np.where(own, slope_se, 1.0)
     weight = np.where(own, tau2 / (tau2 + own_se**2), 0.0)
     estimate = np.where(own, beta_c + weight * (np.where(own, slope, 0.0) - beta_c), beta_c)
