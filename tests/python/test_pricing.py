@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 import pytest
+
 from ecom_growth.pricing.elasticity import fit_ppml_two_way, price_elasticities
 from ecom_growth.pricing.recommend import allowed_neighbours, price_recommendations
 

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import numpy as np
 import polars as pl
 import pytest
+
 from ecom_growth.simulator import PRICE_HISTORY_FILE, PRODUCT_COSTS_FILE, build_config, generate
 from ecom_growth.simulator.catalogue import _candidate_tables, build_catalogue
 from ecom_growth.simulator.taste import guided_search

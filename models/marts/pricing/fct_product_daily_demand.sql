@@ -63,7 +63,9 @@ select
     cast(sales.revenue / nullif(sales.units, 0) as double)                        as realised_unit_price,
     priced.is_promotion,
     coalesce(priced.valid_from_date = priced.demand_date, false)                  as has_price_change,
-    cast({{ dbt.datediff('priced.valid_from_date', 'priced.demand_date', 'day') }} as bigint) as days_since_price_change,
+    cast(
+        {{ dbt.datediff('priced.valid_from_date', 'priced.demand_date', 'day') }} as bigint
+    )                                                                             as days_since_price_change,
     cast(coalesce(browsing.views, 0) as bigint)                                   as views,
     cast(coalesce(browsing.add_to_carts, 0) as bigint)                            as add_to_carts
 from priced

@@ -18,7 +18,11 @@ products as (
         spells.product_id,
         cast({{ dbt.date_trunc('week', 'min(spells.valid_from_date)') }} as date) as first_week_start
     from {{ ref('int_product_price_spells') }} as spells
-    where spells.product_id in (select daily.product_id from {{ ref('fct_product_daily_demand') }} as daily where daily.units > 0)
+    where spells.product_id in (
+        select daily.product_id
+        from {{ ref('fct_product_daily_demand') }} as daily
+        where daily.units > 0
+    )
     group by 1
 ),
 
