@@ -195,10 +195,14 @@ def _candidate_tables(
     per_category = 2 * np.bincount(sorted_category, minlength=n_categories).astype(np.int64)
     guide_size = np.tile(per_category, blocks)
     guide_offset = np.concatenate([[0], np.cumsum(guide_size)[:-1]])
-    slot_key = np.repeat(np.arange(guide_size.size), guide_size)
-    slot = np.arange(slot_key.size) - guide_offset[slot_key]
-    low = slot_key + slot / guide_size[slot_key] - 1e-9
-    guide = np.searchsorted(flat, low, side="right").astype(np.int32)
+    # Every block has the same slot layout: build it once, search each block's own segment.
+    slot_category = np.repeat(np.arange(n_categories), per_category)
+    slot = np.arange(slot_category.size) - (np.cumsum(per_category) - per_category)[slot_category]
+    low = slot_category + slot / per_category[slot_category] - 1e-9
+    guide = np.empty(2 * n * blocks, dtype=np.int32)
+    for b in range(blocks):
+        segment = flat[b * n: (b + 1) * n] - b * n_categories
+        guide[b * 2 * n: (b + 1) * 2 * n] = b * n + np.searchsorted(segment, low, side="right")
     category_totals = np.bincount(category, weights=popularity, minlength=n_categories)
     mean_weight = totals / category_totals[:, None]
     return flat, guide, guide_offset, guide_size, mean_weight
