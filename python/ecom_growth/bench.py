@@ -69,6 +69,7 @@ DBT_STAGES = (
     ("dbt ml: churn fit + evaluation + calibration + scores", ["run", "-s", "path:models/ml/churn"]),
     ("dbt ml: CLV fit + predictions + evaluation", ["run", "-s", "path:models/ml/clv"]),
     ("dbt ml: segments", ["run", "-s", "path:models/ml/segments"]),
+    ("dbt ml: text sentiment + aspects + evaluation", ["run", "-s", "path:models/ml/text"]),
     ("dbt marts depending on ML (CLV, actions)", ["run", "-s", "path:models/ml+", "--exclude", "path:models/ml"]),
     ("dbt data + unit tests", ["test"]),
 )

@@ -587,8 +587,10 @@ def test_customer_summary_from_orders_by_hand():
     )
     out = customer_summary(orders, calibration_end=dt.date(2024, 1, 31), holdout_end=dt.date(2024, 2, 29))
     assert out.to_dicts() == [
-        {"customer_id": "a", "frequency": 1, "recency": 10.0, "T": 30.0, "monetary_value": 30.0, "holdout_purchases": 1, "holdout_revenue": 7.0},
-        {"customer_id": "b", "frequency": 0, "recency": 0.0, "T": 11.0, "monetary_value": None, "holdout_purchases": 0, "holdout_revenue": 0.0},
+        {"customer_id": "a", "frequency": 1, "recency": 10.0, "T": 30.0, "monetary_value": 30.0,
+         "holdout_purchases": 1, "holdout_revenue": 7.0},
+        {"customer_id": "b", "frequency": 0, "recency": 0.0, "T": 11.0, "monetary_value": None,
+         "holdout_purchases": 0, "holdout_revenue": 0.0},
     ]
     unmerged = customer_summary(orders, calibration_end=dt.datetime(2024, 1, 31), merge_same_day=False, time_unit_days=7.0)
     a = unmerged.filter(pl.col("customer_id") == "a").row(0, named=True)

@@ -34,13 +34,14 @@ import degenerate_data as shops  # noqa: E402
 
 # The project's defaults (dbt_project.yml vars clv_min_customers, clv_min_repeat_buyers).
 MINIMA = {"min_customers": 50, "min_repeat_buyers": 20}
+SCORING = {"gross_margin": 1.0, "next_order_probability": 0.5, "trusted_min_customers": 500, "trusted_min_repeat_buyers": 100}
 HORIZON = 365
 
 
 def _fit_and_score(tables: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     summary = shops.clv_summary(tables)
     parameters = fit_clv_models(summary, **MINIMA)
-    scored = score_clv(summary, parameters, horizon_days=HORIZON, discount_rate_annual=0.1)
+    scored = score_clv(summary, parameters, horizon_days=HORIZON, discount_rate_annual=0.1, **SCORING)
     return summary, parameters, scored
 
 
@@ -70,7 +71,7 @@ def test_constant_order_value_degrades_spend_only_and_uses_each_customers_own_va
     assert parameters.filter(pl.col("model") == "gamma_gamma")["estimate"].null_count() == 3  # not fitted
     assert scored["expected_average_order_value"].unique().to_list() == [25.0]
     assert scored["status"].unique().to_list() == ["degraded"]
-    assert scored["status_reason"][0].startswith("gamma_gamma: order values do not vary")
+    assert "gamma_gamma: order values do not vary" in scored["status_reason"][0]
     _assert_valid_predictions(scored)
 
 
@@ -87,7 +88,7 @@ def test_no_repeat_buyers_degrade_both_models_to_zero_purchases_at_the_populatio
     summary, parameters, scored = _fit_and_score(tables)
     assert _status(parameters, "bgnbd").reason.startswith("no customer made a repeat purchase (400 customers)")
     assert _status(parameters, "gamma_gamma").reason.startswith("no repeat buyer with a positive repeat order value")
-    assert parameters["estimate"].null_count() == 7
+    assert parameters["estimate"].null_count() == 15
     mean = float(tables["orders"]["order_total"].mean())
     assert scored["p_alive"].unique().to_list() == [1.0]
     assert scored["expected_purchases_365d"].unique().to_list() == [0.0]
@@ -111,7 +112,11 @@ def test_single_product_leaves_the_clv_models_ok():
     tables = shops.single_product()
     assert tables["products"].height == 1 and tables["order_items"]["product_id"].n_unique() == 1
     _, parameters, scored = _fit_and_score(tables)
-    assert parameters["status"].unique().to_list() == ["ok"]
+    # BG/NBD, MBG/NBD and Gamma-Gamma are fine; Pareto/NBD may not be (its dropout heterogeneity
+    # runs to a point mass here, s and beta -> infinity): it is then degraded and not selected.
+    statuses = dict(parameters.select("model", "status").unique().rows())
+    assert {m: statuses[m] for m in ("bgnbd", "mbgnbd", "gamma_gamma")} == {"bgnbd": "ok", "mbgnbd": "ok", "gamma_gamma": "ok"}
+    assert parameters.filter(pl.col("is_selected"))["status"].unique().to_list() == ["ok"]
     assert scored["status"].unique().to_list() == ["ok"] and scored["status_reason"].null_count() == scored.height
 
 
@@ -146,15 +151,15 @@ def test_the_holdout_evaluation_of_a_degraded_fit_measures_the_fallback():
         shops.completed_orders(tables)
         .filter(pl.col("ordered_at") > cutoff)
         .group_by("customer_id")
-        .agg(pl.len().cast(pl.Int64).alias("holdout_purchases"))
+        .agg(pl.len().cast(pl.Int64).alias("holdout_purchases"), pl.col("order_total").sum().alias("holdout_revenue"))
     )
     holdout_days = (shops.END - cutoff).total_seconds() / 86_400
     calibration = calibration.join(holdout, on="customer_id", how="left").with_columns(
-        pl.col("holdout_purchases").fill_null(0), pl.lit(holdout_days).alias("holdout_days")
+        pl.col("holdout_purchases").fill_null(0), pl.col("holdout_revenue").fill_null(0.0), pl.lit(holdout_days).alias("holdout_days")
     )
-    table = evaluate_clv_holdout(calibration, **MINIMA)
-    overall = table.row(8, named=True)
-    assert overall["status"] == "degraded" and overall["status_reason"].startswith("nobody appears to drop out")
+    table = evaluate_clv_holdout(calibration, **MINIMA, gross_margin=1.0)
+    overall = table.filter((pl.col("model") == "bgnbd") & (pl.col("bucket") == "all")).row(0, named=True)
+    assert overall["status"] == "degraded" and overall["status_reason"].startswith("bgnbd: nobody appears to drop out")
     # The fallback predicts the steady buyers' holdout purchases well (they are Poisson-like).
     assert abs(overall["relative_error"]) < 0.15
 
@@ -258,7 +263,7 @@ def test_fallback_clv_is_rate_times_discounted_days_times_order_value():
         pl.when(pl.col("customer_id") == "C00000").then(2).otherwise(pl.col("frequency")).alias("frequency"),
         pl.when(pl.col("customer_id") == "C00000").then(pl.col("t_days") / 2).otherwise(pl.col("recency_days")).alias("recency_days"),
     )
-    scored = score_clv(summary, parameters, horizon_days=HORIZON, discount_rate_annual=0.1)
+    scored = score_clv(summary, parameters, horizon_days=HORIZON, discount_rate_annual=0.1, **SCORING)
     row = scored.filter(pl.col("customer_id") == "C00000").row(0, named=True)
     first = summary.filter(pl.col("customer_id") == "C00000").row(0, named=True)
     rate = (2 + 1) / (first["t_days"] + summary["t_days"].sum() / 2)

@@ -1,6 +1,7 @@
 -- One row per customer with at least one completed order up to as_of: historical CLV (what the
 -- customer has been worth, decomposed as average order value x purchase frequency x lifespan)
--- beside the predicted CLV of the BG/NBD + Gamma-Gamma models (ml_clv_predictions) and a tier.
+-- beside the predicted CLV of the selected purchase model + Gamma-Gamma (ml_clv_predictions),
+-- total CLV, the expected next order date and a tier (a Klaviyo-style predictive profile).
 -- Serving layer: reads a mart and an ML table. A degraded CLV model still gives every customer
 -- a prediction (the documented fallback); status / status_reason say so.
 {%- set min_tenure_days = var('clv_min_tenure_days', 30) %}
@@ -57,6 +58,13 @@ scored as (
         predictions.expected_average_order_value,
         predictions.predicted_clv,
         predictions.horizon_days,
+        predictions.expected_purchases_horizon,
+        predictions.expected_days_to_next_order,
+        predictions.expected_next_order_at,
+        predictions.average_days_between_orders,
+        predictions.purchase_model,
+        predictions.gross_margin,
+        predictions.has_minimum_data,
         predictions.status                                                       as prediction_status,
         predictions.status_reason                                                as prediction_status_reason,
         -- Share of customers whose predicted CLV is >= this one's: ties share a tier.
@@ -91,6 +99,13 @@ select
     cast(predicted_clv as decimal(18, 2))                                        as predicted_clv,
     cast(horizon_days as bigint)                                                 as predicted_clv_horizon_days,
     cast(predicted_clv_top_share as double)                                      as predicted_clv_top_share,
+    cast(expected_purchases_horizon as double)                                   as predicted_orders_horizon,
+    cast(gross_margin * cast(historical_revenue as double) + predicted_clv as decimal(18, 2)) as total_clv,
+    cast(expected_next_order_at as timestamp)                                    as expected_next_order_at,
+    cast(expected_days_to_next_order as double)                                  as expected_days_to_next_order,
+    cast(average_days_between_orders as double)                                  as average_days_between_orders,
+    cast(purchase_model as varchar)                                              as purchase_model,
+    cast(has_minimum_data as boolean)                                            as has_minimum_data,
     cast(
         case
             when predicted_clv_top_share is null then null

@@ -5,8 +5,8 @@ Pareto/NBD model", Marketing Science 24(2). While alive a customer buys as a Poi
 with rate lambda ~ Gamma(shape=r, rate=alpha); right after every REPEAT purchase (not after
 the first one, which defines time 0) they drop out for good with probability
 p ~ Beta(a, b). A simulator that also lets customers drop out right after their first order
-generates data this likelihood does not describe (r comes out ~40% too low). Per customer we
-only need the summary
+generates data this likelihood does not describe (r comes out ~40% too low): that is MBG/NBD
+(``ecom_growth.clv.mbgnbd``, the same code with a shift). Per customer we only need the summary
 
 * ``x``   -- frequency: number of REPEAT purchases in the calibration period,
 * ``t_x`` -- recency: time from the first to the last purchase (0 when x = 0),
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import ClassVar, TypeVar
 
 import numpy as np
 import polars as pl
@@ -66,6 +67,11 @@ class BGNBDFit:
     n_customers: int
     converged: bool
 
+    # MBGNBDFit overrides these: the model's name in tables and whether a customer can also
+    # drop out right after the first purchase (1) or only after repeat purchases (0).
+    MODEL: ClassVar[str] = "bgnbd"
+    DROPOUT_AT_FIRST: ClassVar[int] = 0
+
     @property
     def params(self) -> np.ndarray:
         return np.array([self.r, self.alpha, self.a, self.b])
@@ -75,7 +81,7 @@ class BGNBDFit:
         n_customers, converged (one row per parameter; a null standard error means the
         Hessian was singular)."""
         return fit_frame(
-            "bgnbd",
+            self.MODEL,
             PARAMETER_NAMES,
             [self.r, self.alpha, self.a, self.b],
             [self.r_se, self.alpha_se, self.a_se, self.b_se],
@@ -85,7 +91,9 @@ class BGNBDFit:
         )
 
 
-def bgnbd_log_likelihood(params: object, x: object, t_x: object, T: object) -> np.ndarray:
+def bgnbd_log_likelihood(
+    params: object, x: object, t_x: object, T: object, *, dropout_at_first: int = 0
+) -> np.ndarray:
     """Per-customer BG/NBD log-likelihood, equation (6) of the paper, on the log scale.
 
     L = B(a, b+x)/B(a, b) * Gamma(r+x) alpha^r / Gamma(r) * (alpha+T)^-(r+x)
@@ -93,29 +101,25 @@ def bgnbd_log_likelihood(params: object, x: object, t_x: object, T: object) -> n
 
     The two terms are combined with logaddexp so nothing overflows for large x or T.
     ``params`` is (r, alpha, a, b); x, t_x, T broadcast against each other.
+    ``dropout_at_first=1`` gives the MBG/NBD likelihood (b -> b+1 in the beta terms and the
+    second term present for x = 0 too; see ``mbgnbd``).
     """
     r, alpha, a, b = (float(v) for v in np.asarray(params, dtype=np.float64))
     x = np.asarray(x, dtype=np.float64)
     t_x = np.asarray(t_x, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
-    common, term_T, term_tx = _log_terms(r, alpha, a, b, x, t_x, T)
-    return common + np.logaddexp(term_T, term_tx)
-
-
-def _log_terms(
-    r: float, alpha: float, a: float, b: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    has_repeat = x > 0
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
+    s = int(dropout_at_first)
+    has_term = (x > 0) | (s == 1)
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x + s) - betaln(a, b)
     term_T = -(r + x) * np.log(alpha + T)
-    # B(a+1, b+x-1) / B(a, b+x) = a / (b+x-1); only defined (and only present) when x > 0.
+    # B(a+1, b+x+s-1) / B(a, b+x+s) = a / (b+x+s-1); for BG/NBD only present when x > 0.
     with np.errstate(divide="ignore", invalid="ignore"):
         term_tx = np.where(
-            has_repeat,
-            np.log(a) - np.log(np.where(has_repeat, b + x - 1, 1.0)) - (r + x) * np.log(alpha + t_x),
+            has_term,
+            np.log(a) - np.log(np.where(has_term, b + x + s - 1, 1.0)) - (r + x) * np.log(alpha + t_x),
             -np.inf,
         )
-    return common, term_T, term_tx
+    return common + np.logaddexp(term_T, term_tx)
 
 
 @dataclass(frozen=True)
@@ -143,24 +147,24 @@ class _FitData:
         return cls(x, t_x, T, w, x_values, x_index.reshape(-1), x_weight)
 
 
-def _neg_ll_and_grad(log_params: np.ndarray, data: _FitData) -> tuple[float, np.ndarray]:
+def _neg_ll_and_grad(log_params: np.ndarray, data: _FitData, shift: int = 0) -> tuple[float, np.ndarray]:
     """Total weighted negative log-likelihood and its analytic gradient in log-parameters.
 
     ll = C(x) + log(e^u1 + e^u2) with C(x) the x-only terms, u1 = -(r+x) log(alpha+T) and
-    u2 = log(a/(b+x-1)) - (r+x) log(alpha+t_x) (absent for x = 0). The gradient of the log-sum
-    is the softmax mix w1 du1 + w2 du2.
+    u2 = log(a/(b+x+s-1)) - (r+x) log(alpha+t_x) (absent for x = 0 when s = 0). The gradient of
+    the log-sum is the softmax mix w1 du1 + w2 du2. ``shift`` s = 1 is MBG/NBD.
     """
     r, alpha, a, b = np.exp(log_params)
     xv, idx, wx, w = data.x_values, data.x_index, data.x_weight, data.w
     total_w = float(wx.sum())
-    has_repeat = xv > 0
+    has_repeat = (xv > 0) | (shift == 1)
     # Per distinct x.
-    common_x = gammaln(r + xv) - gammaln(r) + betaln(a, b + xv) - betaln(a, b)
-    b_x1 = np.where(has_repeat, b + xv - 1, 1.0)
+    common_x = gammaln(r + xv) - gammaln(r) + betaln(a, b + xv + shift) - betaln(a, b)
+    b_x1 = np.where(has_repeat, b + xv + shift - 1, 1.0)
     log_ratio_x = np.where(has_repeat, np.log(a) - np.log(b_x1), -np.inf)
     inv_b_x1 = np.where(has_repeat, 1.0 / b_x1, 0.0)
     psi_ab = digamma(a + b)
-    psi_abx = digamma(a + b + xv)
+    psi_abx = digamma(a + b + xv + shift)
     # Per customer.
     r_x = (r + xv)[idx]
     log_alpha_T = np.log(alpha + data.T)
@@ -182,7 +186,7 @@ def _neg_ll_and_grad(log_params: np.ndarray, data: _FitData) -> tuple[float, np.
     )
     w_w2 = float(np.dot(w, w2))
     d_a = float(np.dot(wx, psi_ab - psi_abx)) + w_w2 / a
-    d_b = float(np.dot(wx, digamma(b + xv) - psi_abx - digamma(b) + psi_ab)) - float(
+    d_b = float(np.dot(wx, digamma(b + xv + shift) - psi_abx - digamma(b) + psi_ab)) - float(
         np.dot(w, w2 * inv_b_x1[idx])
     )
     grad = -np.array([r * d_r, alpha * d_alpha, a * d_a, b * d_b])
@@ -245,7 +249,28 @@ def fit_bgnbd(
     recency > T, or when nobody made a repeat purchase (the rate and dropout are then not
     identified: the likelihood keeps increasing as alpha grows).
     """
-    what = "fit_bgnbd"
+    return fit_beta_geometric(
+        summary, BGNBDFit, frequency=frequency, recency=recency, T=T, weights=weights,
+        initial_params=initial_params, max_iter=max_iter,
+    )
+
+
+FitT = TypeVar("FitT", bound=BGNBDFit)
+
+
+def fit_beta_geometric(
+    summary: pl.DataFrame,
+    fit_class: type[FitT],
+    *,
+    frequency: str,
+    recency: str,
+    T: str,
+    weights: str | None,
+    initial_params: tuple[float, float, float, float] | None,
+    max_iter: int,
+) -> FitT:
+    """The maximum likelihood fit shared by BG/NBD and MBG/NBD (``fit_class`` says which)."""
+    what = f"fit_{fit_class.MODEL}"
     x, t_x, age, w = _summary_arrays(summary, frequency, recency, T, weights, what=what)
     total_weight = float(w.sum())
     if summary.height == 0 or total_weight <= 0:
@@ -253,10 +278,10 @@ def fit_bgnbd(
     if float(np.dot(w, x)) <= 0:
         raise ValueError(
             f"{what}: no customer made a repeat purchase (all {frequency} = 0); "
-            "BG/NBD parameters are not identified"
+            "the purchase rate and dropout are not identified"
         )
     x, t_x, age, w = _compress(x, t_x, age, w)
-    logger.info("fit_bgnbd: %d customers, %d distinct (x, t_x, T) rows", round(total_weight), len(x))
+    logger.info("%s: %d customers, %d distinct (x, t_x, T) rows", what, round(total_weight), len(x))
 
     if initial_params is None:
         # Start at r = 1 and the pooled purchase rate; a, b at a 25% dropout chance.
@@ -265,16 +290,17 @@ def fit_bgnbd(
     x0 = np.log(np.asarray(initial_params, dtype=np.float64))
 
     data = _FitData.build(x, t_x, age, w)
+    shift = fit_class.DROPOUT_AT_FIRST
     result = fit_log_params(
-        lambda th: _neg_ll_and_grad(th, data),
+        lambda th: _neg_ll_and_grad(th, data, shift),
         x0,
         total_weight,
         max_iter=max_iter,
-        model="BG/NBD",
+        model=fit_class.MODEL,
     )
     r, alpha, a, b = result.params
     r_se, alpha_se, a_se, b_se = result.standard_errors
-    return BGNBDFit(
+    return fit_class(
         r=float(r),
         alpha=float(alpha),
         a=float(a),
@@ -289,11 +315,12 @@ def fit_bgnbd(
     )
 
 
-def _params(fit: BGNBDFit | object) -> tuple[float, float, float, float]:
+def _params(fit: BGNBDFit | object) -> tuple[float, float, float, float, int]:
+    """(r, alpha, a, b, dropout_at_first); a bare parameter vector is BG/NBD."""
     if isinstance(fit, BGNBDFit):
-        return fit.r, fit.alpha, fit.a, fit.b
+        return fit.r, fit.alpha, fit.a, fit.b, fit.DROPOUT_AT_FIRST
     r, alpha, a, b = (float(v) for v in np.asarray(fit, dtype=np.float64))
-    return r, alpha, a, b
+    return r, alpha, a, b, 0
 
 
 def _checked_summary_arrays(
@@ -308,14 +335,15 @@ def _checked_summary_arrays(
 
 
 def _log_odds_dead(
-    r: float, alpha: float, a: float, b: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+    r: float, alpha: float, a: float, b: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, shift: int = 0
 ) -> np.ndarray:
-    """log[ a/(b+x-1) * ((alpha+T)/(alpha+t_x))^(r+x) ] for x > 0, -inf for x = 0."""
-    has_repeat = x > 0
+    """log[ a/(b+x+s-1) * ((alpha+T)/(alpha+t_x))^(r+x) ]; -inf (certainly alive) for x = 0
+    under BG/NBD (s = 0), where nobody drops out before a repeat purchase."""
+    has_repeat = (x > 0) | (shift == 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (
             np.log(a)
-            - np.log(np.where(has_repeat, b + x - 1, 1.0))
+            - np.log(np.where(has_repeat, b + x + shift - 1, 1.0))
             + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
         )
     return np.where(has_repeat, z, -np.inf)
@@ -328,9 +356,9 @@ def p_alive(fit: BGNBDFit | object, x: object, t_x: object, T: object) -> np.nda
     a customer can only drop out right after a purchase, and someone with no repeat purchase
     has not had the chance (a known quirk of the model, not a bug here).
     """
-    r, alpha, a, b = _params(fit)
+    r, alpha, a, b, s = _params(fit)
     x_arr, t_x_arr, T_arr = _checked_summary_arrays(x, t_x, T, what="p_alive")
-    return expit(-_log_odds_dead(r, alpha, a, b, x_arr, t_x_arr, T_arr))
+    return expit(-_log_odds_dead(r, alpha, a, b, x_arr, t_x_arr, T_arr, s))
 
 
 def _nudged_a(a: float) -> float:
@@ -353,18 +381,20 @@ def expected_purchases(
     (1-z)^(r+x) 2F1(r+x, b+x; c; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; c; z) with c = a+b+x-1,
     whose upper parameters stay small: the naive form reaches 1e200 for heavy buyers and
     overflows beyond that, the transformed one stays near 1. ``t`` broadcasts with x, t_x, T.
+    MBG/NBD (Batislam et al. 2007, eq. 14) is the same with b + 1 in place of b in c, the
+    2F1 and the odds of being dead (which then apply to x = 0 too).
     """
-    r, alpha, a, b = _params(fit)
+    r, alpha, a, b, s = _params(fit)
     a = _nudged_a(a)
     x_arr, t_x_arr, T_arr = _checked_summary_arrays(x, t_x, T, what="expected_purchases")
     t_arr = as_float_array(t, name="expected_purchases: t")
     if np.any(t_arr < 0):
         raise ValueError("expected_purchases: t must be >= 0")
     z = t_arr / (alpha + T_arr + t_arr)
-    c = a + b + x_arr - 1
-    tail = np.power(1 - z, a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z)
+    c = a + b + x_arr - 1 + s
+    tail = np.power(1 - z, a - 1) * hyp2f1(a + b - 1 + s - r, a - 1, c, z)
     conditional_on_alive = c / (a - 1) * (1 - tail)
-    alive = expit(-_log_odds_dead(r, alpha, a, b, x_arr, t_x_arr, T_arr))
+    alive = expit(-_log_odds_dead(r, alpha, a, b, x_arr, t_x_arr, T_arr, s))
     # Clip the last-bit rounding of 1 - tail at t -> 0; an expected count is never negative.
     return np.maximum(conditional_on_alive * alive, 0.0)
 
@@ -380,3 +410,42 @@ def expected_purchases_new_customer(fit: BGNBDFit | object, t: object) -> np.nda
     t_arr = as_float_array(t, name="expected_purchases_new_customer: t")
     zeros = np.zeros_like(t_arr)
     return expected_purchases(fit, t_arr, zeros, zeros, zeros)
+
+
+def probability_of_purchase_within(fit: BGNBDFit | object, t: object, x: object, t_x: object, T: object) -> np.ndarray:
+    """P(at least one purchase in (T, T+t] | x, t_x, T) = p_alive x [1 - ((alpha+T)/(alpha+T+t))^(r+x)].
+
+    A customer alive at T buys at rate lambda, whose posterior given the history and being
+    alive is Gamma(r+x, alpha+T); BG/NBD and MBG/NBD only let a customer drop out right after
+    a purchase, so the first future purchase is not cut short by dropout.
+    """
+    r, alpha, _, _, _ = _params(fit)
+    x_arr, t_x_arr, T_arr = _checked_summary_arrays(x, t_x, T, what="probability_of_purchase_within")
+    t_arr = as_float_array(t, name="probability_of_purchase_within: t")
+    no_purchase_if_alive = np.exp(-(r + x_arr) * (np.log(alpha + T_arr + t_arr) - np.log(alpha + T_arr)))
+    return p_alive(fit, x_arr, t_x_arr, T_arr) * (1 - no_purchase_if_alive)
+
+
+def time_to_next_purchase(
+    fit: BGNBDFit | object, x: object, t_x: object, T: object, *, probability: float
+) -> np.ndarray:
+    """Time after T at which P(at least one purchase) reaches ``probability``; NaN when it never
+    does, i.e. when p_alive <= probability (the limit of that probability as t grows).
+
+    Inverts ``probability_of_purchase_within``: t = (alpha+T) [(1 - probability/p_alive)^(-1/(r+x)) - 1].
+    """
+    r, alpha, _, _, _ = _params(fit)
+    x_arr, t_x_arr, T_arr = _checked_summary_arrays(x, t_x, T, what="time_to_next_purchase")
+    return time_to_probability(p_alive(fit, x_arr, t_x_arr, T_arr), r + x_arr, alpha + T_arr, probability=probability)
+
+
+def time_to_probability(alive: np.ndarray, shape: np.ndarray, rate: np.ndarray, *, probability: float) -> np.ndarray:
+    """Solve alive x [1 - (rate/(rate+t))^shape] = probability for t (a Gamma(shape, rate)
+    posterior of the purchase rate); NaN where alive <= probability (never reached)."""
+    if not 0 < probability < 1:
+        raise ValueError("time_to_next_purchase: probability must be in (0, 1)")
+    reachable = alive > probability
+    with np.errstate(divide="ignore", invalid="ignore"):
+        remaining = np.where(reachable, 1 - probability / np.where(reachable, alive, 1.0), 1.0)
+        t = rate * np.expm1(-np.log(remaining) / shape)
+    return np.where(reachable, t, np.nan)

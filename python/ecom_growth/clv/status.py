@@ -34,6 +34,8 @@ from ecom_growth.clv.bgnbd import PARAMETER_NAMES as BGNBD_PARAMETERS
 from ecom_growth.clv.bgnbd import BGNBDFit
 from ecom_growth.clv.gamma_gamma import PARAMETER_NAMES as GAMMA_GAMMA_PARAMETERS
 from ecom_growth.clv.gamma_gamma import GammaGammaFit
+from ecom_growth.clv.pareto_nbd import PARAMETER_NAMES as PARETO_PARAMETERS
+from ecom_growth.clv.pareto_nbd import ParetoNBDFit
 
 OK = "ok"
 DEGRADED = "degraded"
@@ -160,6 +162,14 @@ def bgnbd_fit_problem(fit: BGNBDFit) -> str | None:
         )
     se = np.array([fit.r_se, fit.alpha_se, fit.a_se, fit.b_se])
     return _fit_problem(BGNBD_PARAMETERS, fit.params, se, fit.converged)
+
+
+def purchase_fit_problem(fit: BGNBDFit | ParetoNBDFit) -> str | None:
+    """Why a purchase model's fit (BG/NBD, MBG/NBD or Pareto/NBD) should not be used, or None.
+    Pareto/NBD: nobody dying shows up as s -> 0 or beta -> infinity, caught by the box check."""
+    if isinstance(fit, ParetoNBDFit):
+        return _fit_problem(PARETO_PARAMETERS, fit.params, fit.standard_errors, fit.converged)
+    return bgnbd_fit_problem(fit)
 
 
 def gamma_gamma_fit_problem(fit: GammaGammaFit) -> str | None:

@@ -17,6 +17,7 @@ from ecom_growth.simulator.core import (
     TRUTH_CUSTOMERS_FILE,
     TRUTH_FILE,
     TRUTH_PRICES_FILE,
+    TRUTH_REVIEWS_FILE,
     generate,
     simulate,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "TRUTH_CUSTOMERS_FILE",
     "TRUTH_FILE",
     "TRUTH_PRICES_FILE",
+    "TRUTH_REVIEWS_FILE",
     "UNPARSEABLE_COLUMN",
     "SimulationConfig",
     "build_config",

@@ -225,6 +225,22 @@ class ReviewConfig:
     probability_per_completed_line: float = 0.10
     delay_min_days: float = 1.0
     delay_mean_extra_days: float = 6.0
+    # Text and the beyond-rating effect (reviews.py documents the process).
+    late_delivery_probability: float = 0.12
+    service_problem_probability: float = 0.05
+    rating_shift_late_delivery: float = -0.5
+    rating_shift_service_problem: float = -0.7
+    aspect_noise_sd: float = 0.5
+    neutral_band: float = 0.45
+    mention_quality: float = 0.85
+    mention_value: float = 0.35
+    mention_delivery_ok: float = 0.3
+    mention_service_ok: float = 0.04
+    mention_problem: float = 0.9
+    mention_size_fit: float = 0.5
+    emoji_probability: float = 0.12
+    quit_probability_delivery_complaint: float = 0.25
+    quit_probability_service_complaint: float = 0.35
 
 
 @dataclass(frozen=True)
@@ -324,5 +340,7 @@ def build_config(
             prices=dataclasses.replace(config.prices, beta_price=0.0,
                                        elasticities=tuple(0.0 for _ in config.prices.elasticities)),
             experiment=dataclasses.replace(config.experiment, relative_lift=0.0),
+            reviews=dataclasses.replace(config.reviews, quit_probability_delivery_complaint=0.0,
+                                        quit_probability_service_complaint=0.0),
         )
     return config

@@ -70,7 +70,15 @@ from ecom_growth.simulator.purchases import (
     draw_traits,
     period_orders,
 )
-from ecom_growth.simulator.reviews import period_reviews, review_templates
+from ecom_growth.simulator.reviews import (
+    ASPECTS,
+    LANGUAGES,
+    NOT_MENTIONED,
+    SENTIMENT_LABELS,
+    period_reviews,
+    render_texts,
+    review_sentiment,
+)
 from ecom_growth.simulator.streams import (
     EMAILS,
     LATENT,
@@ -101,6 +109,14 @@ log = logging.getLogger(__name__)
 TRUTH_FILE = "_truth.json"
 TRUTH_CUSTOMERS_FILE = "_truth_customers.parquet"
 TRUTH_PRICES_FILE = "_truth_prices.parquet"
+TRUTH_REVIEWS_FILE = "_truth_reviews.parquet"
+TRUTH_REVIEWS_SCHEMA = pa.schema([
+    ("review_id", pa.string()),
+    ("language", pa.string()),
+    ("sentiment", pa.string()),
+    *[(f"polarity_{a}", pa.int8()) for a in ASPECTS],
+    ("is_complaint_quit", pa.bool_()),
+])
 TRUTH_PRODUCTS_FILE = "_truth_products.parquet"
 PRICE_HISTORY_FILE = "price_history.parquet"
 PRODUCT_COSTS_FILE = "product_costs.parquet"
@@ -184,6 +200,7 @@ class _Sinks:
 
     writers: dict[str, TableWriter]
     truth_customers: TableWriter
+    truth_reviews: TableWriter
     pool: DirtyPool
     dirty_rng: np.random.Generator
     realised: Realised
@@ -231,6 +248,7 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
         writers=writers,
         truth_customers=TableWriter(out / TRUTH_CUSTOMERS_FILE, TRUTH_CUSTOMERS_SCHEMA.append(
             pa.field("taste_factors", pa.list_(pa.float32(), k))), background),
+        truth_reviews=TableWriter(out / TRUTH_REVIEWS_FILE, TRUTH_REVIEWS_SCHEMA, background),
         pool=DirtyPool(config.dirty_rate),
         dirty_rng=np.random.default_rng(dirty_seed),
         realised=Realised(len(config.channels)),
@@ -283,6 +301,7 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
             if name != "events":
                 background.submit(writer.finish)
         background.submit(sinks.truth_customers.finish)
+        background.submit(sinks.truth_reviews.finish)
         history = price_history_table(catalogue, window)
         planted = truth_products_table(catalogue)
         # price_history and product_costs: optional raw tables of the pricing contract (clean
@@ -297,14 +316,14 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
     except BaseException:
         background.close(raise_errors=False)
         events_background.close(raise_errors=False)
-        for writer in [*writers.values(), sinks.truth_customers]:
+        for writer in [*writers.values(), sinks.truth_customers, sinks.truth_reviews]:
             writer.abort()
         raise
 
     files = {t: f"{t}.parquet" for t in TABLES}
     files.update({"truth_customers": TRUTH_CUSTOMERS_FILE, "truth_prices": TRUTH_PRICES_FILE,
-                  "truth_products": TRUTH_PRODUCTS_FILE, "price_history": PRICE_HISTORY_FILE,
-                  "product_costs": PRODUCT_COSTS_FILE})
+                  "truth_products": TRUTH_PRODUCTS_FILE, "truth_reviews": TRUTH_REVIEWS_FILE,
+                  "price_history": PRICE_HISTORY_FILE, "product_costs": PRODUCT_COSTS_FILE})
     truth = build_truth(config, window, shared.experiment, sinks.realised, raw_rows, clean_rows, dirty, files,
                         choice_model_truth(config, catalogue))
     text = json.dumps(truth, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
@@ -324,8 +343,11 @@ class _ChunkRun:
     discount_cents: np.ndarray  # per order
     events: dict[str, np.ndarray]  # customer, session (chunk-wide), kind, product, at_us
     session_anchor_us: np.ndarray  # per chunk-wide session
-    reviews: dict[str, np.ndarray]  # customer, product, rating, template, created_days
+    reviews: dict[str, np.ndarray]  # customer, product, rating, language, polarity, pieces, created_days, quits
     death_days: np.ndarray
+
+
+REVIEW_KEYS = ("customer", "product", "rating", "language", "polarity", "pieces", "created_days", "quits")
 
 
 def _concat(parts: list[dict[str, np.ndarray]], keys: tuple[str, ...], dtypes: tuple) -> dict[str, np.ndarray]:
@@ -345,6 +367,7 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
     n = signup_days.size
     life = Lifecycle.start(n)
     favourites = Favourites.empty(n)
+    quit_days = np.full(n, np.inf)  # complaint-driven quitting (reviews.py): no order from then on
     orders, lines, discounts, events, reviews, anchors = [], [], [], [], [], []
     n_orders = n_sessions = 0
     for period in range(shared.periods):
@@ -354,12 +377,18 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
             continue
         rng = stream(config.seed, PERIOD, chunk, period)
         placed = period_orders(rng, config, clock, traits, conversion, life, lo, hi, n_active)
+        placed = placed.take(np.flatnonzero(placed.days < quit_days[placed.customer]))
+        quit = np.isfinite(quit_days)  # quitting is a death (period_orders may have set a later one)
+        life.death_days[quit] = np.fmin(life.death_days[quit], quit_days[quit])
         baskets = draw_baskets(rng, config, window, catalogue, factors, mix, placed, favourites)
         session_events = period_events(
             rng, config, window, clock, catalogue, factors, mix, signup_days[:n_active], channel, traits, conversion,
             life, placed, baskets, lo, hi,
         )
-        reviewed = period_reviews(rng, config, placed, baskets.lines, traits.satisfaction, country)
+        reviewed = period_reviews(rng, config, placed, baskets.lines, traits.satisfaction, country,
+                                  catalogue.category, catalogue.category_names)
+        quitting = reviewed.customer[reviewed.quits]
+        np.minimum.at(quit_days, quitting, np.maximum(reviewed.created_days[reviewed.quits], hi))
         b = baskets.lines
         orders.append(placed)
         discounts.append(baskets.discount_cents)
@@ -367,7 +396,8 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
         events.append({"customer": session_events.customer, "session": session_events.session + n_sessions,
                        "kind": session_events.kind, "product": session_events.product, "at_us": session_events.at_us})
         reviews.append({"customer": reviewed.customer, "product": reviewed.product, "rating": reviewed.rating,
-                        "template": reviewed.template, "created_days": reviewed.created_days})
+                        "language": reviewed.language, "polarity": reviewed.polarity, "pieces": reviewed.pieces,
+                        "created_days": reviewed.created_days, "quits": reviewed.quits})
         anchors.append(session_events.session_anchor_us)
         n_orders += placed.customer.size
         n_sessions += session_events.session_anchor_us.size
@@ -379,8 +409,7 @@ def _run_periods(shared: _Shared, chunk: int, signup_days: np.ndarray, channel: 
         events=_concat(events, ("customer", "session", "kind", "product", "at_us"),
                        (np.int32, np.int64, np.int8, np.int32, np.int64)),
         session_anchor_us=np.concatenate(anchors) if anchors else np.zeros(0, np.int64),
-        reviews=_concat(reviews, ("customer", "product", "rating", "template", "created_days"),
-                        (np.int64, np.int64, np.int32, np.int64, np.float64)),
+        reviews=_concat(reviews, REVIEW_KEYS, (np.int64, np.int64, np.int32, np.int8, np.int8, np.int64, np.float64, bool)),
         death_days=life.death_days,
     )
 
@@ -505,15 +534,26 @@ def _simulate_chunk(shared: _Shared, sinks: _Sinks, chunk: int, lo: int, hi: int
     review_numbers = composite_numbers(lo + rv["customer"][inside], rank_in_groups(rv["customer"][inside]), 4, "reviews")
     by_time = np.lexsort((review_numbers, rv["created_days"][inside]))
     inside, review_numbers = inside[by_time], review_numbers[by_time]
-    labels, _, _ = review_templates()
+    review_ids = FixedWidthIds("R", review_numbers, 12).array
+    language = rv["language"][inside]
+    polarity = rv["polarity"].reshape(-1, len(ASPECTS))[inside]
     reviews_table = pa.table({
-        "review_id": FixedWidthIds("R", review_numbers, 12).array,
+        "review_id": review_ids,
         "customer_id": customer_ids.take(rv["customer"][inside]),
         "product_id": product_ids.take(rv["product"][inside]),
         "rating": pa.array(rv["rating"][inside], type=pa.int32()),
-        "review_text": take_strings(labels, rv["template"][inside]),
+        "review_text": render_texts(rv["pieces"].reshape(-1, len(ASPECTS) + 1)[inside], language),
         "created_at": pa.array(window.to_us(rv["created_days"][inside]), type=pa.timestamp("us")),
     })
+
+    sinks.truth_reviews.write(pa.table({
+        "review_id": review_ids,
+        "language": take_strings(LANGUAGES, language),
+        "sentiment": take_strings(SENTIMENT_LABELS, review_sentiment(polarity) + 1),
+        **{f"polarity_{a}": pa.array(polarity[:, j], type=pa.int8(), mask=polarity[:, j] == NOT_MENTIONED)
+           for j, a in enumerate(ASPECTS)},
+        "is_complaint_quit": pa.array(rv["quits"][inside]),
+    }, schema=TRUTH_REVIEWS_SCHEMA))
 
     customers = customers_table(stream(config.seed, EMAILS, chunk), config, window, number, customer_ids.array,
                                 signup_days[:n], channel, country)

@@ -146,7 +146,9 @@ def _set(table: pa.Table, column: str, values: pa.Array) -> pa.Table:
 def _future(rng: np.random.Generator, n: int, type_: pa.DataType) -> pa.Array:
     us = FUTURE_START_US + (rng.random(n) * 365 * US_PER_DAY).astype(np.int64)
     if pa.types.is_date(type_):
-        return pa.array((us // US_PER_DAY).astype(np.int32), type=pa.date32())
+        # Distinct days: two future rows of one (channel, spend) on the same day would be duplicates too.
+        days = FUTURE_START_US // US_PER_DAY + rng.permutation(max(365, n))[:n]
+        return pa.array(days.astype(np.int32), type=pa.date32())
     return pa.array(us, type=pa.timestamp("us"))
 
 

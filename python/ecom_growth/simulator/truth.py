@@ -18,6 +18,7 @@ from ecom_growth.simulator.catalogue import Catalogue
 from ecom_growth.simulator.config import SimulationConfig
 from ecom_growth.simulator.experiments import ExperimentWindow
 from ecom_growth.simulator.ids import take_strings
+from ecom_growth.simulator.reviews import REVIEW_PROCESS
 from ecom_growth.simulator.streams import PERIOD_DAYS
 from ecom_growth.simulator.timeline import Window
 
@@ -294,7 +295,7 @@ def build_truth(
                          "1 + Poisson(browse_focus_mean) focused products and adds each to the cart with the "
                          "channel's add_to_cart_probability",
         },
-        "reviews": dataclasses.asdict(config.reviews),
+        "reviews": {**dataclasses.asdict(config.reviews), "describes": REVIEW_PROCESS},
         "experiments": experiments,
         "realised": {
             "customers": int(realised.signups.sum()),

@@ -1,0 +1,99 @@
+"""ml_review_sentiment: one row per review with its sentiment and its aspects.
+
+The sentiment model is fitted once, on the reviews written up to ``holdout_days`` before
+``as_of`` (their star ratings are the weak labels), and scores every review; the reviews after
+the cutoff are the time-based holdout of ml_text_model_evaluation, so the evaluation measures
+exactly the model that scores. Reviews after ``as_of`` (a backtest) are left out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+from ecom_growth.text.aspects import review_aspects
+from ecom_growth.text.lexicon import lexicon_polarity
+from ecom_growth.text.sentiment import (
+    SENTIMENT_LABELS,
+    fit_sentiment,
+    label_from_probabilities,
+    rating_score,
+    weak_labels,
+)
+
+REVIEW_COLUMNS = ("review_id", "customer_id", "product_id", "category", "rating", "review_text", "created_at")
+ASPECT_STRUCT = pl.List(pl.Struct({"aspect": pl.String, "polarity": pl.Int8, "aspect_score": pl.Float64}))
+
+
+def review_language(texts: pl.Series) -> pl.Series:
+    """'zh' when the text contains a Han character, else 'en'."""
+    return pl.select(pl.when(texts.fill_null("").str.contains(r"\p{Han}")).then(pl.lit("zh")).otherwise(pl.lit("en"))
+                     .alias("language")).to_series()
+
+
+def review_sentiment_table(
+    reviews: pl.DataFrame, *, as_of: datetime, holdout_days: int, ngram_max: int, max_features: int,
+    regularization_c: float, min_training_reviews: int, max_training_reviews: int, random_state: int,
+) -> pl.DataFrame:
+    """Sentiment score in [-1, 1], label, class probabilities and aspects of every review up to ``as_of``.
+
+    Training reviews above ``max_training_reviews`` are subsampled (fixed seed); ``training_reviews``
+    records how many were used. Degraded (too few or one-sided training ratings): score and label from the star rating,
+    aspect polarity from the lexicon alone (0 where it finds nothing).
+    """
+    reviews = reviews.select(REVIEW_COLUMNS).filter(pl.col("created_at") <= as_of).sort("review_id")
+    cutoff = as_of - timedelta(days=holdout_days)
+    reviews = reviews.with_columns(
+        review_language(reviews["review_text"]),
+        weak_labels(reviews["rating"]).alias("weak_label"),
+        (pl.col("created_at") > cutoff).alias("is_holdout"),
+    )
+    train = reviews.filter(~pl.col("is_holdout"))
+    if train.height > max_training_reviews:  # the text signal saturates; keeps 1M customers in budget
+        train = train.sample(max_training_reviews, seed=random_state)
+    model = fit_sentiment(train["review_text"], train["weak_label"], ngram_max=ngram_max, max_features=max_features,
+                          regularization_c=regularization_c, min_training_reviews=min_training_reviews,
+                          random_state=random_state)
+    if model.pipeline is not None:
+        proba = model.probabilities(reviews["review_text"])
+        score, label = proba[:, 2] - proba[:, 0], label_from_probabilities(proba)
+
+        def clause_polarity(clauses: pl.Series) -> pl.Series:
+            # The model only reads the (few) clauses without any lexicon word.
+            polarity = lexicon_polarity(clauses).to_numpy().astype(np.float64)
+            unknown = np.flatnonzero(np.isnan(polarity))
+            if unknown.size:
+                polarity[unknown] = model.probabilities(clauses.gather(unknown)).argmax(axis=1) - 1
+            return pl.Series(polarity, dtype=pl.Int8)
+    else:
+        proba = np.full((reviews.height, 3), np.nan)
+        score, label = rating_score(reviews["rating"]), reviews["weak_label"].to_numpy()
+
+        def clause_polarity(clauses: pl.Series) -> pl.Series:
+            return lexicon_polarity(clauses).fill_null(0)
+
+    aspects = (
+        review_aspects(reviews.select("review_id", "review_text"), clause_polarity)
+        .group_by("review_id", maintain_order=True)
+        .agg(pl.struct("aspect", "polarity", "aspect_score").alias("aspects"))
+    )
+    status = "ok" if model.reason is None else "degraded"
+    return (
+        reviews.with_columns(
+            pl.Series("sentiment_score", score, dtype=pl.Float64),
+            pl.Series("sentiment_label", label, dtype=pl.String),
+            *[pl.Series(f"probability_{name}", proba[:, i], dtype=pl.Float64, nan_to_null=True)
+              for i, name in enumerate(SENTIMENT_LABELS)],
+        )
+        .join(aspects, on="review_id", how="left")
+        .with_columns(
+            pl.col("aspects").fill_null(pl.lit([], dtype=ASPECT_STRUCT)).cast(ASPECT_STRUCT),
+            pl.lit(model.name).alias("model"),
+            pl.lit(model.training_reviews, dtype=pl.Int64).alias("training_reviews"),
+            pl.lit(status).alias("status"),
+            pl.lit(model.reason, dtype=pl.String).alias("status_reason"),
+        )
+        .drop("review_text")
+    )
