@@ -70,6 +70,7 @@ DBT_STAGES = (
     ("dbt ml: CLV fit + predictions + evaluation", ["run", "-s", "path:models/ml/clv"]),
     ("dbt ml: segments", ["run", "-s", "path:models/ml/segments"]),
     ("dbt ml: text sentiment + aspects + evaluation", ["run", "-s", "path:models/ml/text"]),
+    ("dbt ml: pricing elasticity + forecast backtest + forecast + recommendations", ["run", "-s", "path:models/ml/pricing"]),
     ("dbt marts depending on ML (CLV, actions)", ["run", "-s", "path:models/ml+", "--exclude", "path:models/ml"]),
     ("dbt data + unit tests", ["test"]),
 )

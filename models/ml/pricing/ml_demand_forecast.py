@@ -16,6 +16,7 @@ def model(dbt, session):
         "forecast_boosting_iterations": dbt.config.get("forecast_boosting_iterations"),
         "forecast_interval_level": dbt.config.get("forecast_interval_level"),
         "forecast_seed": dbt.config.get("forecast_seed"),
+        "forecast_trailing_mean_weeks": dbt.config.get("forecast_trailing_mean_weeks"),
     }
     return demand_forecast(dbt.ref("fct_product_weekly_demand").pl(), dbt.ref("ml_demand_forecast_evaluation").pl(),
                            settings_from_vars(values.get))

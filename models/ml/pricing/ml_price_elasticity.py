@@ -13,4 +13,5 @@ def model(dbt, session):
         confidence_level=float(dbt.config.get("pricing_confidence_level")),
         max_iterations=int(dbt.config.get("pricing_ppml_max_iterations")),
         tolerance=float(dbt.config.get("pricing_ppml_tolerance")),
+        block_weeks=int(dbt.config.get("pricing_elasticity_block_weeks")),
     )

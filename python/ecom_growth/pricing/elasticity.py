@@ -1,15 +1,23 @@
 """Own-price elasticity of demand: Poisson pseudo-maximum likelihood (PPML) with fixed effects.
 
-Model, per category: E[units_it] = exp(a_i + g_t + beta log price_it) on a product x week panel
-(a_i product effects, g_t week effects within the category, i.e. category x week effects, which
-also absorb seasonality and the category's demand shocks). PPML is consistent for beta whenever
-the conditional mean is right, whatever the distribution of units, keeps zero-sale weeks and is
-the standard estimator for constant-elasticity demand with count data.
+Model, per category: E[units_it] = exp(a_i,b(t) + g_t + beta log price_it) on a product x week
+panel. g_t are week effects within the category (category x week effects: seasonality, trend and
+the category's demand shocks). a_i,b are product x block effects, one level per product and
+``block_weeks``-week block (counted back from the latest week): a product's demand level may
+drift slowly, and the drift is often caused by its own past prices (a price cut wins first-time
+buyers who come back later at whatever the price is then; shops call it a loyal base). With one
+level per product the current-price slope would also absorb that slow, price-driven drift and
+overstate the response to the current price; with one level per block beta is identified from
+price changes within a block, i.e. the short-run (within-quarter) response, which is what a
+price recommendation is evaluated on week by week. PPML is consistent for beta whenever the
+conditional mean is right, whatever the distribution of units, keeps zero-sale weeks, and the
+Poisson fixed-effects estimator has no incidental-parameter bias in the slope.
 
-The fixed effects are concentrated out exactly (given beta and the week effects the product
-effects have a closed form, and vice versa), so the fit is a few vectorised passes over the panel
-and never builds a dummy matrix. Standard errors are clustered by product (sandwich on the
-FE-partialled regressor), so serial correlation of a product's weeks does not shrink them.
+The fixed effects are concentrated out exactly (given beta and the week effects the level
+effects have a closed form, and vice versa), so the fit is a few vectorised passes over the
+panel and never builds a dummy matrix. Standard errors are clustered by product (sandwich on the
+FE-partialled regressor, with the G / (G - 1) small-sample factor), so serial correlation of a
+product's weeks, across its blocks too, and overdispersion do not shrink them.
 """
 
 from __future__ import annotations
@@ -48,14 +56,15 @@ def _partial_out(x: np.ndarray, weights: np.ndarray, product: np.ndarray, week: 
 
 def fit_ppml_two_way(
     units: np.ndarray, log_price: np.ndarray, product: np.ndarray, week: np.ndarray,
-    max_iterations: int, tolerance: float,
+    max_iterations: int, tolerance: float, *, cluster: np.ndarray,
 ) -> PpmlFit:
-    """PPML of ``units`` on ``log_price`` with product and week fixed effects.
+    """PPML of ``units`` on ``log_price`` with level (``product``) and week fixed effects.
 
-    ``product`` and ``week`` are dense integer codes (0..n-1). Products or weeks without any
-    units carry no information about beta (their effect goes to minus infinity) and should be
-    dropped by the caller; the fit still runs but ignores them. Returns beta = nan when the
-    price does not vary within products.
+    ``product`` (the level effects: products, or product x block), ``week`` and ``cluster``
+    (the standard errors' clusters, e.g. products when ``product`` is product x block) are dense
+    integer codes (0..n-1). Levels or weeks without any units carry no information about beta
+    (their effect goes to minus infinity); the fit runs but ignores them. Returns beta = nan
+    when the price does not vary within levels. ``n_products`` counts the clusters.
     """
     units = np.asarray(units, dtype=np.float64)
     x = np.asarray(log_price, dtype=np.float64)
@@ -96,31 +105,35 @@ def fit_ppml_two_way(
     mu = np.exp(a[product] + g[week] + beta * x)
     x_tilde = _partial_out(x, mu, product, week, n_products, n_weeks, sweeps=50)
     information = float(np.sum(mu * x_tilde * x_tilde))
-    score_by_product = np.bincount(product, weights=x_tilde * (units - mu), minlength=n_products)
-    variance = float(np.sum(score_by_product**2)) / information**2
-    return PpmlFit(beta, float(np.sqrt(variance)), int(units.size), n_products, n_weeks, iteration, converged)
+    score_by_cluster = np.bincount(cluster, weights=x_tilde * (units - mu))
+    n_clusters = int(np.count_nonzero(np.bincount(cluster)))
+    correction = n_clusters / (n_clusters - 1.0) if n_clusters > 1 else float("nan")
+    variance = correction * float(np.sum(score_by_cluster**2)) / information**2
+    return PpmlFit(beta, float(np.sqrt(variance)), int(units.size), n_clusters, n_weeks, iteration, converged)
 
 
 def fit_product_slopes(
-    units: np.ndarray, log_price: np.ndarray, product: np.ndarray, offset: np.ndarray, iterations: int,
+    units: np.ndarray, log_price: np.ndarray, product: np.ndarray, level: np.ndarray, offset: np.ndarray,
+    iterations: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-product Poisson slope of ``units`` on ``log_price`` with a product intercept and a
-    fixed ``offset`` (the category's week effects), all products at once by Newton steps on
-    the concentrated likelihood. Returns (slope, robust standard error) per product code;
-    nan where the product's price does not vary."""
-    n = int(product.max()) + 1
+    """Per-product Poisson slope of ``units`` on ``log_price`` with ``level`` intercepts (the
+    category fit's level effects: product x block codes nested in ``product``) and a fixed
+    ``offset`` (the category's week effects), all products at once by Newton steps on the
+    concentrated likelihood. Returns (slope, robust standard error) per product code; nan
+    where the product's price does not vary within its levels."""
+    n, n_levels = int(product.max()) + 1, int(level.max()) + 1
     x = np.asarray(log_price, dtype=np.float64)
     y = np.asarray(units, dtype=np.float64)
+    y_level = np.bincount(level, weights=y, minlength=n_levels)
     beta = np.zeros(n)
-    x_tilde = np.zeros_like(x)
+    x_tilde = mu = np.zeros_like(x)
     information = np.zeros(n)
     for _ in range(iterations):
         eta = offset + beta[product] * x
-        eta -= np.bincount(product, weights=eta, minlength=n)[product] / np.bincount(product, minlength=n)[product]
+        eta -= np.bincount(level, weights=eta, minlength=n_levels)[level] / np.bincount(level, minlength=n_levels)[level]
         weight = np.exp(eta)
-        scale = np.bincount(product, weights=y, minlength=n) / np.bincount(product, weights=weight, minlength=n)
-        mu = weight * scale[product]
-        x_tilde = x - _group_means(x, mu, product, n)[product]
+        mu = weight * (y_level / np.bincount(level, weights=weight, minlength=n_levels))[level]
+        x_tilde = x - _group_means(x, mu, level, n_levels)[level]
         information = np.bincount(product, weights=mu * x_tilde * x_tilde, minlength=n)
         with np.errstate(divide="ignore", invalid="ignore"):
             step = np.bincount(product, weights=x_tilde * (y - mu), minlength=n) / information
@@ -138,8 +151,11 @@ def fit_product_slopes(
 
 
 METHOD = "PPML (Poisson pseudo-ML) of weekly units on log list price"
-CONTROLS = "product fixed effects; category x week fixed effects (absorb seasonality, trend and category-wide demand shocks)"
-PRODUCT_METHOD = "per-product PPML slope given the category's week effects, empirical-Bayes shrunk toward the category"
+CONTROLS = ("product x {block}-week block fixed effects (absorb slow drift of a product's demand level, e.g. a loyal base"
+            " won by past prices); category x week fixed effects (seasonality, trend, category-wide demand shocks);"
+            " standard errors clustered by product")
+PRODUCT_METHOD = ("per-product PPML slope given the category's week effects (product x block levels),"
+                  " empirical-Bayes shrunk toward the category")
 
 ELASTICITY_SCHEMA: dict[str, pl.DataType] = {
     "level": pl.String,
@@ -164,61 +180,88 @@ ELASTICITY_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+def with_blocks(weekly: pl.DataFrame, block_weeks: int) -> pl.DataFrame:
+    """Adds ``block``: the ``block_weeks``-week block of each row, counted back from the panel's
+    latest week (block 0 ends there, so the most recent prices sit in a full block)."""
+    if block_weeks < 1:
+        raise ValueError(f"pricing_elasticity_block_weeks must be at least 1, got {block_weeks}")
+    last = weekly["week_start"].max()
+    return weekly.with_columns(
+        block=((pl.lit(last) - pl.col("week_start")).dt.total_days() // (7 * block_weeks)).cast(pl.Int64)
+    )
+
+
 def count_price_changes(weekly: pl.DataFrame) -> pl.DataFrame:
-    """(product_id, n_price_changes): weeks whose list price differs from the product's previous week."""
+    """(product_id, n_price_changes): weeks whose list price differs from the product's previous
+    week in the same block (``with_blocks``): the changes the estimate can rest on (a change
+    at a block boundary is absorbed by the block's own level)."""
+    previous = pl.col("list_price").shift(1).over("product_id")
+    same_block = pl.col("block") == pl.col("block").shift(1).over("product_id")
     return (
         weekly.sort("product_id", "week_start")
-        .with_columns(changed=(pl.col("list_price") != pl.col("list_price").shift(1).over("product_id")).fill_null(False))
+        .with_columns(changed=((pl.col("list_price") != previous) & same_block).fill_null(False))
         .group_by("product_id")
         .agg(pl.col("changed").sum().cast(pl.Int64).alias("n_price_changes"))
     )
 
 
-def _codes(values: pl.Series) -> np.ndarray:
-    return np.unique(values.to_numpy(), return_inverse=True)[1].astype(np.int64)
+def _codes(*columns: pl.Series) -> np.ndarray:
+    """Dense codes 0..n-1 of the rows' (combined) values, in sorted order of the values."""
+    frame = pl.DataFrame(list(columns))
+    keys = frame.unique().sort(frame.columns).with_row_index("code")
+    return frame.join(keys, on=frame.columns, how="left", maintain_order="left")["code"].to_numpy().astype(np.int64)
 
 
-def _category_fit(panel: pl.DataFrame, max_iterations: int, tolerance: float) -> tuple[PpmlFit, np.ndarray, np.ndarray]:
+def _category_fit(panel: pl.DataFrame, max_iterations: int, tolerance: float
+                  ) -> tuple[PpmlFit, np.ndarray, np.ndarray, np.ndarray]:
     """PPML on one category's panel (products and weeks with some units). Returns the fit, the
-    product codes and the fitted week effects per row (the offset of the product slopes)."""
+    product and level (product x block) codes and the fitted week effects per row (the offset
+    of the product slopes)."""
     product, week = _codes(panel["product_id"]), _codes(panel["week_start"])
+    level = _codes(panel["product_id"], panel["block"])
     units, log_price = panel["units"].to_numpy().astype(np.float64), np.log(panel["list_price"].to_numpy())
-    fit = fit_ppml_two_way(units, log_price, product, week, max_iterations, tolerance)
+    fit = fit_ppml_two_way(units, log_price, level, week, max_iterations, tolerance, cluster=product)
     if not np.isfinite(fit.beta):
-        return fit, product, np.zeros(units.size)
-    # Week effects given beta (product effects concentrated out), for the product slopes.
-    n_weeks = int(week.max()) + 1
+        return fit, product, level, np.zeros(units.size)
+    # Week effects given beta (level effects concentrated out), for the product slopes.
+    n_weeks, n_levels = int(week.max()) + 1, int(level.max()) + 1
     g = np.zeros(n_weeks)
-    y_product = np.bincount(product, weights=units)
+    y_level = np.bincount(level, weights=units, minlength=n_levels)
     y_week = np.bincount(week, weights=units, minlength=n_weeks)
-    for _ in range(20):
-        a = np.log(y_product / np.bincount(product, weights=np.exp(g[week] + fit.beta * log_price)))
-        g = np.log(y_week / np.bincount(week, weights=np.exp(a[product] + fit.beta * log_price), minlength=n_weeks))
-    return fit, product, g[week]
+    with np.errstate(divide="ignore"):
+        for _ in range(20):
+            a = np.log(y_level / np.bincount(level, weights=np.exp(g[week] + fit.beta * log_price), minlength=n_levels))
+            a = np.where(np.isfinite(a), a, -50.0)  # levels without units
+            g = np.log(y_week / np.bincount(week, weights=np.exp(a[level] + fit.beta * log_price), minlength=n_weeks))
+    return fit, product, level, g[week]
 
 
 def price_elasticities(
     weekly: pl.DataFrame, *, min_price_changes_category: int, min_price_changes_product: int,
-    confidence_level: float, max_iterations: int, tolerance: float,
+    confidence_level: float, max_iterations: int, tolerance: float, block_weeks: int,
 ) -> pl.DataFrame:
     """``ml_price_elasticity``: one 'category' row per category and one 'product' row per product
     of the weekly panel (product_id, category, week_start, units, list_price).
 
-    Category rows: PPML with product and week effects within the category (see module doc).
-    Degraded (elasticity null) when the category's products show fewer than
-    ``min_price_changes_category`` price changes or the fit fails. Product rows: the product's
-    own slope shrunk toward the category (weight tau^2 / (tau^2 + se^2), tau^2 the
-    between-product variance beyond noise, by moments); products with fewer than
-    ``min_price_changes_product`` changes (or no units) take the category's estimate with
-    ``is_category_fallback``. ``is_significant``: the interval excludes 0.
+    Category rows: PPML with product x block (``block_weeks``) and week effects within the
+    category, errors clustered by product (see module doc). Degraded (elasticity null) when the
+    category's products show fewer than ``min_price_changes_category`` price changes within
+    blocks or the fit fails. Product rows: the product's own slope (same level and week effects)
+    shrunk toward the category (weight tau^2 / (tau^2 + se^2), tau^2 the between-product
+    variance beyond noise, by moments); products with fewer than ``min_price_changes_product``
+    changes (or no units) take the category's estimate with ``is_category_fallback``.
+    ``is_significant``: the interval excludes 0.
     """
     from scipy.stats import norm
 
     z = float(norm.ppf(0.5 + confidence_level / 2.0))
-    changes = count_price_changes(weekly)
-    weekly = weekly.join(changes, on="product_id", how="left")
+    if weekly.height == 0:
+        return pl.DataFrame(schema=ELASTICITY_SCHEMA)
+    weekly = with_blocks(weekly, block_weeks)
+    weekly = weekly.join(count_price_changes(weekly), on="product_id", how="left")
     sold = weekly.filter(pl.col("units").sum().over("product_id") > 0)
     sold = sold.filter(pl.col("units").sum().over("category", "week_start") > 0)
+    controls = CONTROLS.format(block=block_weeks)
     rows: list[dict] = []
     product_frames: list[pl.DataFrame] = []
     for (category,), panel in sorted(weekly.group_by("category"), key=lambda kv: kv[0]):
@@ -231,15 +274,15 @@ def price_elasticities(
                 "shrinkage_weight": None, "n_price_changes": category_changes,
                 "n_products": per_product.height, "n_product_weeks": panel_sold.height,
                 "units": int(per_product["units"].sum()), "is_category_fallback": False,
-                "method": METHOD, "controls": CONTROLS}
+                "method": METHOD, "controls": controls}
         reason = None
         if panel_sold.height == 0 or category_changes < min_price_changes_category:
             reason = (f"{category_changes} price changes among products with sales "
                       f"(need {min_price_changes_category}): elasticity not identified")
         else:
-            fit, product_code, offset = _category_fit(panel_sold, max_iterations, tolerance)
+            fit, product_code, level_code, offset = _category_fit(panel_sold, max_iterations, tolerance)
             if not (np.isfinite(fit.beta) and np.isfinite(fit.std_error) and fit.converged):
-                reason = "PPML did not converge or the price does not vary within products"
+                reason = "PPML did not converge or the price does not vary within product-blocks"
         if reason is not None:
             rows.append({**base, "elasticity": None, "std_error": None, "ci_low": None, "ci_high": None,
                          "is_significant": False, "status": "degraded", "status_reason": reason})
@@ -250,7 +293,7 @@ def price_elasticities(
                      "ci_high": beta_c + z * se_c, "is_significant": abs(beta_c) > z * se_c,
                      "status": "ok", "status_reason": None})
         slope, slope_se = fit_product_slopes(panel_sold["units"].to_numpy(), np.log(panel_sold["list_price"].to_numpy()),
-                                             product_code, offset, max_iterations)
+                                             product_code, level_code, offset, max_iterations)
         ids = np.unique(panel_sold["product_id"].to_numpy())
         slopes = pl.DataFrame({"product_id": ids, "slope": slope, "slope_se": slope_se})
         per_product = per_product.join(slopes, on="product_id", how="left")
