@@ -2,7 +2,7 @@
 -- fct_raw_reconciliation can prove raw = clean + quarantined independently of staging logic.
 {%- set tables = [
     'customers', 'products', 'orders', 'order_items', 'events', 'reviews', 'marketing_spend', 'experiment_assignments',
-    'campaign_sends', 'support_tickets',
+    'campaign_sends', 'support_tickets', 'price_history', 'product_costs',
 ] %}
 {% for table_name in tables %}
 select '{{ table_name }}' as table_name, count(*) as raw_rows

@@ -137,10 +137,11 @@ DBT_STAGES = (
     ("dbt ml: CLV fit + predictions + evaluation", ["run", "-s", "path:models/ml/clv"]),
     ("dbt ml: segments", ["run", "-s", "path:models/ml/segments"]),
     ("dbt ml: uplift", ["run", "-s", "path:models/ml/uplift"]),
-    # pricing: one line here (its ml models)
+    ("dbt ml: pricing elasticity + forecast backtest + forecast + recommendations", ["run", "-s", "path:models/ml/pricing"]),
     ("dbt ml: everything else in ml", ["run", "-s", "path:models/ml", "--exclude", "path:models/ml/recommend",
                                        "path:models/ml/churn", "path:models/ml/clv", "path:models/ml/segments",
-                                       "path:models/ml/text", "path:models/ml/uplift"]),
+                                       "path:models/ml/text", "path:models/ml/uplift",
+                                       "path:models/ml/pricing"]),
     ("dbt serving", ["run", "-s", "path:models/serving"]),
     ("dbt data + unit tests", ["test"]),
 )

@@ -58,7 +58,7 @@ def write_timezone_variant(raw: Path, out: Path) -> Path:
             frame.with_columns(_rewrite(frame["signup_at"], "offset").alias("signup_at")).write_csv(out / "customers.csv")
         else:
             column = {"events": "occurred_at", "reviews": "created_at", "experiment_assignments": "assigned_at",
-                      "campaign_sends": "sent_at", "support_tickets": "created_at"}.get(name)
+                      "campaign_sends": "sent_at", "support_tickets": "created_at", "price_history": "valid_from"}.get(name)
             if column:
                 frame = frame.with_columns(_rewrite(frame[column], "local").alias(column))
             if name == "support_tickets":

@@ -40,21 +40,24 @@ TABLES = {
     "experiment_assignments": ["experiment_id", "customer_id", "variant", "assigned_at"],
     "campaign_sends": ["campaign_id", "customer_id", "sent_at", "action", "coupon_value", "is_control"],
     "support_tickets": ["ticket_id", "customer_id", "created_at", "channel", "subject", "body", "status", "resolved_at"],
+    "price_history": ["product_id", "valid_from", "list_price", "is_promotion"],
+    "product_costs": ["product_id", "unit_cost"],
 }
 KEYS = {"customers": ["customer_id"], "products": ["product_id"], "orders": ["order_id"],
         "order_items": ["order_id", "product_id"], "events": ["event_id"], "reviews": ["review_id"],
         "marketing_spend": ["spend_date", "channel"], "experiment_assignments": ["experiment_id", "customer_id"],
-        "campaign_sends": ["campaign_id", "customer_id"], "support_tickets": ["ticket_id"]}
+        "campaign_sends": ["campaign_id", "customer_id"], "support_tickets": ["ticket_id"],
+        "price_history": ["product_id", "valid_from"], "product_costs": ["product_id"]}
 AMOUNTS = {"products": ["list_price"], "orders": ["order_total", "discount_total"],
            "order_items": ["quantity", "unit_price"], "marketing_spend": ["spend"], "reviews": ["rating"],
-           "campaign_sends": ["coupon_value"]}
+           "campaign_sends": ["coupon_value"], "price_history": ["list_price"], "product_costs": ["unit_cost"]}
 TIMES = {"customers": "signup_at", "orders": "ordered_at", "events": "occurred_at", "reviews": "created_at",
          "experiment_assignments": "assigned_at", "marketing_spend": "spend_date", "campaign_sends": "sent_at",
-         "support_tickets": "created_at"}
+         "support_tickets": "created_at", "price_history": "valid_from"}
 FOREIGN = {"orders": {"customer_id": "C"}, "order_items": {"order_id": "O", "product_id": "P"},
            "events": {"customer_id": "C", "product_id": "P"}, "reviews": {"customer_id": "C", "product_id": "P"},
            "experiment_assignments": {"customer_id": "C"}, "campaign_sends": {"customer_id": "C"},
-           "support_tickets": {"customer_id": "C"}}
+           "support_tickets": {"customer_id": "C"}, "price_history": {"product_id": "P"}, "product_costs": {"product_id": "P"}}
 REASONS = {"null_key", "missing_value", "unparseable_value", "invalid_value", "negative_amount", "future_timestamp",
            "duplicate_id", "orphan_fk", "suspicious_value"}
 JUNK = ["abc", "12,50 EUR", "NaN", "inf", "-inf", "Infinity", "1e400", "--", "ninety", "2025-02-30 10:00:00",
@@ -115,9 +118,15 @@ def valid_rows(draw) -> dict[str, list[dict]]:
                 "channel": draw(st.sampled_from(["email", "Chat", ""])), "subject": draw(TEXT), "body": draw(TEXT),
                 "status": draw(st.sampled_from(["open", "Resolved ", "closed"])),
                 "resolved_at": draw(st.sampled_from(["", draw(timestamps())]))} for i in range(draw(st.integers(0, 4)))]
+    prices = [{"product_id": f"P{p}", "valid_from": _ts(day, 0, style), "list_price": str(draw(st.decimals("0.01", "500", places=2))),
+               "is_promotion": draw(st.sampled_from(["true", "false", "1", "0"]))}
+              for p, day, style in draw(st.lists(st.tuples(st.integers(0, n_p - 1), st.integers(0, 700), st.integers(0, 9)),
+                                                 max_size=6, unique_by=lambda t: (t[0], t[1])))]
+    costs = [{"product_id": f"P{p}", "unit_cost": str(draw(st.decimals(0, 300, places=2)))}
+             for p in draw(st.lists(st.integers(0, n_p - 1), max_size=n_p, unique=True))]
     return {"customers": customers, "products": products, "orders": orders, "order_items": items, "events": events,
             "reviews": reviews, "marketing_spend": spend, "experiment_assignments": assignments, "campaign_sends": sends,
-            "support_tickets": tickets}
+            "support_tickets": tickets, "price_history": prices, "product_costs": costs}
 
 
 BAD_CLASSES = ["null_key", "null_value", "duplicate", "duplicate_key", "junk", "negative", "future", "orphan",
@@ -161,7 +170,7 @@ def bad_row(draw, table: str, rows: dict[str, list[dict]]) -> dict | None:
     if kind not in ("duplicate", "duplicate_key", "null_key"):
         # A fresh key so the row is judged on its defect, not as a duplicate of its template.
         for key in KEYS[table]:
-            if row[key] and key not in FOREIGN.get(table, {}) and key != "spend_date":
+            if row[key] and key not in FOREIGN.get(table, {}) and key not in ("spend_date", "valid_from"):
                 row[key] = row[key] + "_b" + str(draw(st.integers(0, 10**6)))
     return row
 

@@ -17,6 +17,8 @@ import polars as pl
 import pytest
 
 from ecom_growth.simulator import (
+    PRICE_HISTORY_FILE,
+    PRODUCT_COSTS_FILE,
     TABLES,
     TRUTH_CUSTOMERS_FILE,
     TRUTH_FILE,
@@ -89,6 +91,18 @@ def test_a_shorter_window_yields_exactly_the_longer_runs_rows_before_its_end(ful
         assert short.height > 0 or (table == "experiment_assignments" and boundary <= EXPERIMENT_START) \
         or (table == "campaign_sends" and boundary <= FIRST_CAMPAIGN), table
         assert short.equals(long), table
+
+
+@pytest.mark.parametrize("cut", CUTS[1:3], ids=str)
+def test_price_history_and_costs_are_prefix_stable(full, tmp_path, cut):
+    generate(out=tmp_path, end=cut, **ARGS)
+    boundary = datetime(cut.year, cut.month, cut.day) + timedelta(days=1)
+    short, long = (pl.read_parquet(path / PRICE_HISTORY_FILE) for path in (tmp_path, full))
+    assert short.height > 0 and short["valid_from"].max() < boundary
+    early = long.filter(pl.col("valid_from") < boundary)
+    assert short.sort(short.columns).equals(early.sort(early.columns))
+    costs_short, costs_long = (pl.read_parquet(path / PRODUCT_COSTS_FILE) for path in (tmp_path, full))
+    assert costs_short.equals(costs_long)
 
 
 @pytest.mark.parametrize("cut", CUTS[1:3], ids=str)

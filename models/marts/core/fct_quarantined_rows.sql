@@ -2,7 +2,7 @@
 -- rows kept with a documented repair (outcome 'repaired').
 {%- set tables = [
     'customers', 'products', 'orders', 'order_items', 'events', 'reviews', 'marketing_spend', 'experiment_assignments',
-    'campaign_sends', 'support_tickets',
+    'campaign_sends', 'support_tickets', 'price_history', 'product_costs',
 ] %}
 with rejected as (
     {%- for table_name in tables %}

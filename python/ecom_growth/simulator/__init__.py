@@ -12,6 +12,8 @@ from ecom_growth.simulator.config import (
     default_products,
 )
 from ecom_growth.simulator.core import (
+    PRICE_HISTORY_FILE,
+    PRODUCT_COSTS_FILE,
     TRUTH_CUSTOMERS_FILE,
     TRUTH_FILE,
     TRUTH_PRICES_FILE,
@@ -24,6 +26,8 @@ from ecom_growth.simulator.dirty import CLASSES as DIRTY_CLASSES
 from ecom_growth.simulator.writer import SCHEMAS, TABLES, UNPARSEABLE_COLUMN
 
 __all__ = [
+    "PRICE_HISTORY_FILE",
+    "PRODUCT_COSTS_FILE",
     "DIRTY_CLASSES",
     "SCHEMAS",
     "TABLES",

@@ -114,11 +114,16 @@ def draw_baskets(
                 price_cap=remaining[open_orders] * (1.0 + basket.max_overshoot) / 100.0,
             )
             if phase == 1:
+                # A favourite is re-bought with probability rebuy_probability x its price weight
+                # (the same rho ** e / Z-bar as the candidate draw: re-buys respond to price too).
                 count = favourites.count[customer]
-                rebuy = (count > 0) & (rng.random(customer.size) < config.taste.rebuy_probability)
-                who = customer[rebuy]
-                pick = favourites.start[who] + (rng.random(who.size) * favourites.count[who]).astype(np.int64)
-                product[rebuy] = favourites.product[pick]
+                pick = favourites.start[customer] + (rng.random(customer.size) * count).astype(np.int64)
+                favourite = favourites.product[np.minimum(pick, max(favourites.product.size - 1, 0))] \
+                    if favourites.product.size else np.zeros(customer.size, dtype=np.int32)
+                blocks = catalogue.rebuy_weight.shape[1]
+                weight = catalogue.rebuy_weight.reshape(-1)[favourite.astype(np.int64) * blocks + catalogue.block(week[open_orders])]
+                rebuy = (count > 0) & (rng.random(customer.size) < config.taste.rebuy_probability * weight)
+                product[rebuy] = favourite[rebuy]
             units = np.ones(open_orders.size, dtype=np.int64)
             if position > 0:
                 units += rng.poisson(basket.extra_units_mean, open_orders.size)

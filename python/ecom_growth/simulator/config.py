@@ -168,7 +168,21 @@ class TasteConfig:
 class PriceConfig:
     changes_per_year: float = 1.25  # list-price changes per product: Poisson process on week starts
     change_log_sd: float = 0.15
-    beta_price: float = -2.0  # choice score += beta_price * log(price(t) / price at window start)
+    # Candidate-level MNL term: choice score += beta_price * log(price(t) / price at window start).
+    # 0 by default: the own-price response lives in ``elasticities`` (an exact, documented
+    # estimand); a nonzero value adds about beta_price x (1 - choice share) on top of it.
+    beta_price: float = 0.0
+    # Own-price elasticity of product demand per category (same order as DEFAULT_CATEGORIES):
+    # a product's weight in the within-category candidate draw and in favourite re-buys is
+    # popularity x (price(t) / price at window start) ** elasticity, so its expected units are
+    # proportional to price(t) ** elasticity given the category-week (see catalogue.py).
+    elasticities: tuple[float, ...] = (-2.5, -1.5, -1.0, -2.0, -1.8, -1.6, -0.8, -0.5, -0.7, -0.6, -1.2, -1.0)
+    cost_shares: tuple[float, ...] = (0.75, 0.55, 0.40, 0.45, 0.60, 0.55, 0.65, 0.75, 0.60, 0.50, 0.60, 0.55)
+    cost_log_sd: float = 0.10  # unit cost = reference price x category cost share x lognormal noise
+    promotions_per_year: float = 1.5  # temporary discounts per product: Poisson process on week starts
+    promotion_two_week_share: float = 0.5  # a promotion lasts one week, or two with this probability
+    promotion_discount_min: float = 0.10
+    promotion_discount_max: float = 0.30
 
 
 @dataclass(frozen=True)
@@ -422,7 +436,8 @@ def build_config(
             channels=tuple(dataclasses.replace(c, lambda_multiplier=1.0, logit_p_shift=0.0) for c in config.channels),
             satisfaction=dataclasses.replace(config.satisfaction, dropout_logit_per_sd=0.0),
             seasonality=dataclasses.replace(config.seasonality, purchase_yearly_amplitude=0.0),
-            prices=dataclasses.replace(config.prices, beta_price=0.0),
+            prices=dataclasses.replace(config.prices, beta_price=0.0,
+                                       elasticities=tuple(0.0 for _ in config.prices.elasticities)),
             experiment=dataclasses.replace(config.experiment, relative_lift=0.0),
             reviews=dataclasses.replace(config.reviews, quit_probability_delivery_complaint=0.0,
                                         quit_probability_service_complaint=0.0),

@@ -40,6 +40,7 @@ from ecom_growth.simulator.catalogue import (
     Catalogue,
     build_catalogue,
     price_history_table,
+    product_costs_table,
     products_table,
 )
 from ecom_growth.simulator.config import (
@@ -158,6 +159,8 @@ TRUTH_TICKETS_SCHEMA = pa.schema([
     ("planned_resolved_at", pa.timestamp("us")),
     ("is_unresolved_complaint_quit", pa.bool_()),
 ])
+PRICE_HISTORY_FILE = "price_history.parquet"
+PRODUCT_COSTS_FILE = "product_costs.parquet"
 
 TRUTH_CUSTOMERS_SCHEMA = pa.schema([
     ("customer_id", pa.string()),
@@ -344,13 +347,14 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
         background.submit(sinks.truth_reviews.finish)
         background.submit(sinks.truth_tickets.finish)
         history = price_history_table(catalogue, window)
-        prices = TableWriter(out / TRUTH_PRICES_FILE, history.schema)
-        prices.write(history)
-        prices.close()
         planted = truth_products_table(catalogue)
-        products_truth = TableWriter(out / TRUTH_PRODUCTS_FILE, planted.schema)
-        products_truth.write(planted)
-        products_truth.close()
+        # price_history and product_costs: optional raw tables of the pricing contract (clean
+        # only: no dirty rows planted).
+        for name, table in ((TRUTH_PRICES_FILE, history), (TRUTH_PRODUCTS_FILE, planted), (PRICE_HISTORY_FILE, history),
+                            (PRODUCT_COSTS_FILE, product_costs_table(catalogue))):
+            writer = TableWriter(out / name, table.schema)
+            writer.write(table)
+            writer.close()
         background.close()
         events_background.close()
     except BaseException:
@@ -363,7 +367,8 @@ def simulate(config: SimulationConfig, out: Path) -> dict:
     files = {t: f"{t}.parquet" for t in TABLES}
     files.update({"truth_customers": TRUTH_CUSTOMERS_FILE, "truth_prices": TRUTH_PRICES_FILE,
                   "truth_products": TRUTH_PRODUCTS_FILE, "truth_reviews": TRUTH_REVIEWS_FILE,
-                  "truth_tickets": TRUTH_TICKETS_FILE})
+                  "truth_tickets": TRUTH_TICKETS_FILE,
+                  "price_history": PRICE_HISTORY_FILE, "product_costs": PRODUCT_COSTS_FILE})
     truth = build_truth(config, window, shared.experiment, sinks.realised, raw_rows, clean_rows, dirty, files,
                         choice_model_truth(config, catalogue))
     truth["customer_experiments"] = customer_experiments_truth(config, window, sinks.realised.customer_experiments)

@@ -7,7 +7,8 @@ within it by popularity (Zipf). The customer takes the Gumbel-max of
     taste_scale * U_u . V_i + beta_price * log(price_i(t) / price_i(start))
         - budget_coefficient * |log(reference price_i / per-line budget)|
 
-over the candidates: a multinomial logit among the candidates. Popularity enters through the
+over the candidates: a multinomial logit among the candidates. Popularity and the planted
+own-price elasticity (popularity x price ratio ** e_category, catalogue.py) enter through the
 candidate sampling, low-rank taste (U V^T, rank k) and the price elasticity through the score,
 so a matrix-factorisation recommender has real signal and popularity is still a strong
 baseline. The budget term uses the fixed reference price, not price(t), so the only way a
@@ -115,11 +116,13 @@ def choose_items(
         row = who * mix.n_categories
         slot = mix.guide[who * GUIDE_SLOTS + (u * GUIDE_SLOTS).astype(np.intp)]
         category = guided_search(mix.cumulative, row + slot, u) - row
-        # Product within the category by popularity (guided inverse CDF over the catalogue).
+        # Product within the category by popularity x price weight of the week (guided inverse
+        # CDF over the catalogue's (week, category) blocks: see catalogue.py).
         u = rng.random(m * n_candidates)
-        bucket = catalogue.guide_offset[category] + (u * catalogue.guide_size[category]).astype(np.intp)
-        position = guided_search(catalogue.category_cumulative, catalogue.guide[bucket], category + u)
-        products = catalogue.by_category[position].reshape(m, n_candidates)
+        key = np.repeat(catalogue.block(week[lo:hi]).astype(np.intp), n_candidates) * mix.n_categories + category
+        bucket = catalogue.guide_offset[key] + (u * catalogue.guide_size[key]).astype(np.intp)
+        position = guided_search(catalogue.category_cumulative, catalogue.guide[bucket], key + u)
+        products = catalogue.by_category[position % catalogue.n].reshape(m, n_candidates)
 
         score = np.matmul(catalogue.factors[products], factors[customer[lo:hi], :, None])[..., 0]
         if taste.taste_scale != 1.0:

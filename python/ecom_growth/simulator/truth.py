@@ -78,14 +78,17 @@ def choice_model_truth(config: SimulationConfig, catalogue: Catalogue) -> dict:
         },
         "describes": "each order line is one choice: draw taste.candidates candidates i.i.d., each a category "
                      "from softmax(category_temperature x U_u . M_c) (M_c = category_centroids) and then a "
-                     "product of it with probability proportional to popularity; the line takes the "
+                     "product of it with probability proportional to popularity x (list price at t / "
+                     "reference_price) ** price_elasticity.by_category (normalised within the category "
+                     "and price week); the line takes the "
                      "Gumbel-max of taste_scale x U_u . V_i + beta_price x log(list price at t / "
                      "reference_price) - budget_coefficient x |log(reference_price / per-line budget)| "
                      "among the candidates whose reference_price <= (1 + basket.max_overshoot) x the "
                      "remaining basket target (the cheapest candidate if none is). Per-line budget = "
                      "remaining target / remaining wanted lines, target = order_total / (1 - coupon), "
                      "wanted lines = 1 + Poisson(basket.extra_lines_mean). A line of a repeat order is "
-                     "then replaced, with probability taste.rebuy_probability, by a uniform pick among "
+                     "then replaced, with probability taste.rebuy_probability x the same price weight "
+                     "over its category's popularity-weighted mean, by a uniform pick among "
                      "the products of the customer's first order. Browsing sessions view candidates of "
                      "the same choice without the budget term.",
     }
@@ -262,11 +265,25 @@ def build_truth(
             "beta_price": config.prices.beta_price,
             "changes_per_year": config.prices.changes_per_year,
             "change_log_sd": config.prices.change_log_sd,
+            "by_category": {c.name: e for c, e in zip(config.categories, config.prices.elasticities, strict=True)},
+            "estimand": "own-price elasticity of a product's expected units: E[units_i,t] = A_i x B_category,t x "
+                        "price_i(t) ** e_category, i.e. the coefficient of log price in a Poisson model of "
+                        "product x week units with product and category x week fixed effects (PPML)",
+            "promotions_per_year": config.prices.promotions_per_year,
+            "promotion_two_week_share": config.prices.promotion_two_week_share,
+            "promotion_discount_range": [config.prices.promotion_discount_min, config.prices.promotion_discount_max],
+            "cost_shares": {c.name: x for c, x in zip(config.categories, config.prices.cost_shares, strict=True)},
+            "cost_log_sd": config.prices.cost_log_sd,
             "describes": "list prices change at week starts (weeks counted from the window start), a Poisson "
-                         "process of changes_per_year per product with log-normal steps; "
-                         "choice score += beta_price x log(list price at t / list price at window start), "
-                         "a multinomial-logit price elasticity among the candidates; history in "
-                         "_truth_prices.parquet",
+                         "process of changes_per_year per product with log-normal steps, plus temporary "
+                         "promotions (Poisson promotions_per_year per product, 1 week or 2 with "
+                         "promotion_two_week_share, discount uniform in the range; price_history.is_promotion). "
+                         "A product's weight in the within-category candidate draw and in favourite re-buys "
+                         "is popularity x (price(t) / price at window start) ** e_category, normalised within "
+                         "the category and week (substitution to category peers); choice score += beta_price x "
+                         "log(price ratio) among the candidates on top (0 = off). unit_cost (product_costs) = "
+                         "window-start price x cost_share x exp(cost_log_sd Z), constant; history in "
+                         "price_history.parquet and _truth_prices.parquet",
         },
         "basket": dataclasses.asdict(config.basket),
         "funnel": {

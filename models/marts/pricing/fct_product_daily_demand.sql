@@ -1,0 +1,79 @@
+-- Sparse product x day demand panel up to as_of: a row for every day on which a product sold
+-- (completed orders), was viewed or carted, or changed price. A dense grid (50k products x
+-- 730 days) would be mostly zeros; fct_product_weekly_demand is the dense panel the models use.
+with sales as (
+    select
+        product_id,
+        cast(ordered_at as date)                       as demand_date,
+        sum(quantity)                                  as units,
+        count(distinct order_id)                       as orders,
+        -- decimal sum: exact, so the result does not depend on summation order
+        cast(sum(revenue) as double)                   as revenue
+    from {{ ref('fct_order_items') }}
+    where is_completed
+    group by 1, 2
+),
+
+browsing as (
+    select
+        product_id,
+        cast(occurred_at as date)                                       as demand_date,
+        sum(case when event_type = 'view' then 1 else 0 end)            as views,
+        sum(case when event_type = 'add_to_cart' then 1 else 0 end)     as add_to_carts
+    from {{ ref('stg_shop__events') }}
+    where occurred_at <= {{ as_of() }} and product_id is not null
+    group by 1, 2
+),
+
+changes as (
+    select distinct product_id, valid_from_date as demand_date
+    from {{ ref('int_product_price_spells') }}
+),
+
+days as (
+    select product_id, demand_date from sales
+    union
+    select product_id, demand_date from browsing
+    union
+    select product_id, demand_date from changes
+),
+
+priced as (
+    -- the spell in effect at the end of the day (the last one starting on or before it)
+    select
+        days.product_id,
+        days.demand_date,
+        spells.list_price,
+        spells.is_promotion,
+        spells.valid_from_date,
+        row_number() over (partition by days.product_id, days.demand_date order by spells.valid_from desc) as spell_rank
+    from days
+    left join {{ ref('int_product_price_spells') }} as spells
+        on days.product_id = spells.product_id and spells.valid_from_date <= days.demand_date
+)
+
+select
+    priced.product_id,
+    products.category,
+    priced.demand_date,
+    cast({{ dbt.date_trunc('week', 'priced.demand_date') }} as date)              as week_start,
+    cast(coalesce(sales.units, 0) as bigint)                                      as units,
+    cast(coalesce(sales.orders, 0) as bigint)                                     as orders,
+    cast(coalesce(sales.revenue, 0) as double)                                    as revenue,
+    cast(priced.list_price as double)                                             as list_price,
+    cast(sales.revenue / nullif(sales.units, 0) as double)                        as realised_unit_price,
+    priced.is_promotion,
+    coalesce(priced.valid_from_date = priced.demand_date, false)                  as has_price_change,
+    cast(
+        {{ dbt.datediff('priced.valid_from_date', 'priced.demand_date', 'day') }} as bigint
+    )                                                                             as days_since_price_change,
+    cast(coalesce(browsing.views, 0) as bigint)                                   as views,
+    cast(coalesce(browsing.add_to_carts, 0) as bigint)                            as add_to_carts
+from priced
+inner join {{ ref('stg_shop__products') }} as products
+    on priced.product_id = products.product_id
+left join sales
+    on priced.product_id = sales.product_id and priced.demand_date = sales.demand_date
+left join browsing
+    on priced.product_id = browsing.product_id and priced.demand_date = browsing.demand_date
+where priced.spell_rank = 1

@@ -1,0 +1,1 @@
+"""Dynamic pricing: price elasticity (PPML), price recommendations within guard rails, demand forecasts."""
