@@ -1,9 +1,6 @@
 -- Rows per raw file, counted straight from the files (not from the base models), so
 -- fct_raw_reconciliation can prove raw = clean + quarantined independently of staging logic.
-{%- set tables = [
-    'customers', 'products', 'orders', 'order_items', 'events', 'reviews', 'marketing_spend', 'experiment_assignments',
-    'campaign_sends', 'support_tickets', 'price_history', 'product_costs',
-] %}
+{%- set tables = shop_raw_tables() %}
 {% for table_name in tables %}
 select '{{ table_name }}' as table_name, count(*) as raw_rows
 from ({{ read_raw(table_name) }}) as raw_{{ table_name }}

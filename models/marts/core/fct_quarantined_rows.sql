@@ -1,9 +1,6 @@
 -- Quarantine at a glance: rejected raw rows per table and reason, with one example detail, plus
 -- rows kept with a documented repair (outcome 'repaired').
-{%- set tables = [
-    'customers', 'products', 'orders', 'order_items', 'events', 'reviews', 'marketing_spend', 'experiment_assignments',
-    'campaign_sends', 'support_tickets', 'price_history', 'product_costs',
-] %}
+{%- set tables = shop_raw_tables() %}
 with rejected as (
     {%- for table_name in tables %}
     select table_name, rejected_reason, rejected_detail

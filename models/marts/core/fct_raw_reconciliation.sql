@@ -1,8 +1,5 @@
 -- Nothing is lost: per raw table, rows read = rows kept clean + rows quarantined (with a reason).
-{%- set tables = [
-    'customers', 'products', 'orders', 'order_items', 'events', 'reviews', 'marketing_spend', 'experiment_assignments',
-    'campaign_sends', 'support_tickets', 'price_history', 'product_costs',
-] %}
+{%- set tables = shop_raw_tables() %}
 with staged as (
     {%- for table_name in tables %}
     select
