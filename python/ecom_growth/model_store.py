@@ -10,18 +10,23 @@ once and everything else read it.
 Train less often than you score: with var ``ml_retrain_after_days`` > 0, a build whose stored
 fit is younger than that (as_of - fitted_at, in data time) keeps the stored table instead of
 refitting; scores are recomputed from it on the new data. 0 (the default) always refits.
+A stored fit is kept only if it was made with the same settings (``settings_digest``: the vars
+and feature list the fit depends on), so changing a var or upgrading to a release with new
+features refits instead of serving a stale model.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
 import polars as pl
 
 FIT_ID_COL = "fit_id"
 FITTED_AT_COL = "fitted_at"
+SETTINGS_DIGEST_COL = "settings_digest"
 
 
 def compute_fit_id(parts: Iterable[bytes | str | None]) -> str:
@@ -33,6 +38,23 @@ def compute_fit_id(parts: Iterable[bytes | str | None]) -> str:
         digest.update(len(data).to_bytes(8, "little"))
         digest.update(data)
     return digest.hexdigest()[:16]
+
+
+def settings_digest(settings: Mapping[str, object]) -> str:
+    """16 hex digits over the settings a fit depends on (key order does not matter)."""
+    return compute_fit_id([json.dumps(settings, sort_keys=True, default=str)])
+
+
+def with_settings_digest(table: pl.DataFrame, digest: str) -> pl.DataFrame:
+    """``table`` with the column settings_digest (the settings it was fitted with) on every row."""
+    return table.with_columns(pl.lit(digest, pl.String).alias(SETTINGS_DIGEST_COL))
+
+
+def same_settings(previous: pl.DataFrame, digest: str) -> bool:
+    """Whether every row of a stored model table was fitted with the settings ``digest``."""
+    if SETTINGS_DIGEST_COL not in previous.columns:
+        return False
+    return set(previous.get_column(SETTINGS_DIGEST_COL).to_list()) == {digest}
 
 
 def with_fit_metadata(table: pl.DataFrame, *, fit_id: str, fitted_at: datetime | date | None) -> pl.DataFrame:
@@ -62,13 +84,15 @@ def reusable_fit(
     as_of: datetime,
     retrain_after_days: int,
     require_status_ok: bool = True,
+    settings: str | None = None,
 ) -> bool:
     """Whether the previous build's model table may be kept instead of refitting.
 
     True when ``retrain_after_days`` > 0, ``previous`` holds one complete fit, that fit is
     0 <= as_of - fitted_at < retrain_after_days days old (an earlier as_of, a backtest, always
     refits) and, with ``require_status_ok``, every row's status is 'ok' (a degraded fit is
-    retried on every build).
+    retried on every build) and, given a ``settings`` digest, the fit was made with those
+    settings (:func:`same_settings`).
     """
     if int(retrain_after_days) <= 0:
         return False
@@ -76,6 +100,8 @@ def reusable_fit(
     if fit is None or as_of is None:
         return False
     if require_status_ok and "status" in previous.columns and set(previous.get_column("status").to_list()) != {"ok"}:
+        return False
+    if settings is not None and not same_settings(previous, settings):
         return False
     age = as_of - fit[1]
     return timedelta(0) <= age < timedelta(days=int(retrain_after_days))
@@ -115,14 +141,14 @@ def reusable_with_fit(previous: pl.DataFrame | None, model_table: pl.DataFrame, 
 
 
 def kept_fit(session, relation, *, as_of: datetime, retrain_after_days: int,
-             require_status_ok: bool = True) -> pl.DataFrame | None:
+             require_status_ok: bool = True, settings: str | None = None) -> pl.DataFrame | None:
     """A model's previous table when :func:`reusable_fit` keeps it, else None (for dbt models;
     nothing is read when ``retrain_after_days`` is 0)."""
     if int(retrain_after_days) <= 0:
         return None
     previous = previous_relation(session, relation)
     keep = reusable_fit(previous, as_of=as_of, retrain_after_days=retrain_after_days,
-                        require_status_ok=require_status_ok)
+                        require_status_ok=require_status_ok, settings=settings)
     return previous if keep else None
 
 

@@ -1,7 +1,8 @@
 """Train less often than you score (issue 16): a build on data ending day D-1, the raw data
 regenerated with one more day (the simulator is prefix-stable: a day is appended), and a
 rebuild with ml_retrain_after_days keeps every stored fit (same fit_id and fitted_at) while
-scoring the new day, new customers included; without the var the same data is refitted.
+scoring the new day, new customers included; without the var the same data is refitted; with
+the var but a changed setting (an ALS or churn var) the stored fits are not kept.
 Runs its own small builds (hardening_support), not the warehouse of scripts/test.sh."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ ML = ["-s", "+ml_recommendations", "+ml_similar_products", "+ml_churn_scores", "
       "+ml_churn_calibration"]
 MODEL_TABLES = ("ml_als_item_factors", "ml_recommender_evaluation", "ml_churn_model", "ml_churn_model_evaluation",
                 "ml_churn_calibration")
+FITTED_TABLES = ("ml_als_item_factors", "ml_recommender_evaluation", "ml_churn_model")  # carry settings_digest
 
 
 def generate(out: Path, end: str) -> Path:
@@ -32,8 +34,10 @@ def generate(out: Path, end: str) -> Path:
 def state(db: Path) -> dict:
     with duckdb.connect(str(db), read_only=True) as con:
         fits = {t: con.execute(f"select distinct fit_id, fitted_at, status from ml.{t}").fetchall() for t in MODEL_TABLES}
+        digests = {t: con.execute(f"select distinct settings_digest from ml.{t}").fetchall() for t in FITTED_TABLES}
         return {
             "fits": fits,
+            "digests": digests,
             "as_of": con.execute("select as_of from intermediate.int_as_of").fetchone()[0],
             "user_fit": con.execute("select distinct fit_id from ml.ml_als_user_factors").fetchall(),
             "users": {r[0] for r in con.execute("select customer_id from ml.ml_als_user_factors").fetchall()},
@@ -62,6 +66,8 @@ def builds(tmp_path_factory) -> dict[str, dict]:
         "day_one": build(work, before, db),
         "day_two_kept": build(work, after, db, "--vars", "{ml_retrain_after_days: 7}"),
         "day_two_refit": build(work, after, db),
+        "day_two_changed_settings": build(work, after, db, "--vars",
+                                          "{ml_retrain_after_days: 7, als_iterations: 9, churn_random_state: 8}"),
     }
 
 
@@ -99,3 +105,14 @@ def test_without_the_var_the_same_data_is_refitted(builds):
     for table in MODEL_TABLES:
         assert {at for _, at, _ in refit["fits"][table]} == {refit["as_of"]}, table
     assert refit["fits"]["ml_als_item_factors"][0][0] != kept["fits"]["ml_als_item_factors"][0][0]
+
+
+def test_a_changed_setting_refits_even_with_the_var(builds):
+    refit, changed = builds["day_two_refit"], builds["day_two_changed_settings"]
+    for table in FITTED_TABLES:
+        assert len(refit["digests"][table]) == len(changed["digests"][table]) == 1, table
+        assert changed["digests"][table] != refit["digests"][table], table
+    # same as_of, so fitted_at is equal: the new fit shows in fit_id
+    for table in ("ml_als_item_factors", "ml_churn_model"):
+        assert changed["fits"][table] != refit["fits"][table], table
+    assert changed["user_fit"] == [(changed["fits"]["ml_als_item_factors"][0][0],)]

@@ -24,9 +24,12 @@ from ecom_growth.model_store import (
     previous_relation,
     reusable_fit,
     reusable_with_fit,
+    same_settings,
+    settings_digest,
     stored_fit,
     with_fit_metadata,
     with_fit_of,
+    with_settings_digest,
 )
 from ecom_growth.recommend.serve import serve_recommendations, similar_products_table
 from ecom_growth.recommend.store import item_factor_table, user_factor_table
@@ -67,6 +70,25 @@ def test_missing_degraded_or_mixed_fits_are_refitted():
     two_fits = pl.concat([stored(fit_id="a"), stored(fit_id="b")])
     assert stored_fit(two_fits) is None
     assert not reusable_fit(two_fits, as_of=later, retrain_after_days=7)
+
+
+def test_a_stored_fit_is_kept_only_with_the_settings_it_was_made_with():
+    later = FITTED + timedelta(days=1)
+    digest = settings_digest({"factors": 64, "features": ["a", "b"]})
+    assert digest == settings_digest({"features": ["a", "b"], "factors": 64})  # key order does not matter
+    assert digest != settings_digest({"factors": 64, "features": ["a", "b", "c"]})  # a new feature
+    assert digest != settings_digest({"factors": 32, "features": ["a", "b"]})  # a changed var
+    model = with_settings_digest(stored(), digest)
+    assert same_settings(model, digest)
+    assert reusable_fit(model, as_of=later, retrain_after_days=7, settings=digest)
+    other = settings_digest({"factors": 32, "features": ["a", "b"]})
+    assert not reusable_fit(model, as_of=later, retrain_after_days=7, settings=other)
+    # a table stored before settings were recorded (an older release) refits
+    assert not same_settings(stored(), digest)
+    assert not reusable_fit(stored(), as_of=later, retrain_after_days=7, settings=digest)
+    # mixed digests (a partial overwrite) refit
+    mixed = pl.concat([with_settings_digest(stored().head(1), digest), with_settings_digest(stored().tail(1), other)])
+    assert not same_settings(mixed, digest)
 
 
 def test_a_derived_table_is_kept_only_with_the_fit_it_was_computed_from():
@@ -179,5 +201,6 @@ def test_dbt_models_read_their_previous_table_only_when_a_fit_may_be_kept():
     assert kept_fit(con, this, as_of=later, retrain_after_days=7).equals(stored())
     assert kept_fit(con, this, as_of=later, retrain_after_days=0) is None
     assert kept_fit(con, this, as_of=later, retrain_after_days=2) is None
+    assert kept_fit(con, this, as_of=later, retrain_after_days=7, settings=settings_digest({"x": 1})) is None
     assert kept_with_fit(con, this, stored(), retrain_after_days=7).equals(stored())
     assert kept_with_fit(con, this, stored(fit_id="other"), retrain_after_days=7) is None

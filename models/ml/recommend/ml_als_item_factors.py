@@ -3,7 +3,7 @@ metadata. With var ml_retrain_after_days > 0 a stored fit younger than that is k
 
 import polars as pl
 
-from ecom_growth.model_store import kept_fit, stored_fit
+from ecom_growth.model_store import kept_fit, settings_digest, stored_fit, with_settings_digest
 from ecom_growth.recommend.settings import final_als_hyperparameters, fit_minimums, hyperparameters_from_config
 from ecom_growth.recommend.store import item_factor_table
 
@@ -12,10 +12,6 @@ def model(dbt, session):
     dbt.config(materialized="table")
     as_of = dbt.ref("int_as_of").pl().get_column("as_of")[0]
     evaluation = dbt.ref("ml_recommender_evaluation").pl()
-    kept = kept_fit(session, dbt.this, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")))
-    # keep the stored fit only together with the evaluation that chose it (same fitted_at)
-    if kept is not None and stored_fit(kept)[1] == (stored_fit(evaluation) or (None, None))[1]:
-        return kept
     # dbt only passes config keys read literally with dbt.config.get
     configured = hyperparameters_from_config({
         "als_weighting": dbt.config.get("als_weighting"),
@@ -35,5 +31,11 @@ def model(dbt, session):
         "als_min_items": dbt.config.get("als_min_items"),
         "als_min_interactions": dbt.config.get("als_min_interactions"),
     })
+    digest = settings_digest({**configured, **minimums})
+    kept = kept_fit(session, dbt.this, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")),
+                    settings=digest)
+    # keep the stored fit only together with the evaluation that chose it (same fitted_at)
+    if kept is not None and stored_fit(kept)[1] == (stored_fit(evaluation) or (None, None))[1]:
+        return kept
     table = item_factor_table(dbt.ref("int_user_item_interactions").pl(), params, fitted_at=as_of, **minimums)
-    return table.with_columns(pl.lit(as_of).alias("as_of"))
+    return with_settings_digest(table.with_columns(pl.lit(as_of).alias("as_of")), digest)

@@ -2,7 +2,7 @@
 Its fits choose the final model's configuration, so it is kept with the stored ALS model
 (var ml_retrain_after_days) and rerun when the model is refitted."""
 
-from ecom_growth.model_store import compute_fit_id, kept_fit, with_fit_metadata
+from ecom_growth.model_store import compute_fit_id, kept_fit, settings_digest, with_fit_metadata, with_settings_digest
 from ecom_growth.recommend import evaluate_recommenders
 from ecom_growth.recommend.settings import evaluation_config
 
@@ -10,10 +10,6 @@ from ecom_growth.recommend.settings import evaluation_config
 def model(dbt, session):
     dbt.config(materialized="table")
     as_of = dbt.ref("int_as_of").pl().get_column("as_of")[0]
-    kept = kept_fit(session, dbt.this, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")),
-                    require_status_ok=False)
-    if kept is not None:
-        return kept
     # dbt only passes config keys read literally with dbt.config.get
     settings = {
         "als_weighting": dbt.config.get("als_weighting"),
@@ -35,6 +31,11 @@ def model(dbt, session):
         "recommender_confidence_level": dbt.config.get("recommender_confidence_level"),
         "recommender_min_evaluation_users": dbt.config.get("recommender_min_evaluation_users"),
     }
+    digest = settings_digest(settings)
+    kept = kept_fit(session, dbt.this, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")),
+                    require_status_ok=False, settings=digest)
+    if kept is not None:
+        return kept
     evaluation = evaluate_recommenders(
         dbt.ref("int_user_item_interactions_before_holdout").pl(),
         dbt.ref("int_holdout_purchases").pl(),
@@ -42,4 +43,5 @@ def model(dbt, session):
         products=dbt.ref("dim_products").pl().select("product_id", "category"),
         config=evaluation_config(settings),
     )
-    return with_fit_metadata(evaluation, fit_id=compute_fit_id([evaluation.write_csv()]), fitted_at=as_of)
+    evaluation = with_fit_metadata(evaluation, fit_id=compute_fit_id([evaluation.write_csv()]), fitted_at=as_of)
+    return with_settings_digest(evaluation, digest)
