@@ -899,8 +899,11 @@ def _bucket_rows(per_customer: pl.DataFrame) -> pl.DataFrame:
 
 def _actual_by_month(holdout_occasions: pl.DataFrame, gross_margin: float) -> dict[str, tuple[float, float]]:
     require_columns(holdout_occasions, ["customer_id", "holdout_month", "occasion_value"], what="evaluate_clv_holdout (holdout_occasions)")
-    table = holdout_occasions.group_by(pl.col("holdout_month").dt.strftime("%Y-%m").alias("month")).agg(
-        pl.len().alias("n"), pl.col("occasion_value").cast(pl.Float64).sum().alias("value")
+    # Same input, same bits: the warehouse returns rows in any order, so sum in a fixed order
+    # (exactly, when the values are decimals) before converting.
+    ordered = holdout_occasions.sort("customer_id", "holdout_month", "occasion_value")
+    table = ordered.group_by(pl.col("holdout_month").dt.strftime("%Y-%m").alias("month"), maintain_order=True).agg(
+        pl.len().alias("n"), pl.col("occasion_value").sum().cast(pl.Float64).alias("value")
     )
     return {row["month"]: (float(row["n"]), float(gross_margin) * row["value"]) for row in table.iter_rows(named=True)}
 
