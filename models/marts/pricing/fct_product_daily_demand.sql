@@ -45,11 +45,13 @@ priced as (
         days.demand_date,
         spells.list_price,
         spells.is_promotion,
-        spells.valid_from_date,
-        row_number() over (partition by days.product_id, days.demand_date order by spells.valid_from desc) as spell_rank
+        spells.valid_from_date
     from days
     left join {{ ref('int_product_price_spells') }} as spells
-        on days.product_id = spells.product_id and spells.valid_from_date <= days.demand_date
+        on
+            days.product_id = spells.product_id
+            and spells.valid_from_date <= days.demand_date
+            and (spells.valid_to is null or cast(spells.valid_to as date) > days.demand_date)
 )
 
 select
@@ -76,4 +78,3 @@ left join sales
     on priced.product_id = sales.product_id and priced.demand_date = sales.demand_date
 left join browsing
     on priced.product_id = browsing.product_id and priced.demand_date = browsing.demand_date
-where priced.spell_rank = 1

@@ -55,11 +55,13 @@ priced as (
         grid.product_id,
         grid.week_start,
         spells.list_price,
-        spells.is_promotion,
-        row_number() over (partition by grid.product_id, grid.week_start order by spells.valid_from desc) as spell_rank
+        spells.is_promotion
     from grid
     inner join {{ ref('int_product_price_spells') }} as spells
-        on grid.product_id = spells.product_id and spells.valid_from_date <= grid.week_start
+        on
+            grid.product_id = spells.product_id
+            and spells.valid_from_date <= grid.week_start
+            and (spells.valid_to is null or cast(spells.valid_to as date) > grid.week_start)
 )
 
 select
@@ -80,4 +82,3 @@ inner join {{ ref('stg_shop__products') }} as catalogue
     on priced.product_id = catalogue.product_id
 left join weekly
     on priced.product_id = weekly.product_id and priced.week_start = weekly.week_start
-where priced.spell_rank = 1
