@@ -13,25 +13,52 @@
     for the covariate, and their covariance. Var(R hat) = var_estimate / users. With x = 1 (a
     per-user metric) these are the plain sample variance and covariance. -#}
 {% macro experiment_arm_moments() -%}
-    {%- set mx = exact_mean('x') -%}
+    {%- set n = 'count(*)' -%}
     {%- set mxp = exact_mean('x_pre') -%}
-    {%- set r = '(' ~ exact_mean('y') ~ ' / nullif(' ~ mx ~ ', 0))' -%}
-    {%- set rp = '(' ~ exact_mean('y_pre') ~ ' / nullif(' ~ mxp ~ ', 0))' -%}
+    {%- set r = experiment_ratio('y', 'x', n, exact_sum) -%}
+    {%- set rp = experiment_ratio('y_pre', 'x_pre', n, exact_sum) -%}
     count(*)                                                            as users,
     count(case when x <> 0 then 1 end)                                  as denominator_users,
     {{ exact_mean('y_pre') }}                                           as mean_numerator_pre,
     {{ mxp }}                                                           as mean_denominator_pre,
     {{ r }}                                                             as estimate,
     {{ rp }}                                                            as covariate_estimate,
-    {#- A variance is >= 0 in exact arithmetic; clamp the rounding error so sqrt never sees < 0. #}
-    greatest({{ exact_cov('y', 'y') }} - 2 * {{ r }} * {{ exact_cov('y', 'x') }} + {{ r }} * {{ r }} * {{ exact_cov('x', 'x') }}, 0)
-        / nullif({{ mx }} * {{ mx }}, 0)                                as var_estimate,
-    greatest({{ exact_cov('y_pre', 'y_pre') }} - 2 * {{ rp }} * {{ exact_cov('y_pre', 'x_pre') }}
-        + {{ rp }} * {{ rp }} * {{ exact_cov('x_pre', 'x_pre') }}, 0)
-        / nullif({{ mxp }} * {{ mxp }}, 0)                              as var_covariate,
+    {{ experiment_ratio_variance('y', 'x', n, exact_sum, exact_product_sum) }} as var_estimate,
+    {{ experiment_ratio_variance('y_pre', 'x_pre', n, exact_sum, exact_product_sum) }} as var_covariate,
     ({{ exact_cov('y', 'y_pre') }} - {{ rp }} * {{ exact_cov('y', 'x_pre') }} - {{ r }} * {{ exact_cov('x', 'y_pre') }}
         + {{ r }} * {{ rp }} * {{ exact_cov('x', 'x_pre') }})
-        / nullif({{ mx }} * {{ mxp }}, 0)                               as cov_estimate_covariate
+        / nullif({{ exact_mean('x') }} * {{ mxp }}, 0)                  as cov_estimate_covariate
+{%- endmacro %}
+
+{#- The ratio estimate and its delta-method variance from sums, so the same arithmetic serves
+    per-user rows (n = count(*), total = exact_sum, product_total = exact_product_sum) and running
+    sums (fct_experiment_sequential: n and the exact decimal sums are columns). total(c) and
+    product_total(a, b) render sum(c) and sum(a * b) as doubles of exact decimal sums. -#}
+{% macro experiment_ratio(y, x, n, total) -%}
+    (({{ total(y) }} / {{ n }}) / nullif(({{ total(x) }} / {{ n }}), 0))
+{%- endmacro %}
+
+{#- A variance is >= 0 in exact arithmetic; clamp the rounding error so sqrt never sees < 0. -#}
+{% macro experiment_ratio_variance(y, x, n, total, product_total) -%}
+    {%- set r = experiment_ratio(y, x, n, total) -%}
+    {%- set mx = '(' ~ total(x) ~ ' / ' ~ n ~ ')' -%}
+    greatest({{ sum_cov(y, y, n, total, product_total) }} - 2 * {{ r }} * {{ sum_cov(y, x, n, total, product_total) }}
+        + {{ r }} * {{ r }} * {{ sum_cov(x, x, n, total, product_total) }}, 0)
+        / nullif({{ mx }} * {{ mx }}, 0)
+{%- endmacro %}
+
+{#- total / product_total for sums held in columns sum_<c> and sum_<a>_<b> (exact decimals). -#}
+{% macro column_total(column) -%}
+    cast(sum_{{ column }} as double)
+{%- endmacro %}
+
+{% macro column_product_total(a, b) -%}
+    cast(sum_{{ a }}_{{ b }} as double)
+{%- endmacro %}
+
+{#- Sample covariance (n - 1) from sums; 0 with fewer than two rows. -#}
+{% macro sum_cov(a, b, n, total, product_total) -%}
+    coalesce(({{ product_total(a, b) }} - {{ total(a) }} * {{ total(b) }} / {{ n }}) / nullif({{ n }} - 1, 0), 0)
 {%- endmacro %}
 
 {#- Order-independent aggregates: sums of exact decimals (6 places), then double arithmetic on
@@ -45,10 +72,13 @@
     ({{ exact_sum(column) }} / count(*))
 {%- endmacro %}
 
+{% macro exact_product_sum(a, b) -%}
+    cast(sum(cast({{ a }} as decimal(38, 6)) * cast({{ b }} as decimal(38, 6))) as double)
+{%- endmacro %}
+
 {#- Sample covariance (n - 1) of two columns; 0 with fewer than two rows. -#}
 {% macro exact_cov(a, b) -%}
-    coalesce((cast(sum(cast({{ a }} as decimal(38, 6)) * cast({{ b }} as decimal(38, 6))) as double)
-        - {{ exact_sum(a) }} * {{ exact_sum(b) }} / count(*)) / nullif(count(*) - 1, 0), 0)
+    {{ sum_cov(a, b, 'count(*)', exact_sum, exact_product_sum) }}
 {%- endmacro %}
 
 {#- Per-user rows of every catalogue metric (seeds/experiment_metrics.csv) from a relation with
@@ -56,7 +86,7 @@
     columns group_columns..., metric_name, y, x, y_pre, x_pre. A portable unpivot of the measures
     joined to the catalogue twice (numerator and denominator). -#}
 {% macro experiment_metric_users(relation, group_columns) -%}
-    {%- set keys = group_columns + ['customer_id'] -%}
+    {%- set keys = group_columns + ([] if 'customer_id' in group_columns else ['customer_id']) -%}
     with long_measures as (
         {%- for measure in experiment_measures() %}
         select

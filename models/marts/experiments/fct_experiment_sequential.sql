@@ -1,5 +1,5 @@
 -- Sequential (always-valid) inference, one row per experiment, metric, non-control variant and
--- day since the experiment's start (int_experiment_user_days: what was visible at the end of
+-- day since the experiment's start (int_experiment_user_day_changes: what was visible at the end of
 -- that day). mSPRT with a normal mixture (Johari et al. 2017): with the raw difference D, its
 -- (Welch / delta-method) variance V and mixing variance tau^2,
 --   Lambda = sqrt(V / (V + tau^2)) exp(tau^2 D^2 / (2 V (V + tau^2))),
@@ -16,18 +16,104 @@
 {%- set min_units = var('experiment_sequential_min_units') | int %}
 
 with metric_users as (
-    {{ experiment_metric_users(ref('int_experiment_user_days'), ['experiment_id', 'days_since_start', 'variant']) }}
+    {{ experiment_metric_users(ref('int_experiment_user_day_changes'),
+        ['experiment_id', 'variant', 'customer_id', 'days_since_start']) }}
+),
+
+-- A user's row holds from its day until the user's next row, so each day's sums over users are
+-- running sums of the changes: what the user adds to each sum minus what it added before.
+-- Decimal differences of decimal terms, so the running sums equal the per-day sums exactly.
+user_changes as (
+    select
+        experiment_id,
+        variant,
+        metric_name,
+        days_since_start,
+        case when row_number() over user_days = 1 then 1 else 0 end                 as delta_users,
+        case when x <> 0 then 1 else 0 end
+            - coalesce(lag(case when x <> 0 then 1 else 0 end) over user_days, 0)   as delta_denominator_users,
+        {%- for a, b in [('y', none), ('x', none), ('y', 'y'), ('y', 'x'), ('x', 'x')] %}
+        {%- set term = 'cast(' ~ a ~ ' as decimal(38, 6))' ~ (' * cast(' ~ b ~ ' as decimal(38, 6))' if b else '') %}
+        {{ term }} - coalesce(lag({{ term }}) over user_days, 0)                    as delta_{{ a }}{{ '_' ~ b if b }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from metric_users
+    window user_days as (partition by experiment_id, variant, metric_name, customer_id order by days_since_start)
+),
+
+daily_changes as (
+    select
+        experiment_id,
+        variant,
+        metric_name,
+        days_since_start,
+        sum(delta_users)                                                            as delta_users,
+        sum(delta_denominator_users)                                                as delta_denominator_users,
+        sum(delta_y)                                                                as delta_y,
+        sum(delta_x)                                                                as delta_x,
+        sum(delta_y_y)                                                              as delta_y_y,
+        sum(delta_y_x)                                                              as delta_y_x,
+        sum(delta_x_x)                                                              as delta_x_x
+    from user_changes
+    group by experiment_id, variant, metric_name, days_since_start
+),
+
+arm_starts as (
+    select experiment_id, variant, metric_name, min(days_since_start) as first_day
+    from daily_changes
+    group by experiment_id, variant, metric_name
+),
+
+-- every day of the experiment's calendar from the arm's first user on, changed or not
+arm_days as (
+    select
+        days.experiment_id,
+        arms.variant,
+        arms.metric_name,
+        days.days_since_start
+    from {{ ref('int_experiment_days') }} as days
+    inner join arm_starts as arms
+        on days.experiment_id = arms.experiment_id
+        and days.days_since_start >= arms.first_day
+),
+
+running_sums as (
+    select
+        arm_days.experiment_id,
+        arm_days.variant,
+        arm_days.metric_name,
+        arm_days.days_since_start,
+        {%- for column in ['users', 'denominator_users', 'y', 'x', 'y_y', 'y_x', 'x_x'] %}
+        {%- set name = column if column in ['users', 'denominator_users'] else 'sum_' ~ column %}
+        sum(coalesce(daily_changes.delta_{{ column }}, 0)) over arm_running          as {{ name }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from arm_days
+    left join daily_changes
+        on arm_days.experiment_id = daily_changes.experiment_id
+        and arm_days.variant = daily_changes.variant
+        and arm_days.metric_name = daily_changes.metric_name
+        and arm_days.days_since_start = daily_changes.days_since_start
+    window arm_running as (
+        partition by arm_days.experiment_id, arm_days.variant, arm_days.metric_name
+        order by arm_days.days_since_start
+        rows between unbounded preceding and current row
+    )
 ),
 
 moments as (
+    -- the per-arm moments of int_experiment_metric_moments, from the running sums
     select
         experiment_id,
         days_since_start,
         metric_name,
         variant,
-        {{ experiment_arm_moments() }}
-    from metric_users
-    group by experiment_id, days_since_start, metric_name, variant
+        cast(users as bigint)                                                       as users,
+        cast(denominator_users as bigint)                                           as denominator_users,
+        {{ experiment_ratio('y', 'x', 'cast(users as bigint)', column_total) }}  as estimate,
+        {{ experiment_ratio_variance('y', 'x', 'cast(users as bigint)', column_total, column_product_total) }}
+                                                                                    as var_estimate
+    from running_sums
 ),
 
 variants as (
