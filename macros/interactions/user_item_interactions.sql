@@ -9,8 +9,21 @@
     cutoffs (int_user_item_interactions_before_holdout), so all are built by one definition.
     strength is a sum of exact decimals (12 places): order-independent, so bit-identical
     across rebuilds whatever order the rows are read in.
+
+    cutoffs: a list of {split, at} (at: a timestamp expression). One cutoff without a split gives
+    the table above; several give one block of rows per split (column split first), all from
+    ONE pass over the signals and one aggregation: each signal row is read once and counted in
+    every cutoff it precedes, its ages and decayed terms computed per cutoff exactly as a
+    separate query would (so the blocks equal separate per-cutoff builds bit for bit).
 -#}
-{% macro user_item_interactions(cutoff) -%}
+{% macro user_item_interactions(cutoffs) -%}
+{%- set split_column = cutoffs | length > 1 or cutoffs[0].get('split') is not none -%}
+{%- set latest = cutoffs[0].at if cutoffs | length == 1 else 'greatest(' ~ cutoffs | map(attribute='at') | join(', ') ~ ')' -%}
+{%- set half_lives = [var('interaction_half_life_days')] + interaction_half_lives() -%}
+{%- set strength_names = ['strength'] -%}
+{%- for half_life in interaction_half_lives() -%}
+    {%- do strength_names.append('strength_half_life_' ~ half_life ~ 'd') -%}
+{%- endfor -%}
 with weights as (
     select signal, weight from {{ ref('event_weights') }}
 ),
@@ -24,7 +37,7 @@ event_signals as (
         1 as quantity,
         null as order_id
     from {{ ref('stg_shop__events') }}
-    where occurred_at <= {{ cutoff }}
+    where occurred_at <= {{ latest }}
 ),
 
 purchase_signals as (
@@ -38,7 +51,7 @@ purchase_signals as (
     from {{ ref('stg_shop__order_items') }} as items
     inner join {{ ref('int_completed_orders') }} as orders
         on items.order_id = orders.order_id
-    where orders.ordered_at <= {{ cutoff }}
+    where orders.ordered_at <= {{ latest }}
 ),
 
 signals as (
@@ -53,36 +66,88 @@ weighted as (
         -- purchase events duplicate order items: weight 0, counted only
         case when signals.signal = 'purchase' and signals.order_id is null then 0
              else coalesce(weights.weight, 0) end as weight,
-        {{ days_between('signals.interacted_at', cutoff) }} as age_days
+        {%- for cutoff in cutoffs %}
+        signals.interacted_at <= {{ cutoff.at }} as is_before_{{ loop.index }},
+        {{ days_between('signals.interacted_at', cutoff.at) }} as age_days_{{ loop.index }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     from signals
     left join weights on signals.signal = weights.signal
+),
+
+per_cutoff as (
+    select
+        customer_id,
+        product_id,
+        {%- for cutoff in cutoffs %}
+        {%- set i = loop.index %}
+        {%- set before = 'is_before_' ~ i %}
+        count(*) filter (where {{ before }})                                                     as signals_{{ i }},
+        cast(count(*) filter (where {{ before }} and signal = 'view') as bigint)                 as view_count_{{ i }},
+        cast(count(*) filter (where {{ before }} and signal = 'add_to_cart') as bigint)          as add_to_cart_count_{{ i }},
+        cast(count(*) filter (where {{ before }} and signal = 'purchase' and order_id is null) as bigint)
+                                                                                                 as purchase_event_count_{{ i }},
+        -- staging keeps one order line per (order_id, product_id) (tested), so within a
+        -- customer x product pair each purchase row is a distinct order: count = count distinct
+        cast(count(order_id) filter (where {{ before }}) as bigint)                              as purchase_count_{{ i }},
+        cast(coalesce(sum(quantity) filter (where {{ before }} and order_id is not null), 0) as bigint)
+                                                                                                 as quantity_purchased_{{ i }},
+        -- a float sum depends on the order rows arrive in (threads, file layout): sum exact
+        -- decimals instead, so strength is bit-identical on every rebuild
+        {%- for half_life in half_lives %}
+        {{ decayed_strength(half_life, 'age_days_' ~ i, before) }} as {{ strength_names[loop.index0] }}_{{ i }},
+        {%- endfor %}
+        min(interacted_at) filter (where {{ before }})                                           as first_interaction_at_{{ i }},
+        max(interacted_at) filter (where {{ before }})                                           as last_interaction_at_{{ i }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from weighted
+    group by customer_id, product_id
 )
+{%- if split_column %},
+
+splits as (
+    {%- for cutoff in cutoffs %}
+    select {{ sql_literal(cutoff.split) }} as split, {{ loop.index }} as cutoff_index
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+)
+{%- endif %}
 
 select
-    customer_id,
-    product_id,
-    cast(count(*) filter (where signal = 'view') as bigint)                                   as view_count,
-    cast(count(*) filter (where signal = 'add_to_cart') as bigint)                            as add_to_cart_count,
-    cast(count(*) filter (where signal = 'purchase' and order_id is null) as bigint)          as purchase_event_count,
-    cast(count(distinct order_id) as bigint)                                                  as purchase_count,
-    cast(coalesce(sum(quantity) filter (where order_id is not null), 0) as bigint)            as quantity_purchased,
-    -- a float sum depends on the order rows arrive in (threads, file layout): sum exact
-    -- decimals instead, so strength is bit-identical on every rebuild
-    {{ decayed_strength(var('interaction_half_life_days')) }} as strength,
-    {%- for half_life in interaction_half_lives() %}
-    {{ decayed_strength(half_life) }} as strength_half_life_{{ half_life }}d,
+    {%- if split_column %}
+    splits.split,
+    {%- endif %}
+    per_cutoff.customer_id,
+    per_cutoff.product_id,
+    {%- for column in ['view_count', 'add_to_cart_count', 'purchase_event_count', 'purchase_count', 'quantity_purchased']
+        + strength_names + ['first_interaction_at', 'last_interaction_at'] %}
+    {%- if split_column %}
+    case splits.cutoff_index
+        {%- for cutoff in cutoffs %} when {{ loop.index }} then per_cutoff.{{ column }}_{{ loop.index }}{% endfor %}
+    end as {{ column }}
+    {%- else %}
+    per_cutoff.{{ column }}_1 as {{ column }}
+    {%- endif %}
+    {%- if not loop.last %},{% endif %}
     {%- endfor %}
-    min(interacted_at)                                                                        as first_interaction_at,
-    max(interacted_at)                                                                        as last_interaction_at
-from weighted
-group by customer_id, product_id
+from per_cutoff
+{%- if split_column %}
+cross join splits
+where case splits.cutoff_index
+    {%- for cutoff in cutoffs %} when {{ loop.index }} then per_cutoff.signals_{{ loop.index }}{% endfor %}
+end > 0
+{%- endif %}
 {%- endmacro %}
 
 
 {#- sum over signals of weight x 2^(-age / half_life), as an exact decimal sum (18 places, so
     even two-year-old signals at a one-week half-life stay > 0), returned as double. -#}
-{% macro decayed_strength(half_life_days) -%}
-    cast(sum(cast(weight * power(0.5, age_days / {{ half_life_days }}) as decimal(38, 18))) as double)
+{% macro decayed_strength(half_life_days, age_days='age_days', condition=none) -%}
+    cast(sum(cast(weight * power(0.5, {{ age_days }} / {{ half_life_days }}) as decimal(38, 18)))
+        {%- if condition %} filter (where {{ condition }}){% endif %} as double)
 {%- endmacro %}
 
 
