@@ -17,12 +17,17 @@ demand (most product-weeks sell 0-2 units) the two differ a lot, and a mean fore
 any forecast biased low on WAPE. So the evaluation reports both, with their bias
 (sum forecast / sum actual - 1), and the forecast table serves both.
 
+Selection is proper for the metric: the point forecast WAPE scores (the "served point") is the
+predictive median (seasonal naive, a single past week, has no distribution: its value), and the
+model is chosen by the validation WAPE of its served point. The chosen model's served-point rows
+are ``is_selected``; ml_demand_forecast serves that model's median as ``median_units`` and its
+expected units as ``forecast_units``.
+
 Backtest: origins every ``origin_step_weeks`` back from the last complete week; the latest
 ``test_origins`` are the test split (reported), the ones before them the validation split
-(the expected-units model is chosen there by WAPE among gradient boosting and the two
-baselines). Every fit uses targets up to its origin only. Intervals: negative-binomial with the
-dispersion estimated on validation residuals (product rows); category rows sum means and
-variances.
+(the model is chosen there). Every fit uses targets up to its origin only. Medians and
+intervals: negative binomial with each model's dispersion estimated on its own validation
+residuals (product rows); category rows sum means and variances.
 """
 
 from __future__ import annotations
@@ -213,8 +218,9 @@ FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "upper_units": pl.Float64, "price_assumed": pl.Float64, "model": pl.String, "status": pl.String,
     "status_reason": pl.String,
 }
-# expected-units models (one is selected); each also yields its predictive median in the evaluation
+# expected-units models; those with a predictive distribution also yield its median
 MODELS = ("gradient_boosting", "trailing_mean", "seasonal_naive")
+DISTRIBUTIONAL = ("gradient_boosting", "trailing_mean")
 
 
 @dataclass(frozen=True)
@@ -244,40 +250,75 @@ def _point_forecasts(model, panel: Panel, origin: int, horizon: int, settings: F
             "seasonal_naive": seasonal_naive(panel, origin, horizon)}
 
 
-def backtest(panel: Panel, settings: ForecastSettings) -> tuple[pl.DataFrame, float]:
-    """Rolling-origin evaluation; returns (evaluation rows, NB dispersion from validation)."""
-    last = panel.units.shape[1] - 1
-    h_max = settings.horizon_weeks
+def nb_dispersion(actual: np.ndarray, mean: np.ndarray) -> float:
+    """Moment estimate of the negative-binomial dispersion k in variance = mean + k x mean^2:
+    sum((actual - mean)^2 - mean) / sum(mean^2), 0 when the residuals are not overdispersed
+    (or there is no mean to scale by)."""
+    mean = np.asarray(mean, dtype=np.float64)
+    denominator = float(np.sum(mean**2))
+    if denominator <= 0:
+        return 0.0
+    return max(0.0, float(np.sum((np.asarray(actual, dtype=np.float64) - mean) ** 2 - mean)) / denominator)
+
+
+def _origins(last: int, settings: ForecastSettings) -> list[tuple[str, int]]:
+    """(split, origin) oldest first: the latest ``test_origins`` are 'test', the ones before 'validation'."""
     n_origins = settings.validation_origins + settings.test_origins
-    origins = [last - h_max - k * settings.origin_step_weeks for k in range(n_origins)][::-1]
-    kept: list[tuple[str, int, int, float, np.ndarray, dict[str, np.ndarray]]] = []
-    dispersion_num = dispersion_den = 0.0
-    for index, origin in enumerate(origins):
-        if origin < SEASON // 2:
-            continue
-        split = "validation" if index < settings.validation_origins else "test"
-        model = fit_model(panel, origin, h_max, stride=settings.origin_step_weeks, max_rows=settings.max_training_rows,
-                          seed=settings.seed, max_iter=settings.boosting_iterations)
+    origins = [last - settings.horizon_weeks - k * settings.origin_step_weeks for k in range(n_origins)][::-1]
+    return [("validation" if index < settings.validation_origins else "test", origin)
+            for index, origin in enumerate(origins) if origin >= SEASON // 2]
+
+
+def _backtest_forecasts(panel: Panel, settings: ForecastSettings) -> list[tuple[str, int, int, float, np.ndarray, dict]]:
+    """(split, origin, horizon, MASE scale, actual, expected units per model) of every backtest forecast;
+    each gradient-boosting fit sees targets up to its origin only."""
+    kept = []
+    for split, origin in _origins(panel.units.shape[1] - 1, settings):
+        model = fit_model(panel, origin, settings.horizon_weeks, stride=settings.origin_step_weeks,
+                          max_rows=settings.max_training_rows, seed=settings.seed, max_iter=settings.boosting_iterations)
         scale = _scale(panel, origin)
-        for h in range(1, h_max + 1):
-            actual = panel.units[:, origin + h]
-            forecasts = _point_forecasts(model, panel, origin, h, settings)
-            kept.append((split, origin, h, scale, actual, forecasts))
-            if split == "validation":
-                prediction = forecasts["gradient_boosting"]
-                dispersion_num += float(np.sum((actual - prediction) ** 2 - prediction))
-                dispersion_den += float(np.sum(prediction**2))
-    dispersion = max(0.0, dispersion_num / dispersion_den) if dispersion_den > 0 else 0.0
-    if not kept:
-        return pl.DataFrame(schema=EVALUATION_SCHEMA), dispersion
+        for h in range(1, settings.horizon_weeks + 1):
+            kept.append((split, origin, h, scale, panel.units[:, origin + h], _point_forecasts(model, panel, origin, h, settings)))
+    return kept
+
+
+def _validation_dispersions(kept: list) -> dict[str, float]:
+    """Each distributional model's NB dispersion from its own validation residuals (not the test split's)."""
+    validation = [(actual, forecasts) for split, _, _, _, actual, forecasts in kept if split == "validation"]
+    if not validation:
+        return dict.fromkeys(DISTRIBUTIONAL, 0.0)
+    actual = np.concatenate([a for a, _ in validation])
+    return {name: nb_dispersion(actual, np.concatenate([f[name] for _, f in validation])) for name in DISTRIBUTIONAL}
+
+
+def served_point(model: str) -> str:
+    """The point forecast of ``model`` that WAPE scores and ml_demand_forecast serves as its point:
+    the predictive median (the absolute-error optimum) where the model has a predictive
+    distribution, else its single value ('mean' rows of seasonal naive)."""
+    return "median" if model in DISTRIBUTIONAL else "mean"
+
+
+def select_model(evaluation: pl.DataFrame) -> str:
+    """The model whose served point forecast has the lowest validation WAPE (mean over horizons;
+    ties by name). Reads the 'validation' rows only, so the test split cannot change the choice;
+    seasonal naive when there are no validation rows."""
+    served = pl.col("point_forecast") == pl.when(pl.col("model").is_in(DISTRIBUTIONAL)).then(
+        pl.lit(served_point(DISTRIBUTIONAL[0]))).otherwise(pl.lit(served_point("seasonal_naive")))
+    ranking = (evaluation.filter((pl.col("split") == "validation") & served & pl.col("wape").is_not_null())
+               .group_by("model").agg(pl.col("wape").mean()).sort("wape", "model"))
+    return ranking["model"][0] if ranking.height else "seasonal_naive"
+
+
+def _evaluation_frame(kept: list, dispersions: dict[str, float]) -> pl.DataFrame:
+    """Aggregate the backtest forecasts to split x model x point forecast x horizon."""
     records = [
         {"split": split, "model": name, "point_forecast": point, "horizon_weeks": h, "origin": origin,
          "abs_error": float(np.abs(actual - forecast).sum()), "actual": float(actual.sum()),
          "forecast": float(forecast.sum()), "n": actual.size, "scale": scale}
         for split, origin, h, scale, actual, forecasts in kept
         for name, mean in forecasts.items()
-        for point, forecast in (("mean", mean), ("median", predictive_median(mean, dispersion)))
-        if point == "mean" or name != "seasonal_naive"  # a single past week has no predictive distribution
+        for point, forecast in (("mean", mean), ("median", predictive_median(mean, dispersions.get(name, 0.0))))
+        if point == "mean" or name in DISTRIBUTIONAL
     ]
     frame = pl.DataFrame(records).group_by("split", "model", "point_forecast", "horizon_weeks").agg(
         pl.col("origin").n_unique().cast(pl.Int64).alias("n_origins"), pl.col("n").sum().cast(pl.Int64).alias("n_forecasts"),
@@ -287,24 +328,34 @@ def backtest(panel: Panel, settings: ForecastSettings) -> tuple[pl.DataFrame, fl
         ((pl.col("abs_error") / pl.col("n")) / pl.col("scale")).mean().alias("mase"),
     )
     baseline = frame.filter(pl.col("model") == "seasonal_naive").select("split", "horizon_weeks", pl.col("wape").alias("b"))
-    frame = frame.join(baseline, on=["split", "horizon_weeks"]).with_columns(
+    return frame.join(baseline, on=["split", "horizon_weeks"]).with_columns(
         (pl.col("wape") / pl.col("b") - 1.0).alias("wape_vs_baseline")).drop("b")
-    chosen = (frame.filter((pl.col("split") == "validation") & (pl.col("point_forecast") == "mean"))
-              .group_by("model").agg(pl.col("wape").mean()).sort("wape", "model"))
-    selected = chosen["model"][0] if chosen.height else "seasonal_naive"
-    frame = frame.with_columns(((pl.col("model") == selected) & (pl.col("point_forecast") == "mean")).alias("is_selected"),
-                               pl.lit(dispersion).alias("nb_dispersion"),
-                               pl.lit("ok").alias("status"), pl.lit(None, pl.String).alias("status_reason"))
+
+
+def backtest(panel: Panel, settings: ForecastSettings) -> pl.DataFrame:
+    """Rolling-origin evaluation rows (EVALUATION_SCHEMA), the served forecast marked ``is_selected``."""
+    kept = _backtest_forecasts(panel, settings)
+    if not kept:
+        return pl.DataFrame(schema=EVALUATION_SCHEMA)
+    dispersions = _validation_dispersions(kept)
+    frame = _evaluation_frame(kept, dispersions)
+    selected = select_model(frame)
+    frame = frame.with_columns(
+        ((pl.col("model") == selected) & (pl.col("point_forecast") == served_point(selected))).alias("is_selected"),
+        pl.col("model").replace_strict(dispersions, default=None, return_dtype=pl.Float64).alias("nb_dispersion"),
+        pl.lit("ok").alias("status"), pl.lit(None, pl.String).alias("status_reason"))
     return frame.select([pl.col(c).cast(t) for c, t in EVALUATION_SCHEMA.items()]).sort(
-        "split", "model", "point_forecast", "horizon_weeks", descending=[True, False, False, False]), dispersion
+        "split", "model", "point_forecast", "horizon_weeks", descending=[True, False, False, False])
 
 
 def demand_forecast(weekly: pl.DataFrame, evaluation: pl.DataFrame, settings: ForecastSettings) -> pl.DataFrame:
     """``ml_demand_forecast`` from the weekly rollup of complete weeks and the backtest
-    (``ml_demand_forecast_evaluation``: its selected model and interval dispersion; the model
-    is refitted once on all weeks). A degraded backtest: seasonal naive, status degraded.
-    ``forecast_units`` is the expected units, ``median_units`` the predictive median (product
-    rows; on category rows, sums of many products, the median is taken equal to the mean)."""
+    (``ml_demand_forecast_evaluation``: the model of its ``is_selected`` rows and that model's
+    dispersion; gradient boosting is refitted once on all weeks). A degraded backtest: seasonal
+    naive, status degraded. ``forecast_units`` is the model's expected units (plans, revenue,
+    category totals), ``median_units`` the served point forecast the selection scored: the
+    predictive median on product rows (the single value for seasonal naive; on category rows,
+    sums of many products, the median is taken equal to the mean)."""
     from scipy.stats import nbinom, norm
 
     panel = build_panel(weekly)
@@ -339,7 +390,8 @@ def demand_forecast(weekly: pl.DataFrame, evaluation: pl.DataFrame, settings: Fo
             lower, upper = poisson.ppf(alpha, mean), poisson.ppf(1.0 - alpha, mean)
         frames.append(pl.DataFrame({
             "product_id": panel.products, "category": panel.categories.astype(str), "horizon_weeks": h,
-            "forecast_units": mean, "median_units": predictive_median(mean, dispersion),
+            "forecast_units": mean,
+            "median_units": predictive_median(mean, dispersion) if selected in DISTRIBUTIONAL else mean,
             "lower_units": lower, "upper_units": upper, "variance": variance,
             "price_assumed": np.exp(panel.log_price[:, last]),
         }))
@@ -386,4 +438,4 @@ def backtest_table(weekly: pl.DataFrame, settings: ForecastSettings) -> pl.DataF
             "nb_dispersion": None, "status": "degraded",
             "status_reason": f"{panel.units.shape[1]} complete weeks of sales history (need {needed} for the backtest)",
         }], schema=EVALUATION_SCHEMA)
-    return backtest(panel, settings)[0]
+    return backtest(panel, settings)
