@@ -137,3 +137,46 @@ def test_demand_forecast_serves_the_selected_models_mean_and_median():
     assert set(forecast["model"]) == {"trailing_mean"} and set(forecast["status"]) == {"ok"}
     categories = forecast.filter((pl.col("level") == "category") & (pl.col("horizon_weeks") == 2)).sort("category")
     assert np.allclose(categories["forecast_units"].to_numpy(), [expected[0::2].sum(), expected[1::2].sum()])
+
+
+def test_shop_season_ratio_separates_a_planted_season_from_growth():
+    from ecom_growth.pricing.forecast import shop_season_ratio
+
+    weeks = np.arange(104)
+    season = 1.0 + 0.25 * np.cos(2 * np.pi * (weeks - 20) / 52.0)
+    growth = np.exp(0.02 * weeks)  # the young shop's growth: ~2.8x over a year
+    origin, horizon = 90, 4
+    expected = season[origin + horizon - 52] / season[origin - 52 - 12: origin - 52 + 1].mean()
+    assert shop_season_ratio(growth * season, origin, horizon) == pytest.approx(expected, rel=0.03)
+    assert shop_season_ratio(growth, origin, horizon) == pytest.approx(1.0, abs=1e-9)  # growth alone is no season
+    # the raw year-earlier ratio mixes in the growth
+    raw = (growth * season)[origin + horizon - 52] / (growth * season)[origin - 64: origin - 51].mean()
+    assert raw > 1.05 * expected
+
+
+def test_shop_season_ratio_is_nan_without_a_detrendable_year_and_reads_nothing_after_the_origin():
+    from ecom_growth.pricing.forecast import shop_season_ratio
+
+    totals = np.exp(0.01 * np.arange(104))
+    assert np.isnan(shop_season_ratio(totals, 40, 4))  # less than a season of history
+    assert np.isnan(shop_season_ratio(totals, 50, 30))  # the target a year earlier needs half a year after it
+    assert np.isnan(shop_season_ratio(np.zeros(104), 90, 4))  # a shop without sales
+    future = totals.copy()
+    future[91:] = 1e6
+    assert shop_season_ratio(totals, 90, 8) == shop_season_ratio(future, 90, 8)
+
+
+def test_boosting_on_the_level_ratio_is_unbiased_on_a_stationary_shop_with_sellers_of_every_size():
+    from ecom_growth.pricing.forecast import _predict, build_panel, fit_model
+
+    rng = np.random.default_rng(11)
+    rate = np.concatenate([rng.gamma(1.0, 0.3, 40), rng.gamma(4.0, 5.0, 20), np.zeros(1)])  # tiny .. big, and zero
+    units = rng.poisson(rate[:, None], (rate.size, 90)).astype(float)
+    units[-1, 10] = 1.0  # one sale long ago: level 0 now, still forecast (no division by zero)
+    panel = build_panel(_weekly(units))
+    model = fit_model(panel, 85, 4, stride=2, max_rows=6000, seed=1, max_iter=30)
+    forecast = _predict(model, panel, 85, 4)
+    rate = rate[[int(p[1:]) for p in panel.products]]  # products that never sold have no row
+    assert np.all(np.isfinite(forecast)) and np.all(forecast >= 0) and panel.products[-1] == "p60"
+    assert forecast.sum() / rate.sum() == pytest.approx(1.0, abs=0.08)
+    assert np.corrcoef(forecast, rate)[0, 1] > 0.95
