@@ -180,3 +180,11 @@ def test_boosting_on_the_level_ratio_is_unbiased_on_a_stationary_shop_with_selle
     assert np.all(np.isfinite(forecast)) and np.all(forecast >= 0) and panel.products[-1] == "p60"
     assert forecast.sum() / rate.sum() == pytest.approx(1.0, abs=0.08)
     assert np.corrcoef(forecast, rate)[0, 1] > 0.95
+
+
+def test_category_units_sum_the_products_of_each_category_in_sorted_order():
+    from ecom_growth.pricing.forecast import _category_units
+
+    units = np.arange(12.0).reshape(4, 3)
+    panel = build_panel(_weekly(units + 1, ["b", "a", "b", "c"]))
+    assert _category_units(panel).tolist() == [[4, 5, 6], [8, 10, 12], [10, 11, 12]]

@@ -78,10 +78,13 @@ def _window_mean(cumulative: np.ndarray, end: int, length: int) -> np.ndarray:
 
 def _category_units(panel: Panel) -> np.ndarray:
     """(categories, W) units per category and week, rows in the order of np.unique(categories)."""
+    from scipy.sparse import csr_matrix
+
     code = np.unique(panel.categories.astype(str), return_inverse=True)[1]
-    totals = np.zeros((int(code.max()) + 1 if code.size else 0, panel.units.shape[1]))
-    np.add.at(totals, code, panel.units)
-    return totals
+    n_categories = int(code.max()) + 1 if code.size else 0
+    # categories x products indicator times units: np.add.at was a third of the backtest's time
+    indicator = csr_matrix((np.ones(code.size), (code, np.arange(code.size))), shape=(n_categories, code.size))
+    return np.asarray(indicator @ panel.units)
 
 
 def _detrended(totals: np.ndarray, week: int, origin: int, half_window: int) -> float:
@@ -240,7 +243,8 @@ def fit_model(panel: Panel, last_origin: int, horizons: int, *, stride: int, max
     x[:, np.all(np.isnan(x), axis=0)] = 0.0  # a feature without any value (e.g. no year of history) cannot be binned
     level = _level(x)
     model = HistGradientBoostingRegressor(loss="poisson", max_iter=max_iter, learning_rate=0.05,
-                                          max_leaf_nodes=15, min_samples_leaf=200, random_state=seed)
+                                          max_leaf_nodes=15, min_samples_leaf=200, max_bins=63,
+                                          random_state=seed)
     # one OpenMP thread: the same fit on any machine, and no spin-waiting threads on a busy one
     # (on a loaded 2-core machine the default threads made a 3 s fit take 100 s)
     with threadpool_limits(limits=1):
