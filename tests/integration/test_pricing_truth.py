@@ -127,7 +127,8 @@ def test_no_recommendation_without_evidence(warehouse):
 
 def test_forecast_beats_seasonal_naive_on_the_test_split(warehouse):
     rows = warehouse.sql(
-        "select horizon_weeks, model || '_' || point_forecast as forecast, wape, bias, is_selected, wape_vs_baseline"
+        "select horizon_weeks, model || '_' || point_forecast as forecast, wape, bias, is_selected, wape_vs_baseline,"
+        " wape_vs_baseline_low, wape_vs_baseline_high"
         " from ml.ml_demand_forecast_evaluation where split = 'test' order by 1, 2"
     ).pl()
     wape = rows.pivot(on="forecast", index="horizon_weeks", values="wape")
@@ -140,7 +141,9 @@ def test_forecast_beats_seasonal_naive_on_the_test_split(warehouse):
     # The issue's bar, on the forecast ml_demand_forecast serves (the selected model's point
     # forecast WAPE scores: its predictive median): at least 15% lower WAPE at 4 weeks.
     assert served["forecast"].n_unique() == 1 and served.height == rows["horizon_weeks"].n_unique()
-    assert served.filter(pl.col("horizon_weeks") == 4)["wape_vs_baseline"][0] <= -0.15
+    at4 = served.filter(pl.col("horizon_weeks") == 4).row(0, named=True)
+    assert at4["wape_vs_baseline"] <= -0.15
+    assert at4["wape_vs_baseline_high"] < 0  # better than seasonal naive beyond the products' sampling noise
     assert (served["wape_vs_baseline"] < 0).all()  # and better than seasonal naive at every horizon
 
 

@@ -94,6 +94,14 @@ def test_backtest_marks_the_validation_winner_and_its_dispersion_comes_from_its_
     selected = table.filter(pl.col("is_selected"))
     assert selected["point_forecast"].unique().to_list() == [served_point(selected["model"][0])]
     assert selected["model"][0] == select_model(table)
+    # paired product-bootstrap intervals bracket the estimate; seasonal naive against itself is exactly 0
+    assert (table["wape_vs_baseline_low"] <= table["wape_vs_baseline"] + 1e-12).all()
+    assert (table["wape_vs_baseline"] <= table["wape_vs_baseline_high"] + 1e-12).all()
+    baseline = table.filter(pl.col("model") == "seasonal_naive")
+    assert (baseline["wape_vs_baseline_low"] == 0).all() and (baseline["wape_vs_baseline_high"] == 0).all()
+    # the 13-week mean of a stationary rate beats one noisy week beyond the sampling noise
+    trailing_4 = table.filter((pl.col("model") == "trailing_mean") & (pl.col("horizon_weeks") == 4))
+    assert (trailing_4["wape_vs_baseline_high"] < 0).all()
     # Poisson counts around a fixed rate: the trailing mean's residuals are barely overdispersed
     trailing = table.filter(pl.col("model") == "trailing_mean")["nb_dispersion"].unique()
     assert trailing.len() == 1 and 0.0 <= trailing[0] < 0.1

@@ -265,6 +265,7 @@ EVALUATION_SCHEMA: dict[str, pl.DataType] = {
     "split": pl.String, "model": pl.String, "point_forecast": pl.String, "horizon_weeks": pl.Int64,
     "n_origins": pl.Int64, "n_forecasts": pl.Int64, "actual_units": pl.Float64, "forecast_units": pl.Float64,
     "bias": pl.Float64, "wape": pl.Float64, "mase": pl.Float64, "wape_vs_baseline": pl.Float64,
+    "wape_vs_baseline_low": pl.Float64, "wape_vs_baseline_high": pl.Float64,
     "is_selected": pl.Boolean, "nb_dispersion": pl.Float64, "status": pl.String, "status_reason": pl.String,
 }
 FORECAST_SCHEMA: dict[str, pl.DataType] = {
@@ -276,6 +277,8 @@ FORECAST_SCHEMA: dict[str, pl.DataType] = {
 # expected-units models; those with a predictive distribution also yield its median
 MODELS = ("gradient_boosting", "trailing_mean", "seasonal_naive")
 DISTRIBUTIONAL = ("gradient_boosting", "trailing_mean")
+# product resamples behind the interval of wape_vs_baseline (a method constant, like SEASON)
+BOOTSTRAP_REPLICATES = 400
 
 
 @dataclass(frozen=True)
@@ -364,6 +367,37 @@ def select_model(evaluation: pl.DataFrame) -> str:
     return ranking["model"][0] if ranking.height else "seasonal_naive"
 
 
+def _point_forecasts_of(forecasts: dict[str, np.ndarray], dispersions: dict[str, float]):
+    """(model, point forecast, values): every model's expected units, and the distributional models' medians."""
+    for name, mean in forecasts.items():
+        yield name, "mean", mean
+        if name in DISTRIBUTIONAL:
+            yield name, "median", predictive_median(mean, dispersions.get(name, 0.0))
+
+
+def _baseline_intervals(kept: list, dispersions: dict[str, float], level: float, seed: int) -> pl.DataFrame:
+    """Bootstrap interval of wape_vs_baseline per split x model x point forecast x horizon: products
+    resampled with replacement (all of a product's origins together, the same draw for the model
+    and seasonal naive, so the comparison is paired)."""
+    abs_error: dict[tuple, np.ndarray] = {}  # per product, summed over origins
+    for split, _, h, _, actual, forecasts in kept:
+        for name, point, forecast in _point_forecasts_of(forecasts, dispersions):
+            key = (split, name, point, h)
+            abs_error[key] = abs_error.get(key, 0.0) + np.abs(actual - forecast)
+    n_products = kept[0][4].size
+    counts = np.random.default_rng(seed).multinomial(n_products, np.full(n_products, 1.0 / n_products),
+                                                     size=BOOTSTRAP_REPLICATES).astype(np.float64)
+    rows = []
+    for (split, name, point, h), errors in abs_error.items():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = (counts @ errors) / (counts @ abs_error[(split, "seasonal_naive", "mean", h)]) - 1.0
+        low, high = np.nanquantile(ratio, [0.5 - level / 2.0, 0.5 + level / 2.0]) if np.isfinite(ratio).any() else (
+            np.nan, np.nan)
+        rows.append({"split": split, "model": name, "point_forecast": point, "horizon_weeks": h,
+                     "wape_vs_baseline_low": float(low), "wape_vs_baseline_high": float(high)})
+    return pl.DataFrame(rows)
+
+
 def _evaluation_frame(kept: list, dispersions: dict[str, float]) -> pl.DataFrame:
     """Aggregate the backtest forecasts to split x model x point forecast x horizon."""
     records = [
@@ -371,9 +405,7 @@ def _evaluation_frame(kept: list, dispersions: dict[str, float]) -> pl.DataFrame
          "abs_error": float(np.abs(actual - forecast).sum()), "actual": float(actual.sum()),
          "forecast": float(forecast.sum()), "n": actual.size, "scale": scale}
         for split, origin, h, scale, actual, forecasts in kept
-        for name, mean in forecasts.items()
-        for point, forecast in (("mean", mean), ("median", predictive_median(mean, dispersions.get(name, 0.0))))
-        if point == "mean" or name in DISTRIBUTIONAL
+        for name, point, forecast in _point_forecasts_of(forecasts, dispersions)
     ]
     frame = pl.DataFrame(records).group_by("split", "model", "point_forecast", "horizon_weeks").agg(
         pl.col("origin").n_unique().cast(pl.Int64).alias("n_origins"), pl.col("n").sum().cast(pl.Int64).alias("n_forecasts"),
@@ -393,7 +425,9 @@ def backtest(panel: Panel, settings: ForecastSettings) -> pl.DataFrame:
     if not kept:
         return pl.DataFrame(schema=EVALUATION_SCHEMA)
     dispersions = _validation_dispersions(kept)
-    frame = _evaluation_frame(kept, dispersions)
+    frame = _evaluation_frame(kept, dispersions).join(
+        _baseline_intervals(kept, dispersions, settings.interval_level, settings.seed),
+        on=["split", "model", "point_forecast", "horizon_weeks"], how="left")
     selected = select_model(frame)
     frame = frame.with_columns(
         ((pl.col("model") == selected) & (pl.col("point_forecast") == served_point(selected))).alias("is_selected"),
@@ -489,7 +523,8 @@ def backtest_table(weekly: pl.DataFrame, settings: ForecastSettings) -> pl.DataF
         return pl.DataFrame([{
             "split": "test", "model": "seasonal_naive", "point_forecast": "mean", "horizon_weeks": None,
             "n_origins": 0, "n_forecasts": 0, "actual_units": None, "forecast_units": None, "bias": None,
-            "wape": None, "mase": None, "wape_vs_baseline": None, "is_selected": True,
+            "wape": None, "mase": None, "wape_vs_baseline": None, "wape_vs_baseline_low": None,
+            "wape_vs_baseline_high": None, "is_selected": True,
             "nb_dispersion": None, "status": "degraded",
             "status_reason": f"{panel.units.shape[1]} complete weeks of sales history (need {needed} for the backtest)",
         }], schema=EVALUATION_SCHEMA)
