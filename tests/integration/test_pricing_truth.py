@@ -127,18 +127,53 @@ def test_no_recommendation_without_evidence(warehouse):
 
 def test_forecast_beats_seasonal_naive_on_the_test_split(warehouse):
     rows = warehouse.sql(
-        "select horizon_weeks, model || '_' || point_forecast as forecast, wape, bias"
+        "select horizon_weeks, model || '_' || point_forecast as forecast, wape, bias, is_selected, wape_vs_baseline,"
+        " wape_vs_baseline_low, wape_vs_baseline_high"
         " from ml.ml_demand_forecast_evaluation where split = 'test' order by 1, 2"
     ).pl()
     wape = rows.pivot(on="forecast", index="horizon_weeks", values="wape")
     improvement = wape.select("horizon_weeks", *[
         (1 - pl.col(c) / pl.col("seasonal_naive_mean")).alias(c) for c in wape.columns if c not in ("horizon_weeks",)])
+    served = rows.filter(pl.col("is_selected")).sort("horizon_weeks")
     with pl.Config(tbl_cols=10, tbl_width_chars=200):
-        print("WAPE improvement over seasonal naive (test):", improvement, "bias (test):",
-              rows.pivot(on="forecast", index="horizon_weeks", values="bias"), sep="\n")
-    at4 = improvement.filter(pl.col("horizon_weeks") == 4).row(0, named=True)
-    # The issue's bar (15% at 4 weeks) holds for the WAPE-optimal point forecast, the predictive
-    # median; the expected-units forecast gains less (WAPE rewards forecasts biased low on
-    # intermittent demand: see ecom_growth.pricing.forecast). Assert what holds for both.
-    assert at4["gradient_boosting_median"] >= 0.15
-    assert at4["gradient_boosting_mean"] > 0
+        print("served forecast (test):", served, "WAPE improvement over seasonal naive (test):", improvement,
+              "bias (test):", rows.pivot(on="forecast", index="horizon_weeks", values="bias"), sep="\n")
+    # The issue's bar, on the forecast ml_demand_forecast serves (the selected model's point
+    # forecast WAPE scores: its predictive median): at least 15% lower WAPE at 4 weeks.
+    assert served["forecast"].n_unique() == 1 and served.height == rows["horizon_weeks"].n_unique()
+    at4 = served.filter(pl.col("horizon_weeks") == 4).row(0, named=True)
+    assert at4["wape_vs_baseline"] <= -0.15
+    assert at4["wape_vs_baseline_high"] < 0  # better than seasonal naive beyond the products' sampling noise
+    assert (served["wape_vs_baseline"] < 0).all()  # and better than seasonal naive at every horizon
+
+
+def test_forecast_model_is_chosen_on_validation_only(warehouse):
+    from ecom_growth.pricing.forecast import select_model, served_point
+
+    table = warehouse.sql("select * from ml.ml_demand_forecast_evaluation").pl()
+    selected = table.filter(pl.col("is_selected"))
+    model = selected["model"][0]
+    assert selected["model"].n_unique() == 1 and set(selected["point_forecast"]) == {served_point(model)}
+    assert set(selected["split"]) == {"validation", "test"}
+    # restated in SQL: the lowest mean validation WAPE among the served points
+    best = warehouse.sql(
+        """
+        select model from ml.ml_demand_forecast_evaluation
+        where split = 'validation'
+          and point_forecast = case when model = 'seasonal_naive' then 'mean' else 'median' end
+        group by model order by avg(wape), model limit 1
+        """
+    ).fetchall()[0][0]
+    assert model == best
+    # the test split cannot move the choice: give the worst validation model a perfect test score
+    loser = (table.filter((pl.col("split") == "validation") & (pl.col("model") != model))
+             .group_by("model").agg(pl.col("wape").max()).sort("wape")["model"][-1])
+    rigged = table.with_columns(pl.when((pl.col("split") == "test") & (pl.col("model") == loser)).then(0.0)
+                                .otherwise(pl.col("wape")).alias("wape"))
+    assert select_model(rigged) == model
+    # ... while the same rigging of validation does (so the check above can fail)
+    rigged = table.with_columns(pl.when((pl.col("split") == "validation") & (pl.col("model") == loser)).then(0.0)
+                                .otherwise(pl.col("wape")).alias("wape"))
+    assert select_model(rigged) == loser
+    served = warehouse.sql("select distinct model from ml.ml_demand_forecast").fetchall()
+    assert served == [(model,)]

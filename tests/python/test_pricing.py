@@ -219,22 +219,27 @@ def test_features_never_read_units_after_the_origin():
     assert np.array_equal(before, features(panel, 70, 4), equal_nan=True)
 
 
-def test_backtest_reports_every_model_and_picks_the_trailing_mean_over_seasonal_naive_on_a_stationary_shop():
+def test_backtest_reports_every_model_and_serves_a_median_that_beats_seasonal_naive_on_a_stationary_shop():
     from ecom_growth.pricing.forecast import ForecastSettings, backtest
 
     settings = ForecastSettings(horizon_weeks=4, origin_step_weeks=4, validation_origins=2, test_origins=2,
                                 max_training_rows=4000, boosting_iterations=20, interval_level=0.9, seed=1,
                                 trailing_mean_weeks=13)
-    table, dispersion = backtest(_forecast_panel(), settings)
+    table = backtest(_forecast_panel(), settings)
     # 2 splits x (3 expected-units rows + 2 medians) x 4 horizons
-    assert table.height == 2 * 5 * 4 and dispersion >= 0.0
+    assert table.height == 2 * 5 * 4
     assert set(table.filter(pl.col("point_forecast") == "median")["model"]) == {"gradient_boosting", "trailing_mean"}
+    assert table.filter(pl.col("model") == "seasonal_naive")["nb_dispersion"].is_null().all()
+    assert (table.filter(pl.col("model") != "seasonal_naive")["nb_dispersion"] >= 0).all()
+    # the served forecast: one model's predictive median, on both splits and every horizon
     selected = table.filter(pl.col("is_selected"))
-    assert selected["model"].n_unique() == 1 and selected["point_forecast"].unique().to_list() == ["mean"]
+    assert selected["model"].n_unique() == 1 and selected["point_forecast"].unique().to_list() == ["median"]
+    assert selected.height == 2 * 4
     wape = {(r["model"], r["point_forecast"]): r["wape"] for r in table.filter(
         (pl.col("split") == "test") & (pl.col("horizon_weeks") == 4)).iter_rows(named=True)}
     # one noisy week (seasonal naive) against a 13-week mean of a stationary rate
     assert wape[("trailing_mean", "mean")] < 0.9 * wape[("seasonal_naive", "mean")]
+    assert selected.filter((pl.col("split") == "test") & (pl.col("horizon_weeks") == 4))["wape_vs_baseline"][0] < -0.1
     trailing = table.filter((pl.col("model") == "trailing_mean") & (pl.col("point_forecast") == "mean"))
     assert trailing["bias"].abs().max() < 0.15  # the mean forecast of a stationary shop is unbiased
 
