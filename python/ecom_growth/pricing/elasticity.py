@@ -345,3 +345,39 @@ def _product_rows(per_product: pl.DataFrame, category: str, category_fit: tuple[
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None)).select(
         [pl.col(c).cast(t) for c, t in ELASTICITY_SCHEMA.items()]
     )
+
+
+def elasticity_recovery(fitted: pl.DataFrame, planted: dict[str, float]) -> pl.DataFrame:
+    """Category rows of ``ml_price_elasticity`` against planted elasticities (the simulator's
+    _truth.json price_elasticity.by_category): per planted category its estimate, interval,
+    ``is_inside`` (planted within [ci_low, ci_high]), ``z`` = (estimate - planted) / std_error and
+    ``width``. A planted category without an estimate (missing or degraded) stays, with nulls
+    and ``is_inside`` false: a category the model cannot estimate is a miss, not a skipped row."""
+    truth = pl.DataFrame({"category": list(planted), "planted": [float(v) for v in planted.values()]})
+    estimates = fitted.filter((pl.col("level") == "category") & (pl.col("status") == "ok")).select(
+        "category", "elasticity", "std_error", "ci_low", "ci_high")
+    return truth.join(estimates, on="category", how="left").with_columns(
+        is_inside=((pl.col("ci_low") <= pl.col("planted")) & (pl.col("planted") <= pl.col("ci_high"))).fill_null(False),
+        z=(pl.col("elasticity") - pl.col("planted")) / pl.col("std_error"),
+        abs_error=(pl.col("elasticity") - pl.col("planted")).abs(),
+        width=pl.col("ci_high") - pl.col("ci_low"),
+    ).sort("category")
+
+
+def pooled_recovery(recovery: pl.DataFrame, *, by: str, confidence_level: float) -> pl.DataFrame:
+    """Summary of ``elasticity_recovery`` rows per ``by`` value: n, inside, coverage with its
+    Clopper-Pearson (exact binomial) interval at ``confidence_level``, z mean and sd, MAE and the
+    mean interval width. For calibrated intervals z is about N(0, 1) and coverage the nominal."""
+    from scipy.stats import beta as beta_dist
+
+    alpha = 1.0 - confidence_level
+    summary = recovery.group_by(by).agg(
+        n=pl.len(), inside=pl.col("is_inside").sum().cast(pl.Int64), z_mean=pl.col("z").mean(),
+        z_sd=pl.col("z").std(), mae=pl.col("abs_error").mean(), mean_width=pl.col("width").mean(),
+    ).sort(by)
+    n, k = summary["n"].to_numpy(), summary["inside"].to_numpy()
+    low = np.where(k > 0, beta_dist.ppf(alpha / 2, k, n - k + 1), 0.0)
+    high = np.where(k < n, beta_dist.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
+    return summary.with_columns(coverage=pl.col("inside") / pl.col("n"), coverage_low=pl.Series(low),
+                                coverage_high=pl.Series(high)).select(
+        by, "n", "inside", "coverage", "coverage_low", "coverage_high", "z_mean", "z_sd", "mae", "mean_width")
