@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from ecom_growth.pricing.elasticity import (
+    between_product_variance,
     count_price_changes,
     elasticity_recovery,
     fit_ppml_two_way,
@@ -302,3 +303,28 @@ def test_pooled_recovery_coverage_and_its_exact_binomial_interval():
     assert x["z_mean"] == pytest.approx(0.75) and x["z_sd"] == pytest.approx(np.std([1, -1, 0.5, 2.5], ddof=1))
     # all inside: the upper end is 1 exactly, the lower the one-sided exact bound
     assert y["coverage_high"] == 1.0 and y["coverage_low"] == pytest.approx(0.025 ** 0.5)
+
+
+def test_between_product_variance_is_zero_when_unequal_noise_explains_the_spread():
+    # the products' true slopes are all -1.5; their errors range 0.05..2 (best sellers and thin
+    # sellers). The spread of the slopes is large, but each is within its own noise.
+    rng = np.random.default_rng(3)
+    se = np.exp(rng.uniform(np.log(0.05), np.log(2.0), 400))
+    slope = -1.5 + se * rng.standard_normal(400)
+    assert between_product_variance(slope, se, -1.5) < 0.01
+
+
+def test_between_product_variance_recovers_real_heterogeneity_despite_wild_slopes():
+    rng = np.random.default_rng(4)
+    n, tau = 2000, 0.5
+    se = np.exp(rng.uniform(np.log(0.1), np.log(0.6), n))
+    slope = -1.0 + tau * rng.standard_normal(n) + se * rng.standard_normal(n)
+    slope[:40] = rng.choice([-40.0, 40.0], 40)  # thinly sold products with absurd slopes
+    assert between_product_variance(slope, se, -1.0) == pytest.approx(tau**2, rel=0.2)
+
+
+def test_between_product_variance_edge_cases():
+    assert between_product_variance(np.array([]), np.array([]), -1.0) == 0.0
+    assert between_product_variance(np.full(5, -1.0), np.full(5, 0.1), -1.0) == 0.0
+    # slopes all 1 away with tiny errors: tau^2 so that 1 / sqrt(tau^2) x 1.4826 = 1
+    assert between_product_variance(np.full(5, 0.0), np.full(5, 1e-6), -1.0) == pytest.approx(1.4826**2, rel=1e-6)
