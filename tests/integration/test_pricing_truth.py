@@ -6,6 +6,8 @@ import numpy as np
 import polars as pl
 from scipy.stats import binom, chi2
 
+from ecom_growth.pricing.recommend import allowed_neighbours
+
 
 def test_category_elasticities_are_recovered_inside_their_intervals(warehouse, truth):
     planted = truth["price_elasticity"]["by_category"]
@@ -85,15 +87,28 @@ def test_recommended_prices_raise_true_expected_margin(warehouse, truth, raw_pat
     products = pl.read_parquet(raw_path / "_truth_products.parquet").select(
         "product_id", "category", "popularity", "reference_price").join(last_price, on="product_id")
     costs = pl.read_parquet(raw_path / "product_costs.parquet").select("product_id", "unit_cost")
-    r = _true_margin_effect(recs.join(costs, on="product_id"), products, planted, step=0.10)
+    recs = recs.join(costs, on="product_id")
+    r = _true_margin_effect(recs, products, planted, step=0.10)
     gain, possible = r["single"] - r["before"], r["optimum"] - r["before"]
     print(f"true weekly margin of the {r['n']} recommended products: {r['before']:.1f} -> {r['single']:.1f}"
           f" one at a time ({gain / r['before']:+.2%}); true optimum within the max step {r['optimum']:.1f}"
           f" ({possible / r['before']:+.2%}): {gain / possible:.0%} of the attainable gain; all at once"
           f" {r['joint']:.1f} ({r['joint'] / r['before'] - 1:+.2%}), whole catalogue {r['catalogue_joint_change']:+.1f}")
+    # the skeptic's baseline: raise every one of these products by the max step (onto a x.x9 price)
+    raised, _ = allowed_neighbours(np.round(recs["current_price"].to_numpy() * 110.0, 6), np.arange(9.0, 100.0, 10.0))
+    b = _true_margin_effect(recs.with_columns(recommended_price=pl.Series(raised / 100.0)), products, planted, step=0.10)
+    print(f"baseline, every recommended product +10%: {(b['single'] - b['before']) / possible:.0%} of the attainable"
+          f" gain one at a time, all at once {b['joint'] / b['before'] - 1:+.2%}")
     assert r["n"] > 20
     assert gain > 0 and r["joint"] > r["before"]
     assert r["single"] <= r["optimum"] + 1e-6  # the optimum is an upper bound (a check on this evaluation)
+    # versus the true optimum within the same rails (97% on the CI data, 98% on the demo). Not a
+    # test of skill beyond the baseline: with unit costs at 40-75% of the price the true optimum
+    # sits at the +10% rail for most products, so the blanket raise above scores nearly as well
+    # (95% / 89%); the estimates decide which products go down and which are held. The bar
+    # catches wrong moves: on the CI data the same recommendations with 20% of them reversed
+    # score 66%, at half their step 51%.
+    assert gain >= 0.75 * possible, f"{gain / possible:.0%} of the attainable gain"
 
 
 def test_no_recommendation_below_cost(warehouse):

@@ -8,7 +8,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ecom_growth.pricing.elasticity import count_price_changes, fit_ppml_two_way, price_elasticities, with_blocks
+from ecom_growth.pricing.elasticity import (
+    between_product_variance,
+    count_price_changes,
+    elasticity_recovery,
+    fit_ppml_two_way,
+    pooled_recovery,
+    price_elasticities,
+    with_blocks,
+)
 from ecom_growth.pricing.recommend import allowed_neighbours, price_recommendations
 
 REC_ARGS = {"max_step": 0.10, "price_endings_cents": [99], "min_price_changes": 3, "min_improvement": 0.0}
@@ -267,3 +275,61 @@ def test_clustered_errors_match_the_spread_of_estimates_with_zipf_sellers_and_ov
     assert abs(np.mean(estimates) - beta) < 3 * spread / np.sqrt(40)
     # CR3: 0.93 of the spread here; the plain CR1 sandwich: 0.84
     assert 0.88 < float(np.sqrt(np.mean(np.square(errors)))) / spread < 1.35
+
+
+def _category_rows(rows: list[tuple[str, float, float, str]]) -> pl.DataFrame:
+    """ml_price_elasticity category rows (category, estimate, std_error, status); 95% intervals."""
+    return pl.DataFrame(rows, schema=["category", "elasticity", "std_error", "status"], orient="row").with_columns(
+        level=pl.lit("category"), ci_low=pl.col("elasticity") - 1.96 * pl.col("std_error"),
+        ci_high=pl.col("elasticity") + 1.96 * pl.col("std_error"))
+
+
+def test_recovery_counts_a_missing_or_degraded_category_as_a_miss():
+    fitted = _category_rows([("a", -1.1, 0.1, "ok"), ("b", -3.0, 0.5, "ok"), ("c", None, None, "degraded")])
+    fitted = pl.concat([fitted, fitted.with_columns(level=pl.lit("product"), elasticity=pl.lit(-1.0))], how="vertical")
+    rows = elasticity_recovery(fitted, {"a": -1.0, "b": -1.5, "c": -1.0, "d": -2.0})
+    assert rows["category"].to_list() == ["a", "b", "c", "d"]
+    assert rows["is_inside"].to_list() == [True, False, False, False]
+    assert rows["z"].to_list()[:2] == pytest.approx([-1.0, -3.0])
+    assert rows["abs_error"].to_list()[:2] == pytest.approx([0.1, 1.5])
+    assert rows["width"][0] == pytest.approx(2 * 1.96 * 0.1)
+
+
+def test_pooled_recovery_coverage_and_its_exact_binomial_interval():
+    from scipy.stats import binomtest
+
+    rows = pl.DataFrame({"dataset": ["x"] * 4 + ["y"] * 2, "is_inside": [True, True, True, False, True, True],
+                         "z": [1.0, -1.0, 0.5, 2.5, 0.0, 0.0], "abs_error": [0.1] * 6, "width": [1.0] * 6})
+    table = pooled_recovery(rows, by="dataset", confidence_level=0.95)
+    x, y = table.row(0, named=True), table.row(1, named=True)
+    assert (x["n"], x["inside"], x["coverage"]) == (4, 3, 0.75)
+    exact = binomtest(3, 4).proportion_ci(0.95, method="exact")
+    assert (x["coverage_low"], x["coverage_high"]) == pytest.approx((exact.low, exact.high))
+    assert x["z_mean"] == pytest.approx(0.75) and x["z_sd"] == pytest.approx(np.std([1, -1, 0.5, 2.5], ddof=1))
+    # all inside: the upper end is 1 exactly, the lower the one-sided exact bound
+    assert y["coverage_high"] == 1.0 and y["coverage_low"] == pytest.approx(0.025 ** 0.5)
+
+
+def test_between_product_variance_is_zero_when_unequal_noise_explains_the_spread():
+    # the products' true slopes are all -1.5; their errors range 0.05..2 (best sellers and thin
+    # sellers). The spread of the slopes is large, but each is within its own noise.
+    rng = np.random.default_rng(3)
+    se = np.exp(rng.uniform(np.log(0.05), np.log(2.0), 400))
+    slope = -1.5 + se * rng.standard_normal(400)
+    assert between_product_variance(slope, se, -1.5) < 0.01
+
+
+def test_between_product_variance_recovers_real_heterogeneity_despite_wild_slopes():
+    rng = np.random.default_rng(4)
+    n, tau = 2000, 0.5
+    se = np.exp(rng.uniform(np.log(0.1), np.log(0.6), n))
+    slope = -1.0 + tau * rng.standard_normal(n) + se * rng.standard_normal(n)
+    slope[:40] = rng.choice([-40.0, 40.0], 40)  # thinly sold products with absurd slopes
+    assert between_product_variance(slope, se, -1.0) == pytest.approx(tau**2, rel=0.2)
+
+
+def test_between_product_variance_edge_cases():
+    assert between_product_variance(np.array([]), np.array([]), -1.0) == 0.0
+    assert between_product_variance(np.full(5, -1.0), np.full(5, 0.1), -1.0) == 0.0
+    # slopes all 1 away with tiny errors: tau^2 so that 1 / sqrt(tau^2) x 1.4826 = 1
+    assert between_product_variance(np.full(5, 0.0), np.full(5, 1e-6), -1.0) == pytest.approx(1.4826**2, rel=1e-6)

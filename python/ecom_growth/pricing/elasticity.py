@@ -255,7 +255,7 @@ def price_elasticities(
     category's products show fewer than ``min_price_changes_category`` price changes within
     blocks or the fit fails. Product rows: the product's own slope (same level and week effects)
     shrunk toward the category (weight tau^2 / (tau^2 + se^2), tau^2 the between-product
-    variance beyond noise, by moments); products with fewer than ``min_price_changes_product``
+    variance beyond noise: ``between_product_variance``); products with fewer than ``min_price_changes_product``
     changes (or no units) take the category's estimate with ``is_category_fallback``.
     ``is_significant``: the interval excludes 0.
     """
@@ -309,6 +309,31 @@ def price_elasticities(
     return pl.concat([categories, *product_frames]).sort("level", "category", "product_id", nulls_last=False)
 
 
+def between_product_variance(slope: np.ndarray, std_error: np.ndarray, center: float) -> float:
+    """tau^2, the variance of the products' true slopes around ``center`` (the category's), by
+    robust moments: the smallest tau^2 at which the standardised deviations
+    (slope - center) / sqrt(se^2 + tau^2) have a robust sd (1.4826 x median absolute value) of at
+    most 1. Each slope is scaled by its own error, so a spread that the products' unequal noise
+    explains is not mistaken for heterogeneity (the median noise against the spread of all slopes
+    was: it gave weight to pure noise), and the median keeps a few wild slopes of thinly sold
+    products from inflating it. 0 when the noise alone explains the spread."""
+    deviation = np.abs(np.asarray(slope, dtype=np.float64) - center)
+    variance = np.asarray(std_error, dtype=np.float64) ** 2
+
+    def robust_sd(tau2: float) -> float:
+        return 1.4826 * float(np.median(deviation / np.sqrt(variance + tau2)))
+
+    if deviation.size == 0 or robust_sd(0.0) <= 1.0:
+        return 0.0
+    low, high = 0.0, float(np.max(deviation**2))
+    while robust_sd(high) > 1.0:
+        high *= 4.0
+    for _ in range(60):  # robust_sd falls as tau^2 grows: bisection to relative precision 1e-18
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if robust_sd(middle) > 1.0 else (low, middle)
+    return high
+
+
 def _product_rows(per_product: pl.DataFrame, category: str, category_fit: tuple[float, float] | None,
                   min_changes: int | None, z: float, reason: str | None, status: str) -> pl.DataFrame:
     """Product rows of one category: shrunk own slopes, or the category's estimate as fallback."""
@@ -323,12 +348,7 @@ def _product_rows(per_product: pl.DataFrame, category: str, category_fit: tuple[
         slope = per_product["slope"].to_numpy().astype(np.float64)
         slope_se = per_product["slope_se"].to_numpy().astype(np.float64)
         own = (changes >= min_changes) & np.isfinite(slope) & np.isfinite(slope_se) & (slope_se > 0)
-    tau2 = 0.0
-    if own.sum() >= 3:
-        # robust moments (median absolute deviation, median noise): a few wild slopes of thinly
-        # sold products must not inflate the between-product spread
-        spread = 1.4826 * float(np.median(np.abs(slope[own] - np.median(slope[own]))))
-        tau2 = max(0.0, spread**2 - float(np.median(slope_se[own] ** 2)))
+    tau2 = between_product_variance(slope[own], slope_se[own], beta_c) if own.sum() >= 3 else 0.0
     own_se = np.where(own, slope_se, 1.0)
     weight = np.where(own, tau2 / (tau2 + own_se**2), 0.0)
     estimate = np.where(own, beta_c + weight * (np.where(own, slope, 0.0) - beta_c), beta_c)
@@ -345,3 +365,39 @@ def _product_rows(per_product: pl.DataFrame, category: str, category_fit: tuple[
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None)).select(
         [pl.col(c).cast(t) for c, t in ELASTICITY_SCHEMA.items()]
     )
+
+
+def elasticity_recovery(fitted: pl.DataFrame, planted: dict[str, float]) -> pl.DataFrame:
+    """Category rows of ``ml_price_elasticity`` against planted elasticities (the simulator's
+    _truth.json price_elasticity.by_category): per planted category its estimate, interval,
+    ``is_inside`` (planted within [ci_low, ci_high]), ``z`` = (estimate - planted) / std_error and
+    ``width``. A planted category without an estimate (missing or degraded) stays, with nulls
+    and ``is_inside`` false: a category the model cannot estimate is a miss, not a skipped row."""
+    truth = pl.DataFrame({"category": list(planted), "planted": [float(v) for v in planted.values()]})
+    estimates = fitted.filter((pl.col("level") == "category") & (pl.col("status") == "ok")).select(
+        "category", "elasticity", "std_error", "ci_low", "ci_high")
+    return truth.join(estimates, on="category", how="left").with_columns(
+        is_inside=((pl.col("ci_low") <= pl.col("planted")) & (pl.col("planted") <= pl.col("ci_high"))).fill_null(False),
+        z=(pl.col("elasticity") - pl.col("planted")) / pl.col("std_error"),
+        abs_error=(pl.col("elasticity") - pl.col("planted")).abs(),
+        width=pl.col("ci_high") - pl.col("ci_low"),
+    ).sort("category")
+
+
+def pooled_recovery(recovery: pl.DataFrame, *, by: str, confidence_level: float) -> pl.DataFrame:
+    """Summary of ``elasticity_recovery`` rows per ``by`` value: n, inside, coverage with its
+    Clopper-Pearson (exact binomial) interval at ``confidence_level``, z mean and sd, MAE and the
+    mean interval width. For calibrated intervals z is about N(0, 1) and coverage the nominal."""
+    from scipy.stats import beta as beta_dist
+
+    alpha = 1.0 - confidence_level
+    summary = recovery.group_by(by).agg(
+        n=pl.len(), inside=pl.col("is_inside").sum().cast(pl.Int64), z_mean=pl.col("z").mean(),
+        z_sd=pl.col("z").std(), mae=pl.col("abs_error").mean(), mean_width=pl.col("width").mean(),
+    ).sort(by)
+    n, k = summary["n"].to_numpy(), summary["inside"].to_numpy()
+    low = np.where(k > 0, beta_dist.ppf(alpha / 2, k, n - k + 1), 0.0)
+    high = np.where(k < n, beta_dist.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
+    return summary.with_columns(coverage=pl.col("inside") / pl.col("n"), coverage_low=pl.Series(low),
+                                coverage_high=pl.Series(high)).select(
+        by, "n", "inside", "coverage", "coverage_low", "coverage_high", "z_mean", "z_sd", "mae", "mean_width")
