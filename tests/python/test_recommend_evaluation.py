@@ -30,6 +30,7 @@ CONFIG = EvaluationConfig(
     confidence_level=0.95,
     random_state=1,
     min_users=20,
+    grid_max_users=None,
 )
 
 

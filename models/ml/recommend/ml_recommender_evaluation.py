@@ -25,6 +25,7 @@ def model(dbt, session):
         "recommender_eval_ks": dbt.config.get("recommender_eval_ks"),
         "recommender_filter_purchased": dbt.config.get("recommender_filter_purchased"),
         "recommender_grid": dbt.config.get("recommender_grid"),
+        "recommender_grid_max_users": dbt.config.get("recommender_grid_max_users"),
         "recommender_knn_neighbours": dbt.config.get("recommender_knn_neighbours"),
         "recommender_knn_shrinkage": dbt.config.get("recommender_knn_shrinkage"),
         "recommender_bootstrap_samples": dbt.config.get("recommender_bootstrap_samples"),
