@@ -166,8 +166,13 @@ def _reference_knn(x: np.ndarray, neighbours: int, shrinkage: float) -> np.ndarr
     return out
 
 
-def test_top_k_selection_matches_a_row_by_row_reference_with_many_ties():
+@pytest.mark.parametrize("dense_share", [0.0, 2.0])  # every block ranked dense / sparse
+def test_top_k_selection_matches_a_row_by_row_reference_with_many_ties(monkeypatch, dense_share):
+    from ecom_growth.recommend import knn
     from ecom_growth.recommend.knn import fit_item_knn_grid
+
+    monkeypatch.setattr(knn, "_DENSE_SHARE", dense_share)
+    monkeypatch.setattr(knn, "_BLOCK_CELLS", 300)  # several blocks
 
     rng = np.random.default_rng(5)
     x = (rng.random((40, 30)) < 0.15).astype(np.float32)  # small counts: many exactly tied similarities

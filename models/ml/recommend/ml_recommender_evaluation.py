@@ -4,6 +4,7 @@ Its fits choose the final model's configuration, so it is kept with the stored A
 
 from ecom_growth.model_store import compute_fit_id, kept_fit, settings_digest, with_fit_metadata, with_settings_digest
 from ecom_growth.recommend import evaluate_recommenders
+from ecom_growth.recommend.evaluation import evaluation_columns
 from ecom_growth.recommend.settings import evaluation_config
 
 
@@ -37,8 +38,9 @@ def model(dbt, session):
                     require_status_ok=False, settings=digest)
     if kept is not None:
         return kept
+    interactions = dbt.ref("int_user_item_interactions_before_holdout")
     evaluation = evaluate_recommenders(
-        dbt.ref("int_user_item_interactions_before_holdout").pl(),
+        interactions.project(", ".join(evaluation_columns(interactions.columns))).pl(),
         dbt.ref("int_holdout_purchases").pl(),
         customers=dbt.ref("dim_customers").pl().select("customer_id", "acquisition_channel"),
         products=dbt.ref("dim_products").pl().select("product_id", "category"),

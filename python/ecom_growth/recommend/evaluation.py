@@ -53,6 +53,7 @@ from ecom_growth.recommend.matrix import (
     interaction_matrix,
     purchased_pairs,
     require_columns,
+    strength_column,
     with_half_life,
 )
 from ecom_growth.recommend.metrics import (
@@ -142,6 +143,14 @@ def relevant_items(
     return test.sort(USER_COL, ITEM_COL)
 
 
+def evaluation_columns(columns: Sequence[str]) -> list[str]:
+    """The columns of the interactions that :func:`evaluate_recommenders` reads: split, ids,
+    purchase_count and the strengths. The caller loads only these (the other counts and the
+    timestamps would be most of its memory at scale)."""
+    return [c for c in columns
+            if c in ("split", USER_COL, ITEM_COL, "strength", "purchase_count") or c.startswith("strength_half_life_")]
+
+
 def temporal_split(
     purchases: pl.DataFrame, *, cutoff: Any, time_col: str = "ordered_at"
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -204,7 +213,10 @@ def _recommend(
         matrix_cache["purchased"] = purchased_pairs(train)
     key = f"train_{half_life}"
     if key not in matrix_cache:  # the same decay in the matrix and in the popularity
-        matrix_cache[key] = with_half_life(train, half_life)
+        # each cached copy keeps its own decay's strength only, not every decay's
+        columns = [c for c in (USER_COL, ITEM_COL, "purchase_count", "strength") if c in train.columns]
+        decayed = [] if half_life is None else [c for c in [strength_column(half_life)] if c in train.columns]
+        matrix_cache[key] = with_half_life(train.select(*columns, *decayed), half_life)
     train = matrix_cache[key]
 
     def matrix(weighting: str, **weights: Any):

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 import scipy.sparse as sp
 
 
@@ -37,6 +38,10 @@ class ItemKNN:
 
 
 _BLOCK_CELLS = 4_000_000  # dense item x item cells per block (32 MB of float64): bounds memory at any scale
+# a block whose co-buy counts fill at least this share of its cells is ranked dense (one partition
+# per row, cost ~ cells); a sparser one by sorting its pairs (cost ~ pairs log pairs): large,
+# sparse catalogues (or the evaluation's user sample) must not pay items^2
+_DENSE_SHARE = 0.1
 
 
 def _item_blocks(n_items: int) -> list[range]:
@@ -64,6 +69,36 @@ def _top_k_mask(sim: np.ndarray, k: int) -> np.ndarray:
     if cut.size:
         keep[cut] = above[cut] | (tied[cut] & (np.cumsum(tied[cut], axis=1) <= room[cut, None]))
     return positive & keep
+
+
+_Kept = dict[tuple[int, float], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
+
+
+def _rank_dense(count: np.ndarray, support: np.ndarray, block: range, pairs: list, kept: _Kept) -> None:
+    """Append each (K, h)'s neighbours of the block's items from its dense co-buy counts."""
+    norm = np.sqrt(support[block.start : block.stop, None] * support[None, :])
+    for h in sorted({h for _, h in pairs}):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sim = np.where(count > 0, count / (norm + h), 0.0)
+        for k in sorted({k for k, hh in pairs if hh == h}):
+            row, col = np.nonzero(_top_k_mask(sim, k))
+            kept[(k, h)].append((row + block.start, col, sim[row, col]))
+
+
+def _rank_sparse(co: sp.coo_matrix, support: np.ndarray, block: range, pairs: list, kept: _Kept) -> None:
+    """The same selection from the block's co-buy pairs: sorted by (item, -sim, neighbour) once
+    per h, and each K keeps a prefix of every item's list."""
+    row = co.row.astype(np.int64) + block.start
+    norm = np.sqrt(support[row] * support[co.col])
+    for h in sorted({h for _, h in pairs}):
+        ranked = (
+            pl.DataFrame({"row": row, "col": co.col.astype(np.int64), "sim": co.data / (norm + h)})
+            .sort(["row", "sim", "col"], descending=[False, True, False])
+            .with_columns(position=pl.int_range(pl.len()).over("row"))
+        )
+        for k in sorted({k for k, hh in pairs if hh == h}):
+            top = ranked.filter(pl.col("position") < k)
+            kept[(k, h)].append(tuple(top.get_column(c).to_numpy() for c in ("row", "col", "sim")))
 
 
 def fit_item_knn(matrix: sp.csr_matrix, *, neighbours: int, shrinkage: float) -> ItemKNN:
@@ -94,17 +129,15 @@ def fit_item_knn_grid(
     n_items = binary.shape[1]
     support = np.asarray(binary.sum(axis=0)).ravel()
     columns = binary.tocsc()
-    kept: dict[tuple[int, float], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {p: [] for p in pairs}
+    kept: _Kept = {p: [] for p in pairs}
     for block in _item_blocks(n_items):  # blocks of rows of X^T X, not a loop over items
-        count = (columns[:, block.start : block.stop].T @ binary).toarray()
-        count[np.arange(len(block)), np.arange(block.start, block.stop)] = 0.0  # no self-similarity
-        norm = np.sqrt(support[block.start : block.stop, None] * support[None, :])
-        for h in sorted({h for _, h in pairs}):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sim = np.where(count > 0, count / (norm + h), 0.0)
-            for k in sorted({k for k, hh in pairs if hh == h}):
-                row, col = np.nonzero(_top_k_mask(sim, k))
-                kept[(k, h)].append((row + block.start, col, sim[row, col]))
+        co = (columns[:, block.start : block.stop].T @ binary).tocsr()
+        co.setdiag(0.0, k=block.start)  # no self-similarity: item block.start + i is row i
+        co.eliminate_zeros()
+        if co.nnz >= _DENSE_SHARE * len(block) * n_items:
+            _rank_dense(co.toarray(), support, block, pairs, kept)
+        else:
+            _rank_sparse(co.tocoo(), support, block, pairs, kept)
     models = {}
     for (k, h), parts in kept.items():
         if parts:
