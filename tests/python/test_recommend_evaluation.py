@@ -30,6 +30,7 @@ CONFIG = EvaluationConfig(
     confidence_level=0.95,
     random_state=1,
     min_users=20,
+    grid_max_users=None,
 )
 
 
@@ -249,3 +250,13 @@ def test_half_lives_in_the_interactions_are_tried_and_chosen_on_validation():
     assert sorted(recent) == [1, 30] and sorted(als) == [1, 30]
     # the 1-day column drops two thirds of the customers' evidence: validation picks 30 days
     assert json.loads(value(table, "validation", "als")["hyperparameters"])["half_life_days"] == 30
+
+
+def test_evaluation_columns_keep_what_the_evaluation_reads():
+    from ecom_growth.recommend.evaluation import evaluation_columns
+
+    columns = ["split", "customer_id", "product_id", "view_count", "purchase_count", "strength",
+               "strength_half_life_14d", "strength_half_life_90d", "last_interaction_at"]
+    assert evaluation_columns(columns) == ["split", "customer_id", "product_id", "purchase_count", "strength",
+                                           "strength_half_life_14d", "strength_half_life_90d"]
+    assert evaluation_columns([]) == []

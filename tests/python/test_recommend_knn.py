@@ -145,7 +145,41 @@ def test_blocked_computation_equals_one_block(monkeypatch):
     rng = np.random.default_rng(2)
     x = sp.csr_matrix((rng.random((200, 60)) < 0.1).astype(np.float32))
     whole = fit_item_knn(x, neighbours=7, shrinkage=3.0).similarity
-    monkeypatch.setattr(knn, "_BLOCK_PAIRS", 50)  # dozens of blocks
-    assert len(knn._item_blocks(sp.csr_matrix(x, dtype=np.float64))) > 10
+    monkeypatch.setattr(knn, "_BLOCK_CELLS", 50)  # dozens of blocks
+    assert len(knn._item_blocks(60)) > 10
     blocked = fit_item_knn(x, neighbours=7, shrinkage=3.0).similarity
     assert (whole != blocked).nnz == 0
+
+
+def _reference_knn(x: np.ndarray, neighbours: int, shrinkage: float) -> np.ndarray:
+    """Row by row: shrunk cosine, then the best ``neighbours`` positive entries by (-sim, column)."""
+    binary = (x != 0).astype(np.float64)
+    support = binary.sum(axis=0)
+    out = np.zeros((x.shape[1], x.shape[1]))
+    for j in range(x.shape[1]):
+        count = binary[:, j] @ binary
+        count[j] = 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sim = np.where(count > 0, count / (np.sqrt(support[j] * support) + shrinkage), 0.0)
+        order = [i for i in np.lexsort((np.arange(sim.size), -sim)) if sim[i] > 0][:neighbours]
+        out[j, order] = sim[order]
+    return out
+
+
+@pytest.mark.parametrize("dense_share", [0.0, 2.0])  # every block ranked dense / sparse
+def test_top_k_selection_matches_a_row_by_row_reference_with_many_ties(monkeypatch, dense_share):
+    from ecom_growth.recommend import knn
+    from ecom_growth.recommend.knn import fit_item_knn_grid
+
+    monkeypatch.setattr(knn, "_DENSE_SHARE", dense_share)
+    monkeypatch.setattr(knn, "_BLOCK_CELLS", 300)  # several blocks
+
+    rng = np.random.default_rng(5)
+    x = (rng.random((40, 30)) < 0.15).astype(np.float32)  # small counts: many exactly tied similarities
+    x[:, 29] = 0  # an item nobody bought: no neighbours, never a neighbour
+    grid = fit_item_knn_grid(sp.csr_matrix(x), neighbours=[1, 3, 50], shrinkage=[0.0, 2.0])
+    assert sorted(grid) == [(1, 0.0), (1, 2.0), (3, 0.0), (3, 2.0), (50, 0.0), (50, 2.0)]
+    for (k, h), model in grid.items():
+        assert np.array_equal(model.similarity.toarray(), _reference_knn(x, k, h)), (k, h)
+        assert (model.similarity != fit_item_knn(sp.csr_matrix(x), neighbours=k, shrinkage=h).similarity).nnz == 0
+    assert grid[(50, 0.0)].similarity[29].nnz == 0 and grid[(50, 0.0)].similarity[:, 29].nnz == 0

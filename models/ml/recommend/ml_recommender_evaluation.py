@@ -4,6 +4,7 @@ Its fits choose the final model's configuration, so it is kept with the stored A
 
 from ecom_growth.model_store import compute_fit_id, kept_fit, settings_digest, with_fit_metadata, with_settings_digest
 from ecom_growth.recommend import evaluate_recommenders
+from ecom_growth.recommend.evaluation import evaluation_columns
 from ecom_growth.recommend.settings import evaluation_config
 
 
@@ -25,6 +26,7 @@ def model(dbt, session):
         "recommender_eval_ks": dbt.config.get("recommender_eval_ks"),
         "recommender_filter_purchased": dbt.config.get("recommender_filter_purchased"),
         "recommender_grid": dbt.config.get("recommender_grid"),
+        "recommender_grid_max_users": dbt.config.get("recommender_grid_max_users"),
         "recommender_knn_neighbours": dbt.config.get("recommender_knn_neighbours"),
         "recommender_knn_shrinkage": dbt.config.get("recommender_knn_shrinkage"),
         "recommender_bootstrap_samples": dbt.config.get("recommender_bootstrap_samples"),
@@ -36,8 +38,9 @@ def model(dbt, session):
                     require_status_ok=False, settings=digest)
     if kept is not None:
         return kept
+    interactions = dbt.ref("int_user_item_interactions_before_holdout")
     evaluation = evaluate_recommenders(
-        dbt.ref("int_user_item_interactions_before_holdout").pl(),
+        interactions.project(", ".join(evaluation_columns(interactions.columns))).pl(),
         dbt.ref("int_holdout_purchases").pl(),
         customers=dbt.ref("dim_customers").pl().select("customer_id", "acquisition_channel"),
         products=dbt.ref("dim_products").pl().select("product_id", "category"),

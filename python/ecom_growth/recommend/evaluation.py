@@ -7,6 +7,12 @@ Protocol (point in time, no leakage; windows relative to as_of, built in SQL):
   in (as_of - W, as_of]. Every choice (ALS grid, kNN neighbourhood and shrinkage, and which
   model is served) is made on validation by NDCG@10; the test split refits each family's
   chosen configuration on the longer history and is only reported, never chosen on.
+* Search sample: with ``grid_max_users`` the validation split (every configuration's fit and
+  its evaluation) runs on a seeded sample of at most that many training customers
+  (``sampling.sample_users``; below the cap, everyone). The search needs enough evaluable
+  users to rank configurations, not every user; the chosen configurations are refitted on
+  every customer for the test split, which is never sampled. Cold start is not a search and
+  uses every customer.
 * Families: ``most_popular`` (all-time distinct buyers), ``recent_popular`` (summed
   time-decayed interaction strength, i.e. the same decay as the ALS input), ``item_knn``
   (shrunk-cosine item kNN, see ``knn``), ``als``. The served model is the family with the
@@ -40,13 +46,14 @@ import polars as pl
 
 from ecom_growth.recommend.als import FIT_KEYS, WEIGHT_KEYS, fit_als
 from ecom_growth.recommend.bootstrap import bootstrap_means
-from ecom_growth.recommend.knn import fit_item_knn
+from ecom_growth.recommend.knn import fit_item_knn_grid
 from ecom_growth.recommend.matrix import (
     ITEM_COL,
     USER_COL,
     interaction_matrix,
     purchased_pairs,
     require_columns,
+    strength_column,
     with_half_life,
 )
 from ecom_growth.recommend.metrics import (
@@ -57,6 +64,7 @@ from ecom_growth.recommend.metrics import (
     list_diversity_novelty,
     per_user_metrics,
 )
+from ecom_growth.recommend.sampling import sample_users
 from ecom_growth.recommend.topn import recommend_top_n
 
 log = logging.getLogger(__name__)
@@ -91,7 +99,9 @@ class EvaluationConfig:
     ``als``: weighting + fit + weighting parameters of the configured ALS; ``als_grid``:
     overrides of it tried on validation (empty = the configured one only); ``knn_neighbours``
     x ``knn_shrinkage``: the item-kNN grid; ``min_users``: fewer evaluable warm users in a
-    split marks the table degraded (its numbers are too noisy to choose on).
+    split marks the table degraded (its numbers are too noisy to choose on);
+    ``grid_max_users``: the validation search runs on a seeded sample of at most this many
+    training customers (None: all of them; module docstring).
     """
 
     ks: tuple[int, ...]
@@ -104,6 +114,7 @@ class EvaluationConfig:
     confidence_level: float
     random_state: int
     min_users: int
+    grid_max_users: int | None
     num_threads: int = field(default=0)  # implicit's threads; results do not depend on it
 
 
@@ -130,6 +141,14 @@ def relevant_items(
     if filter_purchased:
         test = test.join(purchased_pairs(train_interactions), on=[USER_COL, ITEM_COL], how="anti")
     return test.sort(USER_COL, ITEM_COL)
+
+
+def evaluation_columns(columns: Sequence[str]) -> list[str]:
+    """The columns of the interactions that :func:`evaluate_recommenders` reads: split, ids,
+    purchase_count and the strengths. The caller loads only these (the other counts and the
+    timestamps would be most of its memory at scale)."""
+    return [c for c in columns
+            if c in ("split", USER_COL, ITEM_COL, "strength", "purchase_count") or c.startswith("strength_half_life_")]
 
 
 def temporal_split(
@@ -194,7 +213,10 @@ def _recommend(
         matrix_cache["purchased"] = purchased_pairs(train)
     key = f"train_{half_life}"
     if key not in matrix_cache:  # the same decay in the matrix and in the popularity
-        matrix_cache[key] = with_half_life(train, half_life)
+        # each cached copy keeps its own decay's strength only, not every decay's
+        columns = [c for c in (USER_COL, ITEM_COL, "purchase_count", "strength") if c in train.columns]
+        decayed = [] if half_life is None else [c for c in [strength_column(half_life)] if c in train.columns]
+        matrix_cache[key] = with_half_life(train.select(*columns, *decayed), half_life)
     train = matrix_cache[key]
 
     def matrix(weighting: str, **weights: Any):
@@ -210,7 +232,13 @@ def _recommend(
         m, maps = matrix("alpha", alpha=1.0)
         m = m.copy()
         m.data[:] = 1.0  # the kNN scores a binary history (see knn), whatever the decay
-        model = fit_item_knn(m, neighbours=params["neighbours"], shrinkage=params["shrinkage"])
+        grid_key = f"knn_{half_life}"
+        if grid_key not in matrix_cache:  # one co-occurrence pass for the split's whole kNN grid
+            grid = matrix_cache.get("knn_grid") or [(params["neighbours"], params["shrinkage"])]
+            matrix_cache[grid_key] = fit_item_knn_grid(
+                m, neighbours=sorted({k for k, _ in grid}), shrinkage=sorted({h for _, h in grid})
+            )
+        model = matrix_cache[grid_key][(int(params["neighbours"]), float(params["shrinkage"]))]
     elif candidate.family == "als":
         weights = {k: params[k] for k in WEIGHT_KEYS if k in params}
         m, maps = matrix(params["weighting"], **weights)
@@ -310,7 +338,9 @@ def _evaluate_population(
     item_users = purchased_pairs(train).group_by(ITEM_COL).agg(pl.len().alias("users"))
     n_train_users = train.select(pl.col(USER_COL).n_unique()).item()
     catalogue_size = train.select(pl.col(ITEM_COL).n_unique()).item()
-    cache: dict = {}
+    # the kNN candidates of this population share one co-occurrence pass (see _recommend)
+    cache: dict = {"knn_grid": [(c.params["neighbours"], c.params["shrinkage"]) for c in cands
+                                if c.family == "item_knn"]}
     targets = users.join(customers, on=USER_COL, how="left")
     for candidate in cands:
         started = time.perf_counter()
@@ -411,6 +441,20 @@ def _cold_start_rows(
     return _rows(split, "cold_start", scored, summary, [channel, glob], ks=ks, selected=keys, served=None)
 
 
+def _search_sample(
+    train: pl.DataFrame, relevant: pl.DataFrame, *, max_users: int | None, seed: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The training rows and relevant labels of a seeded sample of at most ``max_users``
+    training customers (everything when there are fewer; ``sampling.sample_users``)."""
+    users = train.get_column(USER_COL)
+    sample = sample_users(users, max_users=max_users, seed=seed)
+    if sample.len() == users.n_unique():
+        return train, relevant
+    log.info("validation search on %d of %d training customers", sample.len(), users.n_unique())
+    keep = sample.to_frame()
+    return train.join(keep, on=USER_COL, how="semi"), relevant.join(keep, on=USER_COL, how="semi")
+
+
 def _best(scored: _Scored, cands: list[Candidate], k: int) -> Candidate:
     """Highest NDCG@k; ties go to the earlier candidate (baselines come first)."""
     values = [_selection_value(scored, c.key, k) for c in cands]
@@ -458,8 +502,6 @@ def evaluate_recommenders(
         split_labels = labels.filter(pl.col("split") == split)
         relevant = relevant_items(split_train, split_labels, filter_purchased=config.filter_purchased)
         n_users = relevant.select(pl.col(USER_COL).n_unique()).item()
-        if n_users < config.min_users:
-            reasons.append(f"{split} window has {n_users} evaluable customers (< {config.min_users})")
         if split == "validation":
             cands = all_candidates
         else:  # families chosen on validation (or the first configuration when it could not choose)
@@ -467,6 +509,11 @@ def evaluate_recommenders(
                      for f in (*BASELINES, "als")]
         rows += _cold_start_rows(split, split_train, split_labels, customers=customers, categories=products,
                                  config=config, ks=ks, seed=seed)
+        if split == "validation":  # the search runs on a sample; cold start (above) used everyone
+            split_train, relevant = _search_sample(split_train, relevant, max_users=config.grid_max_users, seed=seed)
+            n_users = relevant.select(pl.col(USER_COL).n_unique()).item()
+        if n_users < config.min_users:
+            reasons.append(f"{split} window has {n_users} evaluable customers (< {config.min_users})")
         if n_users == 0 or split_train.height == 0:
             continue
         scored = _evaluate_population(split_train, relevant, cands, customers=customers, categories=products,

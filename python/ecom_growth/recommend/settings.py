@@ -53,6 +53,9 @@ def evaluation_config(config: Mapping[str, Any]) -> EvaluationConfig:
         confidence_level=float(_get(config, "recommender_confidence_level")),
         random_state=int(_get(config, "als_random_state")),
         min_users=int(_get(config, "recommender_min_evaluation_users")),
+        # null = no cap (search on every customer), so this var may be null, unlike the others
+        grid_max_users=None if config.get("recommender_grid_max_users") is None
+        else int(config["recommender_grid_max_users"]),
     )
 
 
