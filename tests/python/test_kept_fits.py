@@ -19,7 +19,7 @@ from test_text_intents import AS_OF as TICKETS_AS_OF
 from test_text_intents import FAQ, RULES, TRAIN, _tickets
 from test_uplift import PARAMS, _sends
 
-from ecom_growth.clv.pipeline import clv_fit_is_usable, fit_clv_models, score_clv
+from ecom_growth.clv.pipeline import clv_evaluation_is_usable, clv_fit_is_usable, fit_clv_models, score_clv
 from ecom_growth.model_store import estimator_table, settings_digest, stored_estimator, stored_fit
 from ecom_growth.text import (
     fit_review_sentiment,
@@ -199,3 +199,10 @@ def test_only_a_clv_fit_without_fallback_is_usable_for_keeping():
     no_purchases = parameters.with_columns((pl.col("model") == "gamma_gamma").alias("is_selected"))
     one_time_buyers = fit_clv_models(summary.with_columns(pl.lit(0, pl.Int64).alias("frequency")), **FIT, as_of=CLV_AS_OF)
     assert not any(clv_fit_is_usable(t) for t in (no_spend, no_purchases, one_time_buyers, parameters.head(0)))
+
+
+def test_only_a_clv_evaluation_that_chose_a_purchase_model_is_usable_for_keeping():
+    evaluation = pl.DataFrame({"model": ["bgnbd", "mbgnbd", "poisson_baseline"], "is_selected": [True, False, False]})
+    assert clv_evaluation_is_usable(evaluation)
+    all_degraded = evaluation.with_columns((pl.col("model") == "poisson_baseline").alias("is_selected"))
+    assert not any(clv_evaluation_is_usable(t) for t in (all_degraded, evaluation.head(0), evaluation.drop("is_selected")))

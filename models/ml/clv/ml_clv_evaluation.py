@@ -3,9 +3,9 @@ fitted before each split's window, chosen on the validation window, reported on 
 window (vars clv_validation_days, clv_test_days): purchases and value, by frequency bucket,
 predicted-value decile and month. See ecom_growth.clv.pipeline.evaluate_clv_holdout.
 Its fits choose the final model, so it is kept with the stored parameters (var
-ml_retrain_after_days, same settings) and rerun when they are refitted."""
+ml_retrain_after_days, same settings, a purchase model chosen) and rerun when they are refitted."""
 
-from ecom_growth.clv.pipeline import evaluate_clv_holdout
+from ecom_growth.clv.pipeline import clv_evaluation_is_usable, evaluate_clv_holdout
 from ecom_growth.model_store import compute_fit_id, kept_fit, settings_digest, with_fit_metadata, with_settings_digest
 
 
@@ -25,7 +25,7 @@ def model(dbt, session):
     digest = settings_digest(settings)
     kept = kept_fit(session, dbt.this, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")),
                     require_status_ok=False, settings=digest)
-    if kept is not None:
+    if kept is not None and clv_evaluation_is_usable(kept):
         return kept
     evaluation = evaluate_clv_holdout(
         dbt.ref("int_clv_calibration_summary").pl(),
