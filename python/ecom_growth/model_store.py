@@ -136,6 +136,13 @@ def with_fit_metadata(table: pl.DataFrame, *, fit_id: str, fitted_at: datetime |
     )
 
 
+def with_content_fit(table: pl.DataFrame, *, fitted_at: datetime | date | None, settings: str) -> pl.DataFrame:
+    """A model table that IS its fit's result (parameters, an evaluation) with fit_id (a digest of
+    its rows, in their order: the producers sort them), fitted_at and settings_digest."""
+    return with_settings_digest(with_fit_metadata(table, fit_id=compute_fit_id([table.write_csv()]), fitted_at=fitted_at),
+                                settings)
+
+
 def stored_fit(table: pl.DataFrame | None) -> tuple[str, datetime] | None:
     """(fit_id, fitted_at) of a stored model table; None when it holds no single complete fit."""
     if table is None or table.height == 0 or not {FIT_ID_COL, FITTED_AT_COL} <= set(table.columns):

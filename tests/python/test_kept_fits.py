@@ -20,7 +20,7 @@ from test_text_intents import FAQ, RULES, TRAIN, _tickets
 from test_uplift import PARAMS, _sends
 
 from ecom_growth.clv.pipeline import clv_evaluation_is_usable, clv_fit_is_usable, fit_clv_models, score_clv
-from ecom_growth.model_store import estimator_table, settings_digest, stored_estimator, stored_fit
+from ecom_growth.model_store import estimator_table, settings_digest, stored_estimator, stored_fit, with_content_fit
 from ecom_growth.text import (
     fit_review_sentiment,
     fit_ticket_intents,
@@ -206,3 +206,13 @@ def test_only_a_clv_evaluation_that_chose_a_purchase_model_is_usable_for_keeping
     assert clv_evaluation_is_usable(evaluation)
     all_degraded = evaluation.with_columns((pl.col("model") == "poisson_baseline").alias("is_selected"))
     assert not any(clv_evaluation_is_usable(t) for t in (all_degraded, evaluation.head(0), evaluation.drop("is_selected")))
+
+
+def test_a_content_fit_id_is_a_digest_of_the_rows():
+    table = pl.DataFrame({"parameter": ["r", "alpha"], "estimate": [0.75, 60.0]})
+    stored = with_content_fit(table, fitted_at=datetime(2026, 1, 2), settings=DIGEST)
+    assert stored.columns == [*table.columns, "fit_id", "fitted_at", "settings_digest"]
+    assert stored_fit(stored) == (stored.item(0, "fit_id"), datetime(2026, 1, 2))
+    assert with_content_fit(table.clone(), fitted_at=None, settings=DIGEST)["fit_id"][0] == stored["fit_id"][0]
+    changed = table.with_columns(pl.col("estimate") + 1e-12)
+    assert with_content_fit(changed, fitted_at=None, settings=DIGEST)["fit_id"][0] != stored["fit_id"][0]

@@ -6,7 +6,7 @@ Its fits choose the final model, so it is kept with the stored parameters (var
 ml_retrain_after_days, same settings, a purchase model chosen) and rerun when they are refitted."""
 
 from ecom_growth.clv.pipeline import clv_evaluation_is_usable, evaluate_clv_holdout
-from ecom_growth.model_store import compute_fit_id, kept_fit, settings_digest, with_fit_metadata, with_settings_digest
+from ecom_growth.model_store import kept_fit, settings_digest, with_content_fit
 
 
 def model(dbt, session):
@@ -36,5 +36,4 @@ def model(dbt, session):
         min_repeat_buyers=settings["clv_min_repeat_buyers"],
         gross_margin=settings["clv_gross_margin"],
     )
-    evaluation = with_fit_metadata(evaluation, fit_id=compute_fit_id([evaluation.write_csv()]), fitted_at=as_of)
-    return with_settings_digest(evaluation, digest)
+    return with_content_fit(evaluation, fitted_at=as_of, settings=digest)

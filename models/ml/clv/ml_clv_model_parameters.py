@@ -5,14 +5,7 @@ ml_retrain_after_days > 0 a stored usable fit younger than that, made with the s
 and chosen by the evaluation kept beside it, is kept (no refit)."""
 
 from ecom_growth.clv.pipeline import clv_fit_is_usable, fit_clv_models, selection_order
-from ecom_growth.model_store import (
-    compute_fit_id,
-    kept_fit,
-    settings_digest,
-    stored_fit,
-    with_fit_metadata,
-    with_settings_digest,
-)
+from ecom_growth.model_store import kept_fit, settings_digest, stored_fit, with_content_fit
 
 
 def model(dbt, session):
@@ -40,5 +33,4 @@ def model(dbt, session):
         min_repeat_buyers=settings["clv_min_repeat_buyers"],
         ranking=selection_order(evaluation),
     )
-    table = with_fit_metadata(table, fit_id=compute_fit_id([table.write_csv()]), fitted_at=as_of)
-    return with_settings_digest(table, digest)
+    return with_content_fit(table, fitted_at=as_of, settings=digest)

@@ -4,7 +4,7 @@ bootstrap are the expensive part of the uplift models, so with var ml_retrain_af
 stored evaluation younger than that, run with the same settings and not degraded, is kept
 (like ml_uplift_model)."""
 
-from ecom_growth.model_store import compute_fit_id, kept_fit, settings_digest, with_fit_metadata, with_settings_digest
+from ecom_growth.model_store import kept_fit, settings_digest, with_content_fit
 from ecom_growth.uplift import UpliftParams, evaluate_uplift
 
 
@@ -37,5 +37,4 @@ def model(dbt, session):
         ks=[float(k) for k in ks.strip("[]").split(",")],
         n_bootstrap=n_bootstrap,
     )
-    evaluation = with_fit_metadata(evaluation, fit_id=compute_fit_id([evaluation.write_csv()]), fitted_at=as_of)
-    return with_settings_digest(evaluation, digest)
+    return with_content_fit(evaluation, fitted_at=as_of, settings=digest)
