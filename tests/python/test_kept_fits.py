@@ -216,3 +216,13 @@ def test_a_content_fit_id_is_a_digest_of_the_rows():
     assert with_content_fit(table.clone(), fitted_at=None, settings=DIGEST)["fit_id"][0] == stored["fit_id"][0]
     changed = table.with_columns(pl.col("estimate") + 1e-12)
     assert with_content_fit(changed, fitted_at=None, settings=DIGEST)["fit_id"][0] != stored["fit_id"][0]
+
+
+@pytest.mark.parametrize("n", [6000, 20])  # above 10,000 sends the learner stops early on a split by position
+def test_the_stored_uplift_learner_does_not_depend_on_the_row_order_of_the_sends(n):
+    sends = pl.concat([_sends(n, 1, "a", datetime(2025, 1, 1)),
+                       _sends(n, 2, "b", datetime(2025, 3, 1)).with_columns(pl.lit(5.0).alias("coupon_value"))])
+    shuffled = sends.sample(fraction=1.0, shuffle=True, seed=3)
+    tables = [uplift_model_table(fit_uplift(s, PARAMS), train_sends=s.height, fitted_at=None, settings=DIGEST)
+              for s in (sends, shuffled)]
+    assert tables[0]["estimator_sha256"].to_list() == tables[1]["estimator_sha256"].to_list()

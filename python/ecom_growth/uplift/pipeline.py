@@ -22,6 +22,7 @@ from ecom_growth.model_store import estimator_table, stored_estimator
 from ecom_growth.uplift.evaluation import qini_coefficient, uplift_at_k
 from ecom_growth.uplift.model import TwoModel, UpliftParams, fit_two_model, predict
 
+SEND_ORDER = ("campaign_id", "customer_id", "feature_at", "action")
 UPLIFT_MODEL_SCHEMA: dict[str, pl.DataType] = {"train_sends": pl.Int64, "status": pl.String, "status_reason": pl.String}
 RECENCY_SEGMENTS = ((0.0, 14.0, "0-14 days"), (14.0, 45.0, "14-45 days"), (45.0, 120.0, "45-120 days"),
                     (120.0, 365.0, "120-365 days"), (365.0, float("inf"), "365+ days"))
@@ -60,10 +61,17 @@ def _targeting_scores(test: pl.DataFrame, uplift: np.ndarray, rng: np.random.Gen
     return {"uplift_model": uplift, "churn_risk": recency, "random": rng.random(test.height)}
 
 
+def in_fixed_order(sends: pl.DataFrame) -> pl.DataFrame:
+    """Sends sorted by campaign, customer, time and action, coupon values as floats: the
+    learner's early-stopping split and the bootstrap pick rows by position, and a warehouse
+    returns rows in no particular order, so without this the same data could fit differently."""
+    return sends.with_columns(pl.col("coupon_value").cast(pl.Float64)).sort(SEND_ORDER)
+
+
 def evaluate_uplift(sends: pl.DataFrame, params: UpliftParams, effect_window_days: int, ks: list[float],
                     n_bootstrap: int) -> pl.DataFrame:
     """The evaluation table (EVALUATION_SCHEMA): per targeting and metric on the test campaign."""
-    sends = sends.with_columns(pl.col("coupon_value").cast(pl.Float64))
+    sends = in_fixed_order(sends)
     train, test, test_id = time_split(sends, effect_window_days)
     model = fit_two_model(train, params)
     reason = model.status_reason
@@ -121,7 +129,7 @@ def _segment_rows(test: pl.DataFrame, uplift: np.ndarray, converted: np.ndarray,
 
 def fit_uplift(sends: pl.DataFrame, params: UpliftParams) -> TwoModel:
     """The final learner: the two-model fit on every past send (degraded: the average uplift)."""
-    return fit_two_model(sends.with_columns(pl.col("coupon_value").cast(pl.Float64)), params)
+    return fit_two_model(in_fixed_order(sends), params)
 
 
 def uplift_model_table(model: TwoModel, *, train_sends: int, fitted_at: datetime, settings: str) -> pl.DataFrame:
