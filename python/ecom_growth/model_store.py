@@ -2,7 +2,7 @@
 (ALS, churn, CLV, text, uplift).
 
 A fitted model is a warehouse table (``ml_als_item_factors``, ``ml_churn_model``,
-``ml_clv_model_parameters``, ``ml_review_sentiment_model``, ``ml_ticket_intent_model``,
+``ml_clv_model_parameters``, ``ml_review_text_model``, ``ml_ticket_intent_model``,
 ``ml_uplift_model``; evaluations whose fits choose the final model are kept with it). Every row
 of such a table carries the fit's ``fit_id`` (a digest of what the fit produced, so the same
 data and settings give the same id on every rebuild) and ``fitted_at`` (the build's as_of: data

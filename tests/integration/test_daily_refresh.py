@@ -25,12 +25,12 @@ ML = ["-s", "+ml_recommendations", "+ml_similar_products", "+ml_churn_scores", "
       "+ml_churn_calibration", "+ml_clv_predictions", "+ml_uplift_scores", "+ml_uplift_evaluation"]
 # fitted here, carrying settings_digest
 FITTED_TABLES = ("ml_als_item_factors", "ml_recommender_evaluation", "ml_churn_model", "ml_clv_evaluation",
-                 "ml_clv_model_parameters", "ml_review_sentiment_model", "ml_ticket_intent_model", "ml_uplift_model",
+                 "ml_clv_model_parameters", "ml_review_text_model", "ml_ticket_intent_model", "ml_uplift_model",
                  "ml_uplift_evaluation")
 MODEL_TABLES = (*FITTED_TABLES, "ml_churn_model_evaluation", "ml_churn_calibration")
 # scores of a stored fit: table -> (its model table, the key of what it scores)
 SCORED = {"ml_clv_predictions": ("ml_clv_model_parameters", "customer_id"),
-          "ml_review_sentiment": ("ml_review_sentiment_model", "review_id"),
+          "ml_review_sentiment": ("ml_review_text_model", "review_id"),
           "ml_ticket_intents": ("ml_ticket_intent_model", "ticket_id"),
           "ml_uplift_scores": ("ml_uplift_model", "customer_id")}
 # the raw rows each scored table must cover: key, raw table, its time column
@@ -167,7 +167,7 @@ def test_a_changed_setting_refits_even_with_the_var(builds):
         assert len(refit["digests"][table]) == len(changed["digests"][table]) == 1, table
         assert changed["digests"][table] != refit["digests"][table], table
     # same as_of, so fitted_at is equal: the new fit shows in fit_id
-    for table in ("ml_als_item_factors", "ml_churn_model", "ml_review_sentiment_model", "ml_ticket_intent_model",
+    for table in ("ml_als_item_factors", "ml_churn_model", "ml_review_text_model", "ml_ticket_intent_model",
                   "ml_uplift_model"):
         assert changed["fits"][table] != refit["fits"][table], table
     assert changed["user_fit"] == [(changed["fits"]["ml_als_item_factors"][0][0],)]

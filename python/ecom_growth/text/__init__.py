@@ -3,7 +3,7 @@
 Plain functions, polars in and out; the dbt Python models in models/ml/text only wire tables
 to them. See sentiment.py (the model), aspects.py + lexicon.py (aspects and their polarity),
 reviews.py (the ml_review_sentiment table), intents.py (ml_ticket_intents), store.py (the stored
-fits ml_review_sentiment_model and ml_ticket_intent_model), evaluation.py
+fits ml_review_text_model and ml_ticket_intent_model), evaluation.py
 (ml_text_model_evaluation), churn_features.py (text features of the churn snapshots).
 """
 

@@ -1,6 +1,6 @@
 """ml_review_sentiment: one row per review with its sentiment and its aspects.
 
-The sentiment model is fitted once (``fit_review_sentiment``; ml_review_sentiment_model stores
+The sentiment model is fitted once (``fit_review_sentiment``; ml_review_text_model stores
 it), on the reviews written before ``training_cutoff`` (midnight of as_of's date minus
 ``holdout_days``; their star ratings are the weak labels), and scores every review
 (``score_reviews``); the reviews on or after the fit's cutoff are the time-based holdout of

@@ -1,4 +1,4 @@
-"""The stored text models (``ml_review_sentiment_model``, ``ml_ticket_intent_model``): one row
+"""The stored text models (``ml_review_text_model``, ``ml_ticket_intent_model``): one row
 per build's fit, the fitted scikit-learn pipeline pickled by ecom_growth.model_store (trust
 boundary documented there) beside the training cutoff it was fitted before, so the tables that
 score with it mark as holdout exactly the texts it never saw, also when a later build keeps it
