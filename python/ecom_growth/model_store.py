@@ -1,6 +1,9 @@
-"""Fit metadata and the retrain-after-days rule shared by the stored models (ALS, churn).
+"""Fit metadata, stored estimators and the retrain-after-days rule shared by the stored models
+(ALS, churn, CLV, text, uplift).
 
-A fitted model is a warehouse table (``ml_als_item_factors``, ``ml_churn_model``). Every row
+A fitted model is a warehouse table (``ml_als_item_factors``, ``ml_churn_model``,
+``ml_clv_model_parameters``, ``ml_review_text_model``, ``ml_ticket_intent_model``,
+``ml_uplift_model``; evaluations whose fits choose the final model are kept with it). Every row
 of such a table carries the fit's ``fit_id`` (a digest of what the fit produced, so the same
 data and settings give the same id on every rebuild) and ``fitted_at`` (the build's as_of: data
 time, never the wall clock). Tables that are computed FROM a fit (user factors, evaluation,
@@ -13,20 +16,86 @@ refitting; scores are recomputed from it on the new data. 0 (the default) always
 A stored fit is kept only if it was made with the same settings (``settings_digest``: the vars
 and feature list the fit depends on), so changing a var or upgrading to a release with new
 features refits instead of serving a stale model.
+
+A fitted scikit-learn object is stored as a row (:func:`estimator_table`): the pickle as a BLOB,
+its sha256 and the library versions that wrote it. Trust boundary: unpickling runs code, so
+:func:`load_model` must only ever read the project's own model tables written by its own builds
+(never a file or table from elsewhere). The checksum catches truncation or accidental edits, not
+a malicious writer. Pickles are only guaranteed to load with the library versions recorded in
+``library_versions``: the settings digest of a pickled model includes them, so a build on other
+versions refits instead of loading it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import pickle
+import platform
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
 
 import polars as pl
 
 FIT_ID_COL = "fit_id"
 FITTED_AT_COL = "fitted_at"
 SETTINGS_DIGEST_COL = "settings_digest"
+PICKLE_PROTOCOL = 5
+_LIBRARIES = ("numpy", "scipy", "scikit-learn", "polars")
+ESTIMATOR_SCHEMA: dict[str, pl.DataType] = {
+    "estimator": pl.Binary, "estimator_sha256": pl.String, "estimator_bytes": pl.Int64, "library_versions": pl.String,
+}
+
+
+def library_versions() -> str:
+    """``python=3.12.1;numpy=...;scikit-learn=...``: what a stored pickle needs to load."""
+    parts = [f"python={platform.python_version()}"]
+    for name in _LIBRARIES:
+        try:
+            parts.append(f"{name}={version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name}=?")
+    return ";".join(parts)
+
+
+def dump_model(model: object) -> tuple[bytes, str]:
+    """(pickle bytes, sha256 hex digest) of a fitted model."""
+    blob = pickle.dumps(model, protocol=PICKLE_PROTOCOL)
+    return blob, hashlib.sha256(blob).hexdigest()
+
+
+def load_model(blob: bytes, sha256: str) -> object:
+    """Unpickle a stored model after checking its checksum (ValueError on a mismatch).
+
+    Only for the project's own model tables: see the module docstring.
+    """
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != sha256:
+        raise ValueError(f"stored model checksum mismatch: {digest} != {sha256}")
+    return pickle.loads(blob)
+
+
+def estimator_table(estimator: object | None, columns: Mapping[str, object], schema: Mapping[str, pl.DataType], *,
+                    fitted_at: datetime | date | None, settings: str) -> pl.DataFrame:
+    """A one-row model table: ``columns`` (typed by ``schema``), the pickled ``estimator`` (null
+    when there is none, e.g. a degraded fit) with its checksum and library versions, fit_id (a
+    digest of the checksum and ``columns``), fitted_at and settings_digest."""
+    blob, digest = dump_model(estimator) if estimator is not None else (None, None)
+    row = {**columns, "estimator": blob, "estimator_sha256": digest, "estimator_bytes": None if blob is None else len(blob),
+           "library_versions": library_versions()}
+    table = pl.DataFrame([row], schema={**schema, **ESTIMATOR_SCHEMA})
+    fit_id = compute_fit_id([digest, json.dumps(dict(columns), sort_keys=True, default=str)])
+    return with_settings_digest(with_fit_metadata(table, fit_id=fit_id, fitted_at=fitted_at), settings)
+
+
+def stored_estimator(table: pl.DataFrame) -> object | None:
+    """The estimator of a one-row :func:`estimator_table` (None when it stores none); ValueError
+    unless the table holds exactly one row."""
+    if table.height != 1:
+        raise ValueError(f"a stored model table must hold one row, got {table.height}")
+    blob, digest = table.item(0, "estimator"), table.item(0, "estimator_sha256")
+    return None if blob is None else load_model(blob, digest)
 
 
 def compute_fit_id(parts: Iterable[bytes | str | None]) -> str:
@@ -65,6 +134,13 @@ def with_fit_metadata(table: pl.DataFrame, *, fit_id: str, fitted_at: datetime |
         pl.lit(fit_id, pl.String).alias(FIT_ID_COL),
         pl.lit(fitted_at, pl.Datetime("us")).alias(FITTED_AT_COL),
     )
+
+
+def with_content_fit(table: pl.DataFrame, *, fitted_at: datetime | date | None, settings: str) -> pl.DataFrame:
+    """A model table that IS its fit's result (parameters, an evaluation) with fit_id (a digest of
+    its rows, in their order: the producers sort them), fitted_at and settings_digest."""
+    return with_settings_digest(with_fit_metadata(table, fit_id=compute_fit_id([table.write_csv()]), fitted_at=fitted_at),
+                                settings)
 
 
 def stored_fit(table: pl.DataFrame | None) -> tuple[str, datetime] | None:

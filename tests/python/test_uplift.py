@@ -12,6 +12,7 @@ from ecom_growth.uplift import (
     UpliftParams,
     evaluate_uplift,
     fit_two_model,
+    fit_uplift,
     predict,
     qini_coefficient,
     qini_curve,
@@ -102,7 +103,7 @@ def test_evaluation_and_scores_degrade_without_sends():
     evaluation = evaluate_uplift(empty, PARAMS, 14, [0.1], 10)
     assert evaluation["status"].to_list() == ["degraded"] and evaluation["value"].null_count() == 1
     customers = empty.select("customer_id", *[c for c in empty.columns if c.endswith(("_order", "_before", "_days"))])
-    assert score_uplift(empty, customers, PARAMS).height == 0
+    assert score_uplift(empty, customers, fit_uplift(empty, PARAMS), n_threads=1).height == 0
 
 
 def test_evaluation_ranks_the_model_above_churn_risk_on_planted_data():

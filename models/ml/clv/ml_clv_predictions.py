@@ -1,14 +1,17 @@
 """Per-customer p_alive, expected purchases, next order date and predicted CLV from the
-selected stored model (ml_clv_model_parameters; no second fit). See ecom_growth.clv.pipeline.score_clv."""
+selected stored model (ml_clv_model_parameters; no second fit), on the customers' histories up
+to this build's as_of (also when the stored fit is older). See ecom_growth.clv.pipeline.score_clv."""
 
 from ecom_growth.clv.pipeline import score_clv
+from ecom_growth.model_store import with_fit_of
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    return score_clv(
+    parameters = dbt.ref("ml_clv_model_parameters").pl()
+    predictions = score_clv(
         dbt.ref("int_clv_customer_summary").pl(),
-        dbt.ref("ml_clv_model_parameters").pl(),
+        parameters,
         horizon_days=int(float(dbt.config.get("clv_horizon_days"))),
         discount_rate_annual=float(dbt.config.get("clv_discount_rate_annual")),
         gross_margin=float(dbt.config.get("clv_gross_margin")),
@@ -17,3 +20,4 @@ def model(dbt, session):
         trusted_min_repeat_buyers=int(dbt.config.get("clv_trusted_min_repeat_buyers")),
         as_of=dbt.ref("int_as_of").pl().item(0, "as_of"),
     )
+    return with_fit_of(predictions, parameters)

@@ -1,19 +1,14 @@
-"""Sentiment score, label and aspects of every review up to as_of; the text model is fitted
-ONCE here on the reviews before the holdout cutoff (star ratings as weak labels)."""
+"""Sentiment score, label and aspects of every review up to as_of, from the stored model of
+ml_review_text_model (no refit); is_holdout marks the reviews written on or after its
+training cutoff."""
 
-from ecom_growth.text import review_sentiment_table
+from ecom_growth.model_store import with_fit_of
+from ecom_growth.text import score_reviews, text_fit_from_table
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    return review_sentiment_table(
-        dbt.ref("int_reviews_in_window").pl(),
-        as_of=dbt.ref("int_as_of").pl().item(0, "as_of"),
-        holdout_days=int(dbt.config.get("text_holdout_days")),
-        ngram_max=int(dbt.config.get("text_ngram_max")),
-        max_features=int(dbt.config.get("text_max_features")),
-        regularization_c=float(dbt.config.get("text_regularization_c")),
-        min_training_reviews=int(dbt.config.get("text_min_training_reviews")),
-        max_training_reviews=int(dbt.config.get("text_max_training_reviews")),
-        random_state=int(dbt.config.get("text_random_state")),
-    )
+    stored = dbt.ref("ml_review_text_model").pl()
+    scored = score_reviews(dbt.ref("int_reviews_in_window").pl(), text_fit_from_table(stored),
+                           as_of=dbt.ref("int_as_of").pl().item(0, "as_of"))
+    return with_fit_of(scored, stored)

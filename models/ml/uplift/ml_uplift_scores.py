@@ -1,18 +1,12 @@
-"""Uplift per customer and action as of the build, from the learner refitted on every past send."""
+"""Uplift per customer and action as of the build, from the stored learner of ml_uplift_model (no refit)."""
 
-from ecom_growth.uplift import UpliftParams, score_uplift
+from ecom_growth.model_store import with_fit_of
+from ecom_growth.uplift import score_uplift, uplift_model_from_table
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    # dbt passes a Python model only the config keys its source names literally.
-    params = UpliftParams(
-        max_iter=int(dbt.config.get("uplift_max_iter")),
-        learning_rate=float(dbt.config.get("uplift_learning_rate")),
-        max_depth=int(dbt.config.get("uplift_max_depth")),
-        min_samples_leaf=int(dbt.config.get("uplift_min_samples_leaf")),
-        min_sends_per_arm=int(dbt.config.get("uplift_min_sends_per_arm")),
-        random_state=int(dbt.config.get("uplift_random_state")),
-        n_threads=int(dbt.config.get("uplift_n_threads")),
-    )
-    return score_uplift(dbt.ref("int_campaign_send_features").pl(), dbt.ref("int_uplift_scoring_features").pl(), params)
+    stored = dbt.ref("ml_uplift_model").pl()
+    scores = score_uplift(dbt.ref("int_campaign_send_features").pl(), dbt.ref("int_uplift_scoring_features").pl(),
+                          uplift_model_from_table(stored), n_threads=int(dbt.config.get("uplift_n_threads")))
+    return with_fit_of(scores, stored)

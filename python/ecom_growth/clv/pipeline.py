@@ -358,6 +358,26 @@ def fit_clv_models(
     )
 
 
+def clv_evaluation_is_usable(evaluation: pl.DataFrame) -> bool:
+    """Whether a stored ``evaluate_clv_holdout`` table chose a purchase model (not the Poisson
+    baseline, which is selected only when every model is degraded): only then may a later build
+    keep it under var ml_retrain_after_days; otherwise the choice is retried."""
+    if evaluation.height == 0 or not {"model", "is_selected"} <= set(evaluation.columns):
+        return False
+    selected = set(evaluation.filter(pl.col("is_selected")).get_column("model").to_list())
+    return bool(selected & set(PURCHASE_MODELS))
+
+
+def clv_fit_is_usable(parameters: pl.DataFrame) -> bool:
+    """Whether a stored ``fit_clv_models`` table scores without a fallback: a purchase model
+    and Gamma-Gamma are selected (a fit that needs a fallback is not kept by a later build
+    under var ml_retrain_after_days: it is retried)."""
+    if parameters.height == 0 or not {"model", "is_selected"} <= set(parameters.columns):
+        return False
+    selected = set(parameters.filter(pl.col("is_selected")).get_column("model").to_list())
+    return "gamma_gamma" in selected and bool(selected & set(PURCHASE_MODELS))
+
+
 def _table_status(subset: pl.DataFrame, model: str) -> ModelStatus:
     if subset.height == 0:
         return ModelStatus.degraded(f"no {model} parameters stored; fell back to the documented estimate")

@@ -34,6 +34,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ecom_growth.text.reviews import review_language
 from ecom_growth.text.sentiment import char_ngram_classifier, training_cutoff
+from ecom_growth.text.store import TextFit
 
 MODEL_NAME = "char_ngram_tfidf_logreg"
 FALLBACK_NAME = "keyword_rules"
@@ -110,26 +111,29 @@ def suggest_answers(texts: pl.Series, language: pl.Series, intent: pl.Series,
     return pl.Series(question.tolist(), dtype=pl.String), pl.Series(answer.tolist(), dtype=pl.String)
 
 
-def ticket_intents_table(
-    tickets: pl.DataFrame, faq: pl.DataFrame, rules: pl.DataFrame, *, as_of: datetime, holdout_days: int,
-    ngram_max: int, max_features: int, regularization_c: float, min_training_tickets: int,
-    max_training_tickets: int, auto_answer_confidence: float, random_state: int,
-) -> pl.DataFrame:
-    """``ml_ticket_intents``: one row per ticket created up to ``as_of`` (module docstring).
-
-    The classifier is fitted once, on the weak labels of tickets created before
-    ``training_cutoff`` (above ``max_training_tickets``: a fixed-seed sample) plus the FAQ
-    questions; later tickets are the holdout of ml_text_model_evaluation.
-    """
+def _prepared(tickets: pl.DataFrame, rules: pl.DataFrame, *, as_of: datetime, cutoff: datetime) -> pl.DataFrame:
+    """Tickets up to ``as_of`` by ticket_id with text, language, is_holdout (on or after
+    ``cutoff``), the keyword rules' weak label and intent."""
     tickets = tickets.select(TICKET_COLUMNS).filter(pl.col("created_at") <= as_of).sort("ticket_id")
-    cutoff = training_cutoff(as_of, holdout_days)
     texts = ticket_text(tickets)
-    tickets = tickets.with_columns(review_language(texts), (pl.col("created_at") >= cutoff).alias("is_holdout"))
+    tickets = tickets.with_columns(texts, review_language(texts), (pl.col("created_at") >= cutoff).alias("is_holdout"))
     intents, scores = keyword_scores(tickets, rules)
     weak, rule = keyword_labels(scores, intents)
-    tickets = tickets.with_columns(pl.Series("weak_label", weak.tolist(), dtype=pl.String),
-                                   pl.Series("keyword_intent", rule.tolist(), dtype=pl.String))
-    train = tickets.with_columns(texts).filter(~pl.col("is_holdout") & pl.col("weak_label").is_not_null())
+    return tickets.with_columns(pl.Series("weak_label", weak.tolist(), dtype=pl.String),
+                                pl.Series("keyword_intent", rule.tolist(), dtype=pl.String))
+
+
+def fit_ticket_intents(
+    tickets: pl.DataFrame, faq: pl.DataFrame, rules: pl.DataFrame, *, as_of: datetime, holdout_days: int,
+    ngram_max: int, max_features: int, regularization_c: float, min_training_tickets: int,
+    max_training_tickets: int, random_state: int,
+) -> TextFit:
+    """The intent classifier fitted on the weak labels of tickets created before
+    ``training_cutoff`` (above ``max_training_tickets``: a fixed-seed sample) plus the FAQ
+    questions of their intents; degraded (no pipeline, ``reason``; module docstring) otherwise."""
+    cutoff = training_cutoff(as_of, holdout_days)
+    train = _prepared(tickets, rules, as_of=as_of, cutoff=cutoff).filter(
+        ~pl.col("is_holdout") & pl.col("weak_label").is_not_null())
     if train.height > max_training_tickets:
         train = train.sample(max_training_tickets, seed=random_state)
     n_train = train.height
@@ -140,13 +144,40 @@ def ticket_intents_table(
         reason = f"a single intent ({', '.join(sorted(classes))}) among the training tickets' keyword labels"
     else:
         reason = None
-    if reason is None:
-        pipeline = char_ngram_classifier(ngram_max=ngram_max, max_features=max_features,
-                                         regularization_c=regularization_c, random_state=random_state)
-        faq_known = faq.filter(pl.col("intent").is_in(list(classes)))
-        pipeline.fit(train["text"].to_list() + faq_known["question"].to_list(),
-                     train["weak_label"].to_list() + faq_known["intent"].to_list())
-        proba = pipeline.predict_proba(texts.to_list()) if tickets.height else np.zeros((0, len(classes)))
+    if reason is not None:
+        return TextFit(None, reason, n_train, cutoff)
+    pipeline = char_ngram_classifier(ngram_max=ngram_max, max_features=max_features,
+                                     regularization_c=regularization_c, random_state=random_state)
+    faq_known = faq.filter(pl.col("intent").is_in(list(classes)))
+    pipeline.fit(train["text"].to_list() + faq_known["question"].to_list(),
+                 train["weak_label"].to_list() + faq_known["intent"].to_list())
+    return TextFit(pipeline, None, n_train, cutoff)
+
+
+def ticket_intents_table(
+    tickets: pl.DataFrame, faq: pl.DataFrame, rules: pl.DataFrame, *, as_of: datetime, holdout_days: int,
+    ngram_max: int, max_features: int, regularization_c: float, min_training_tickets: int,
+    max_training_tickets: int, auto_answer_confidence: float, random_state: int,
+) -> pl.DataFrame:
+    """:func:`fit_ticket_intents` then :func:`score_ticket_intents` (one build without a stored model)."""
+    fit = fit_ticket_intents(tickets, faq, rules, as_of=as_of, holdout_days=holdout_days, ngram_max=ngram_max,
+                             max_features=max_features, regularization_c=regularization_c,
+                             min_training_tickets=min_training_tickets, max_training_tickets=max_training_tickets,
+                             random_state=random_state)
+    return score_ticket_intents(tickets, faq, rules, fit, as_of=as_of, auto_answer_confidence=auto_answer_confidence)
+
+
+def score_ticket_intents(
+    tickets: pl.DataFrame, faq: pl.DataFrame, rules: pl.DataFrame, fit: TextFit, *, as_of: datetime,
+    auto_answer_confidence: float,
+) -> pl.DataFrame:
+    """``ml_ticket_intents``: one row per ticket created up to ``as_of`` (module docstring), from a
+    fitted (or stored) classifier; is_holdout = created on or after its training cutoff, the
+    holdout of ml_text_model_evaluation."""
+    tickets = _prepared(tickets, rules, as_of=as_of, cutoff=fit.training_cutoff)
+    texts, pipeline, reason = tickets["text"], fit.pipeline, fit.reason
+    if pipeline is not None:
+        proba = pipeline.predict_proba(texts.to_list()) if tickets.height else np.zeros((0, len(pipeline.classes_)))
         predicted = pl.Series(np.asarray(pipeline.classes_, dtype=object)[proba.argmax(axis=1)].tolist(), dtype=pl.String)
         confidence = pl.Series(proba.max(axis=1), dtype=pl.Float64)
     else:
@@ -163,7 +194,7 @@ def ticket_intents_table(
         .with_columns(
             pl.when(auto).then(pl.lit("auto_answer")).otherwise(pl.lit("agent")).alias("route"),
             pl.lit(MODEL_NAME if reason is None else FALLBACK_NAME).alias("model"),
-            pl.lit(n_train, dtype=pl.Int64).alias("training_tickets"),
+            pl.lit(fit.training_rows, dtype=pl.Int64).alias("training_tickets"),
             pl.lit("ok" if reason is None else "degraded").alias("status"),
             pl.lit(reason, dtype=pl.String).alias("status_reason"),
         )

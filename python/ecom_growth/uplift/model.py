@@ -65,7 +65,8 @@ def average_uplift(sends: pl.DataFrame) -> dict[float, float]:
     """Treated minus control conversion rate per coupon value (the documented fallback)."""
     rates = sends.group_by("coupon_value", "is_control").agg(pl.col("is_converter").cast(pl.Float64).mean().alias("rate"))
     out: dict[float, float] = {}
-    for (coupon,), group in rates.group_by("coupon_value"):
+    # in coupon order: the stored (pickled) fallback is then the same bytes on every build
+    for (coupon,), group in rates.sort("coupon_value").group_by("coupon_value", maintain_order=True):
         by_arm = dict(zip(group["is_control"].to_list(), group["rate"].to_list(), strict=True))
         out[float(coupon)] = by_arm.get(False, 0.0) - by_arm.get(True, by_arm.get(False, 0.0))
     return out

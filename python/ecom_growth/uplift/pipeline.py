@@ -6,20 +6,24 @@ from the test period. On the test sends it is compared with targeting by churn r
 longest time since the last order first: the project's strongest simple risk signal) and with
 random targeting, by Qini coefficient and uplift at k, with bootstrap intervals over the test
 sends of each value and of the model's margin over each baseline.
-Scores: the same learner refitted on every send, applied to every customer as of the build for
-every action seen in the campaigns.
+Scores: the same learner fitted once on every send (``fit_uplift``; stored in ml_uplift_model,
+kept by later builds under var ml_retrain_after_days), applied to every customer as of the build
+for every action seen in the campaigns.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
 
+from ecom_growth.model_store import estimator_table, stored_estimator
 from ecom_growth.uplift.evaluation import qini_coefficient, uplift_at_k
-from ecom_growth.uplift.model import UpliftParams, fit_two_model, predict
+from ecom_growth.uplift.model import TwoModel, UpliftParams, fit_two_model, predict
 
+SEND_ORDER = ("campaign_id", "customer_id", "feature_at", "action")
+UPLIFT_MODEL_SCHEMA: dict[str, pl.DataType] = {"train_sends": pl.Int64, "status": pl.String, "status_reason": pl.String}
 RECENCY_SEGMENTS = ((0.0, 14.0, "0-14 days"), (14.0, 45.0, "14-45 days"), (45.0, 120.0, "45-120 days"),
                     (120.0, 365.0, "120-365 days"), (365.0, float("inf"), "365+ days"))
 EVALUATION_SCHEMA = {
@@ -57,10 +61,17 @@ def _targeting_scores(test: pl.DataFrame, uplift: np.ndarray, rng: np.random.Gen
     return {"uplift_model": uplift, "churn_risk": recency, "random": rng.random(test.height)}
 
 
+def in_fixed_order(sends: pl.DataFrame) -> pl.DataFrame:
+    """Sends sorted by campaign, customer, time and action, coupon values as floats: the
+    learner's early-stopping split and the bootstrap pick rows by position, and a warehouse
+    returns rows in no particular order, so without this the same data could fit differently."""
+    return sends.with_columns(pl.col("coupon_value").cast(pl.Float64)).sort(SEND_ORDER)
+
+
 def evaluate_uplift(sends: pl.DataFrame, params: UpliftParams, effect_window_days: int, ks: list[float],
                     n_bootstrap: int) -> pl.DataFrame:
     """The evaluation table (EVALUATION_SCHEMA): per targeting and metric on the test campaign."""
-    sends = sends.with_columns(pl.col("coupon_value").cast(pl.Float64))
+    sends = in_fixed_order(sends)
     train, test, test_id = time_split(sends, effect_window_days)
     model = fit_two_model(train, params)
     reason = model.status_reason
@@ -116,15 +127,35 @@ def _segment_rows(test: pl.DataFrame, uplift: np.ndarray, converted: np.ndarray,
     return rows
 
 
-def score_uplift(sends: pl.DataFrame, customers: pl.DataFrame, params: UpliftParams) -> pl.DataFrame:
+def fit_uplift(sends: pl.DataFrame, params: UpliftParams) -> TwoModel:
+    """The final learner: the two-model fit on every past send (degraded: the average uplift)."""
+    return fit_two_model(in_fixed_order(sends), params)
+
+
+def uplift_model_table(model: TwoModel, *, train_sends: int, fitted_at: datetime, settings: str) -> pl.DataFrame:
+    """``ml_uplift_model``: one row, the pickled learner (its fallback too when degraded; see
+    ecom_growth.model_store for the trust boundary), the sends it was fitted on, its status."""
+    columns = {"train_sends": train_sends, "status": model.status, "status_reason": model.status_reason}
+    return estimator_table(model, columns, UPLIFT_MODEL_SCHEMA, fitted_at=fitted_at, settings=settings)
+
+
+def uplift_model_from_table(table: pl.DataFrame) -> TwoModel:
+    """The learner stored by :func:`uplift_model_table` (checksum checked before unpickling)."""
+    model = stored_estimator(table)
+    if not isinstance(model, TwoModel):
+        raise ValueError(f"ml_uplift_model does not hold a two-model learner: {type(model).__name__}")
+    return model
+
+
+def score_uplift(sends: pl.DataFrame, customers: pl.DataFrame, model: TwoModel, *, n_threads: int) -> pl.DataFrame:
     """Per customer (scoring features) and action seen in the sends: uplift, treated conversion
     probability and expected incremental value = uplift x average order value - coupon value x
-    P(convert | treated) (the coupon is paid on every treated conversion)."""
+    P(convert | treated) (the coupon is paid on every treated conversion), from the fitted (or
+    stored) ``model``."""
     sends = sends.with_columns(pl.col("coupon_value").cast(pl.Float64))
-    model = fit_two_model(sends, params)
     actions = sends.group_by("action").agg(pl.col("coupon_value").max()).sort("action")
     grid = customers.join(actions, how="cross")
-    uplift, treated = predict(model, grid, params.n_threads)
+    uplift, treated = predict(model, grid, n_threads)
     value = grid["average_order_value_before"].fill_null(0.0).to_numpy()
     coupon = grid["coupon_value"].to_numpy()
     probability = np.where(np.isnan(treated), 0.0, treated)
