@@ -5,7 +5,8 @@ model per configuration. On a large shop it runs on a fixed-size sample of custo
 all of them: the ranking of configurations needs enough evaluable users to tell them apart,
 not every user, and the selected configuration is refitted on everyone for the test report.
 
-A customer is in the sample when its seeded hash is among the ``max_users`` smallest: a
+A customer is in the sample when its seeded hash (blake2b of seed and id: the same on every
+platform and library version, unlike polars' ``hash``) is among the ``max_users`` smallest: a
 function of the set of ids and the seed only (input order and duplicates do not matter), and
 each customer's draw does not depend on the others', so a few new customers move the sample
 only at its margin. Below the cap every customer is kept, so small shops evaluate exactly as
@@ -13,6 +14,8 @@ without a cap.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import polars as pl
 
@@ -33,9 +36,14 @@ def sample_users(users: pl.Series, *, max_users: int | None, seed: int) -> pl.Se
     # ties of the 64-bit hash (practically none) are broken by the id, so the sample is total
     return (
         pl.DataFrame({USER_COL: ids})
-        .with_columns(_h=pl.col(USER_COL).hash(seed=seed))
+        .with_columns(_h=pl.Series([_seeded_hash(seed, i) for i in ids.to_list()], dtype=pl.UInt64))
         .sort(["_h", USER_COL])
         .head(int(max_users))
         .get_column(USER_COL)
         .sort()
     )
+
+
+def _seeded_hash(seed: int, user_id: str) -> int:
+    """64-bit blake2b of the seed and the id (stable across polars versions and platforms)."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}\x1f{user_id}".encode(), digest_size=8).digest(), "little")
