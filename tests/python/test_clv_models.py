@@ -18,6 +18,7 @@ from scipy.integrate import quad
 from scipy.special import betaln, hyp2f1
 
 from ecom_growth.clv import bgnbd_log_likelihood, fit_bgnbd
+from ecom_growth.clv import pareto_nbd as pareto_nbd_module
 from ecom_growth.clv.bgnbd import (
     _FitData,
     _neg_ll_and_grad,
@@ -179,6 +180,48 @@ def test_pareto_nbd_death_integral_is_accurate_where_the_2f1_form_is_not(x, t_x,
     expected = math.log(value) + log_f(t_x)
     got = float(_log_death_integral(r, alpha, s, beta, np.array([x]), np.array([t_x]), np.array([T]))[0])
     assert got == pytest.approx(expected, abs=1e-4)
+
+
+def _pareto_rows() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x = 0 rows, t_x = T rows (no death integral), t_x next to T, large x; unequal weights."""
+    rng = np.random.default_rng(11)
+    T = rng.uniform(1.0, 700.0, 300)
+    x = rng.poisson(2.0, 300).astype(float)
+    t_x = np.where(x > 0, T * rng.uniform(0.0, 1.0, 300), 0.0)
+    x[:3], t_x[:3] = (1.0, 4.0, 60.0), T[:3]
+    t_x[3] = T[3] * (1 - 1e-9) if x[3] > 0 else 0.0
+    x[4], t_x[4] = 150.0, 0.5 * T[4]
+    return x, t_x, T, rng.uniform(0.5, 2.0, 300)
+
+
+@pytest.mark.parametrize("params", [(0.75, 60.0, 0.6, 300.0), (1.5, 500.0, 2.0, 40.0), (1.4, 127.0, 5.5, 2224.0)])
+def test_pareto_nbd_analytic_gradient_matches_differences_of_the_public_likelihood(params):
+    # Both cases of alpha vs beta; the gradient is in log-parameters, of the weighted total.
+    x, t_x, T, w = _pareto_rows()
+    theta = np.log(params)
+    value, grad = pareto_nbd_module._neg_ll_and_grad(theta, x, t_x, T, w)
+
+    def total(th: np.ndarray) -> float:
+        return -float(np.dot(w, pareto_nbd_log_likelihood(np.exp(th), x, t_x, T)))
+
+    assert value == pytest.approx(total(theta), rel=1e-12)
+    step = 1e-3  # Richardson extrapolation of central differences: error O(step^4)
+    numeric = [
+        (8 * (total(theta + e / 2) - total(theta - e / 2)) - (total(theta + e) - total(theta - e))) / (6 * step)
+        for e in np.eye(4) * step
+    ]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6)
+
+
+def test_pareto_nbd_likelihood_does_not_depend_on_the_quadrature_block(monkeypatch):
+    x, t_x, T, w = _pareto_rows()
+    theta = np.log([0.75, 60.0, 0.6, 300.0])
+    whole = pareto_nbd_module._neg_ll_and_grad(theta, x, t_x, T, w)
+    monkeypatch.setattr(pareto_nbd_module, "_BLOCK_ROWS", 7)
+    blocked = pareto_nbd_module._neg_ll_and_grad(theta, x, t_x, T, w)
+    # Row by row the same operations; only the summation kernels may round differently.
+    assert blocked[0] == pytest.approx(whole[0], rel=1e-14)
+    np.testing.assert_allclose(blocked[1], whole[1], rtol=1e-12)
 
 
 def test_pareto_nbd_fit_recovers_its_parameters():
