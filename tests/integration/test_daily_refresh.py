@@ -1,10 +1,12 @@
 """Train less often than you score (issue 16): a build on data ending day D-1, the raw data
 regenerated with one more day (the simulator is prefix-stable: a day is appended), and a
 rebuild with ml_retrain_after_days keeps every stored fit (same fit_id and fitted_at: ALS,
-churn, CLV, review sentiment, ticket intents, uplift, and the evaluations kept with them) while
-scoring the new day, new customers, reviews and tickets included; without the var the same data
-is refitted; with the var but a changed setting (an ALS, churn, CLV, text or uplift var) the
-stored fits are not kept. Runs its own small builds (hardening_support), not the warehouse of
+churn, CLV, review sentiment, ticket intents, uplift, the demand-forecast backtest and the price
+elasticities, and the evaluations kept with them) while scoring the new day, new customers,
+reviews and tickets included (the demand forecast and price recommendations are recomputed from
+the kept backtest and elasticities); without the var the same data is refitted; with the var but
+a changed setting (an ALS, churn, CLV, text, uplift, forecast or pricing var) the stored fits are
+not kept. Runs its own small builds (hardening_support), not the warehouse of
 scripts/test.sh: four builds of 4,000 customers, about 3 minutes on 2 cores."""
 
 from __future__ import annotations
@@ -22,17 +24,20 @@ from hardening_support import REPO, dbt_env, run_dbt
 CUSTOMERS = 4000
 DAY_ONE, DAY_TWO = "2026-06-29", "2026-06-30"
 ML = ["-s", "+ml_recommendations", "+ml_similar_products", "+ml_churn_scores", "+ml_churn_model_evaluation",
-      "+ml_churn_calibration", "+ml_clv_predictions", "+ml_uplift_scores", "+ml_uplift_evaluation"]
+      "+ml_churn_calibration", "+ml_clv_predictions", "+ml_uplift_scores", "+ml_uplift_evaluation",
+      "+ml_demand_forecast", "+ml_price_recommendations"]
 # fitted here, carrying settings_digest
 FITTED_TABLES = ("ml_als_item_factors", "ml_recommender_evaluation", "ml_churn_model", "ml_clv_evaluation",
                  "ml_clv_model_parameters", "ml_review_text_model", "ml_ticket_intent_model", "ml_uplift_model",
-                 "ml_uplift_evaluation")
+                 "ml_uplift_evaluation", "ml_demand_forecast_evaluation", "ml_price_elasticity")
 MODEL_TABLES = (*FITTED_TABLES, "ml_churn_model_evaluation", "ml_churn_calibration")
 # scores of a stored fit: table -> (its model table, the key of what it scores)
 SCORED = {"ml_clv_predictions": ("ml_clv_model_parameters", "customer_id"),
           "ml_review_sentiment": ("ml_review_text_model", "review_id"),
           "ml_ticket_intents": ("ml_ticket_intent_model", "ticket_id"),
           "ml_uplift_scores": ("ml_uplift_model", "customer_id")}
+# recomputed on every build from a stored fit without a per-day key to score: table -> its model table
+PRICED = {"ml_demand_forecast": "ml_demand_forecast_evaluation", "ml_price_recommendations": "ml_price_elasticity"}
 # the raw rows each scored table must cover: key, raw table, its time column
 NEW_ROWS = {"ml_clv_predictions": ("customer_id", "orders", "ordered_at"),
             "ml_review_sentiment": ("review_id", "reviews", "created_at"),
@@ -43,7 +48,7 @@ NEW_ROWS = {"ml_clv_predictions": ("customer_id", "orders", "ordered_at"),
 BASE_VARS = "uplift_min_sends_per_arm: 100"
 DAILY = "ml_retrain_after_days: 7"
 CHANGED_SETTINGS = (f"{DAILY}, als_iterations: 9, churn_random_state: 8, clv_min_repeat_buyers: 21, "
-                    "text_random_state: 43, uplift_random_state: 43")
+                    "text_random_state: 43, uplift_random_state: 43, forecast_seed: 43, pricing_confidence_level: 0.9")
 # the value per key compared between builds
 SCORE_VALUES = {"ml_clv_predictions": "expected_purchases_365d", "ml_review_sentiment": "sentiment_score",
                 "ml_ticket_intents": "predicted_intent", "ml_uplift_scores": "sum(uplift)"}
@@ -71,7 +76,7 @@ def state(db: Path) -> dict:
             "scored": con.execute("select as_of, count(*), count(churn_probability) from ml.ml_churn_scores "
                                   "group by as_of").fetchall(),
             "probabilities": dict(con.execute("select customer_id, churn_probability from ml.ml_churn_scores").fetchall()),
-            "scored_fits": {t: con.execute(f"select distinct fit_id from ml.{t}").fetchall() for t in SCORED},
+            "scored_fits": {t: con.execute(f"select distinct fit_id from ml.{t}").fetchall() for t in (*SCORED, *PRICED)},
             "scored_values": {t: dict(con.execute(f"select {key}, {SCORE_VALUES[t]} from ml.{t} group by all").fetchall())
                               for t, (_, key) in SCORED.items()},
         }
@@ -120,6 +125,9 @@ def test_the_first_build_fits_every_model_once_at_its_as_of(builds):
     assert first["user_fit"] == [(first["fits"]["ml_als_item_factors"][0][0],)]
     for table, (model, _) in SCORED.items():
         assert first["scored_fits"][table] == [(first["fits"][model][0][0],)], table
+    for table, model in PRICED.items():
+        assert first["scored_fits"][table] == [(first["fits"][model][0][0],)], table
+        assert {s for *_, s in first["fits"][model]} <= {"ok"}, f"{model}: degraded fits are never kept"
 
 
 def test_a_daily_build_keeps_every_stored_fit(builds):
@@ -171,5 +179,5 @@ def test_a_changed_setting_refits_even_with_the_var(builds):
                   "ml_uplift_model"):
         assert changed["fits"][table] != refit["fits"][table], table
     assert changed["user_fit"] == [(changed["fits"]["ml_als_item_factors"][0][0],)]
-    for table, (model, _) in SCORED.items():
+    for table, model in [(t, m) for t, (m, _) in SCORED.items()] + list(PRICED.items()):
         assert changed["scored_fits"][table] == [(changed["fits"][model][0][0],)], table

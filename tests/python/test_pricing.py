@@ -333,3 +333,15 @@ def test_between_product_variance_edge_cases():
     assert between_product_variance(np.full(5, -1.0), np.full(5, 0.1), -1.0) == 0.0
     # slopes all 1 away with tiny errors: tau^2 so that 1 / sqrt(tau^2) x 1.4826 = 1
     assert between_product_variance(np.full(5, 0.0), np.full(5, 1e-6), -1.0) == pytest.approx(1.4826**2, rel=1e-6)
+
+
+def test_an_elasticity_table_is_kept_only_if_it_estimated_a_category():
+    from ecom_growth.pricing.elasticity import elasticity_is_usable
+
+    table = pl.DataFrame({"level": ["category", "category", "product"], "status": ["degraded", "ok", "ok"]})
+    assert elasticity_is_usable(table)
+    # every category degraded (a product row alone does not count), empty, or not this table's shape: refit
+    assert not elasticity_is_usable(table.with_columns(status=pl.when(pl.col("level") == "category")
+                                                       .then(pl.lit("degraded")).otherwise(pl.col("status"))))
+    assert not elasticity_is_usable(table.head(0))
+    assert not elasticity_is_usable(table.drop("status"))

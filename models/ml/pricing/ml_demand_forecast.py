@@ -1,6 +1,8 @@
 """Weekly demand forecast per product and category at the current price, by the model chosen
-on the backtest's validation split. See ecom_growth.pricing.forecast."""
+on the backtest's validation split. See ecom_growth.pricing.forecast. Recomputed on every build
+(the latest weeks), also when ml_demand_forecast_evaluation is a kept fit; carries its fit_id."""
 
+from ecom_growth.model_store import with_fit_of
 from ecom_growth.pricing.forecast import demand_forecast, settings_from_vars
 
 
@@ -18,5 +20,6 @@ def model(dbt, session):
         "forecast_seed": dbt.config.get("forecast_seed"),
         "forecast_trailing_mean_weeks": dbt.config.get("forecast_trailing_mean_weeks"),
     }
-    return demand_forecast(dbt.ref("fct_product_weekly_demand").pl(), dbt.ref("ml_demand_forecast_evaluation").pl(),
-                           settings_from_vars(values.get))
+    evaluation = dbt.ref("ml_demand_forecast_evaluation").pl()
+    forecast = demand_forecast(dbt.ref("fct_product_weekly_demand").pl(), evaluation, settings_from_vars(values.get))
+    return with_fit_of(forecast, evaluation)

@@ -309,6 +309,15 @@ def price_elasticities(
     return pl.concat([categories, *product_frames]).sort("level", "category", "product_id", nulls_last=False)
 
 
+def elasticity_is_usable(table: pl.DataFrame) -> bool:
+    """Whether a stored ``price_elasticities`` table estimated at least one category (status ok):
+    only then may a later build keep it under var ml_retrain_after_days; a table where every
+    category is degraded (too few price changes so far) is refitted on every build."""
+    if table.height == 0 or not {"level", "status"} <= set(table.columns):
+        return False
+    return table.filter((pl.col("level") == "category") & (pl.col("status") == "ok")).height > 0
+
+
 def between_product_variance(slope: np.ndarray, std_error: np.ndarray, center: float) -> float:
     """tau^2, the variance of the products' true slopes around ``center`` (the category's), by
     robust moments: the smallest tau^2 at which the standardised deviations
