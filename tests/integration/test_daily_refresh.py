@@ -181,3 +181,77 @@ def test_a_changed_setting_refits_even_with_the_var(builds):
     assert changed["user_fit"] == [(changed["fits"]["ml_als_item_factors"][0][0],)]
     for table, model in [(t, m) for t, (m, _) in SCORED.items()] + list(PRICED.items()):
         assert changed["scored_fits"][table] == [(changed["fits"][model][0][0],)], table
+
+
+# --- text scoring of a daily build (issue 16): only new or changed texts are scored ---------------
+TEXT = ["-s", "+ml_review_sentiment", "+ml_ticket_intents"]
+TEXT_KEYS = {"ml_review_sentiment": "review_id", "ml_ticket_intents": "ticket_id"}
+
+
+def text_tables(db: Path) -> dict:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: con.sql(f"select * from ml.{t}").pl().sort(key) for t, key in TEXT_KEYS.items()}
+
+
+def text_build(work: Path, raw: Path, db: Path, day: str, models: list[str], extra_vars: str) -> dict:
+    variables = "{" + f"as_of: '{day} 23:59:59', {extra_vars}" + "}"
+    result = run_dbt(["run", *models, "--vars", variables], dbt_env(work, raw, db))
+    assert result.returncode == 0, result.stdout[-4000:]
+    return text_tables(db)
+
+
+def edited_day_two(raw_after: Path, out: Path) -> tuple[Path, dict[str, str]]:
+    """raw_after with one old ticket resolved since, one old review edited and one removed (as if
+    quarantined): the changes a daily build must not miss. Returns (raw dir, what was changed)."""
+    out.mkdir()
+    for source in raw_after.glob("*.parquet"):
+        if source.stem not in ("reviews", "support_tickets"):
+            (out / source.name).symlink_to(source)
+    with duckdb.connect() as con:
+        ticket = con.execute(f"select min(ticket_id) from read_parquet('{raw_after}/support_tickets.parquet') "
+                             f"where status = 'open' and created_at < '{DAY_ONE}'").fetchone()[0]
+        edited, removed = con.execute(f"select min(review_id), max(review_id) from read_parquet('{raw_after}/reviews.parquet') "
+                                      f"where created_at < '{DAY_ONE}'").fetchone()
+        con.execute(f"copy (select * replace (case when ticket_id = '{ticket}' then 'resolved' else status end as status, "
+                    f"case when ticket_id = '{ticket}' then timestamp '{DAY_TWO} 10:00:00' else resolved_at end as resolved_at) "
+                    f"from read_parquet('{raw_after}/support_tickets.parquet')) to '{out}/support_tickets.parquet'")
+        con.execute(f"copy (select * replace (case when review_id = '{edited}' then 'Arrived broken, awful.' "
+                    f"else review_text end as review_text) from read_parquet('{raw_after}/reviews.parquet') "
+                    f"where review_id <> '{removed}') to '{out}/reviews.parquet'")
+    return out, {"ticket": ticket, "edited": edited, "removed": removed}
+
+
+@pytest.fixture(scope="module")
+def text_builds(builds, tmp_path_factory) -> dict:
+    work = tmp_path_factory.mktemp("daily_text")
+    before = builds["raw_after"].parent / "raw_before"
+    after, changes = edited_day_two(builds["raw_after"], work / "raw_edited")
+    db = work / "warehouse.duckdb"
+    seeded = run_dbt(["seed"], dbt_env(work, before, db))
+    assert seeded.returncode == 0, seeded.stdout[-4000:]
+    day_one = text_build(work, before, db, DAY_ONE, TEXT, DAILY)
+    daily = text_build(work, after, db, DAY_TWO, TEXT, DAILY)
+    # the same stored models, every text scored from scratch (the var at 0 reads no previous table)
+    scratch = text_build(work, after, db, DAY_TWO, ["-s", *TEXT_KEYS], "ml_retrain_after_days: 0")
+    return {"day_one": day_one, "daily": daily, "scratch": scratch, "changes": changes}
+
+
+def test_a_daily_text_build_equals_scoring_everything_with_the_kept_model(text_builds):
+    from polars.testing import assert_frame_equal
+
+    for table in TEXT_KEYS:
+        daily, scratch = text_builds["daily"][table], text_builds["scratch"][table]
+        assert daily["fit_id"].unique().to_list() == text_builds["day_one"][table]["fit_id"].unique().to_list(), table
+        assert_frame_equal(daily, scratch, check_exact=True)
+
+
+def test_a_daily_text_build_rescores_exactly_the_new_and_changed_texts_and_drops_removed_ones(text_builds):
+    changes = text_builds["changes"]
+    changed = {"ml_review_sentiment": {changes["edited"]}, "ml_ticket_intents": {changes["ticket"]}}
+    for table, key in TEXT_KEYS.items():
+        before, daily = text_builds["day_one"][table], text_builds["daily"][table]
+        new = set(daily[key]) - set(before[key])
+        assert new, f"{table}: the appended day brought no text"
+        rescored = set(daily.join(before, on=[key, "input_digest"], how="anti")[key])
+        assert rescored == new | changed[table], table
+    assert changes["removed"] not in set(text_builds["daily"]["ml_review_sentiment"]["review_id"])

@@ -32,9 +32,10 @@ import numpy as np
 import polars as pl
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from ecom_growth.model_store import with_fit_of
 from ecom_growth.text.reviews import review_language
-from ecom_growth.text.sentiment import char_ngram_classifier, training_cutoff
-from ecom_growth.text.store import TextFit
+from ecom_growth.text.sentiment import char_ngram_classifier, per_distinct_text, training_cutoff
+from ecom_growth.text.store import TextFit, rescore_changed, scoring_salt, text_fit_from_table
 
 MODEL_NAME = "char_ngram_tfidf_logreg"
 FALLBACK_NAME = "keyword_rules"
@@ -99,7 +100,7 @@ def suggest_answers(texts: pl.Series, language: pl.Series, intent: pl.Series,
         return pl.Series([None] * n, dtype=pl.String), pl.Series([None] * n, dtype=pl.String)
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), lowercase=True, sublinear_tf=True)
     faq_matrix = vectorizer.fit_transform(faq["question"].fill_null("").to_list())
-    similarity = (vectorizer.transform(texts.fill_null("").to_list()) @ faq_matrix.T).toarray()
+    similarity = per_distinct_text(texts.fill_null(""), lambda distinct: (vectorizer.transform(distinct) @ faq_matrix.T).toarray())
     same_intent = intent.to_numpy()[:, None] == faq["intent"].to_numpy()[None, :]
     same_language = language.to_numpy()[:, None] == faq["language"].to_numpy()[None, :]
     # Similarity is in [0, 1]: the language bonus dominates it, the intent requirement dominates both.
@@ -177,7 +178,8 @@ def score_ticket_intents(
     tickets = _prepared(tickets, rules, as_of=as_of, cutoff=fit.training_cutoff)
     texts, pipeline, reason = tickets["text"], fit.pipeline, fit.reason
     if pipeline is not None:
-        proba = pipeline.predict_proba(texts.to_list()) if tickets.height else np.zeros((0, len(pipeline.classes_)))
+        proba = (per_distinct_text(texts, pipeline.predict_proba) if tickets.height
+                 else np.zeros((0, len(pipeline.classes_))))
         predicted = pl.Series(np.asarray(pipeline.classes_, dtype=object)[proba.argmax(axis=1)].tolist(), dtype=pl.String)
         confidence = pl.Series(proba.max(axis=1), dtype=pl.Float64)
     else:
@@ -200,3 +202,23 @@ def score_ticket_intents(
         )
         .select([pl.col(c).cast(t) for c, t in OUTPUT_SCHEMA.items()])
     )
+
+
+def rescore_ticket_intents(
+    tickets: pl.DataFrame, faq: pl.DataFrame, rules: pl.DataFrame, model_table: pl.DataFrame,
+    previous: pl.DataFrame | None, *, as_of: datetime, auto_answer_confidence: float,
+) -> pl.DataFrame:
+    """``ml_ticket_intents``: :func:`score_ticket_intents` with the stored fit of ``model_table``
+    (its fit_id, fitted_at) and input_digest, scoring only the tickets new or changed since
+    ``previous`` (the table's last build; None scores all; ecom_growth.text.store.rescore_changed):
+    the same table as a full rescore."""
+    fit = text_fit_from_table(model_table)
+    salt = scoring_salt(model_table, {"auto_answer_confidence": auto_answer_confidence, "faq": faq.write_csv(),
+                                      "ticket_intent_keywords": rules.write_csv()})
+
+    def score(rows: pl.DataFrame) -> pl.DataFrame:
+        scored = score_ticket_intents(rows, faq, rules, fit, as_of=as_of, auto_answer_confidence=auto_answer_confidence)
+        return with_fit_of(scored, model_table)
+
+    rows = tickets.select(TICKET_COLUMNS).filter(pl.col("created_at") <= as_of)
+    return rescore_changed(rows, previous, key="ticket_id", salt=salt, score=score)

@@ -15,6 +15,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
+from ecom_growth.model_store import with_fit_of
 from ecom_growth.text.aspects import review_aspects
 from ecom_growth.text.lexicon import lexicon_polarity
 from ecom_growth.text.sentiment import (
@@ -26,7 +27,7 @@ from ecom_growth.text.sentiment import (
     training_cutoff,
     weak_labels,
 )
-from ecom_growth.text.store import TextFit
+from ecom_growth.text.store import TextFit, rescore_changed, scoring_salt, text_fit_from_table
 
 REVIEW_COLUMNS = ("review_id", "customer_id", "product_id", "category", "rating", "review_text", "created_at")
 ASPECT_STRUCT = pl.List(pl.Struct({"aspect": pl.String, "polarity": pl.Int8, "aspect_score": pl.Float64}))
@@ -127,3 +128,18 @@ def score_reviews(reviews: pl.DataFrame, fit: TextFit, *, as_of: datetime) -> pl
         )
         .drop("review_text")
     )
+
+
+def rescore_reviews(reviews: pl.DataFrame, model_table: pl.DataFrame, previous: pl.DataFrame | None, *,
+                    as_of: datetime) -> pl.DataFrame:
+    """``ml_review_sentiment``: :func:`score_reviews` with the stored fit of ``model_table`` (its
+    fit_id, fitted_at) and input_digest, scoring only the reviews new or changed since
+    ``previous`` (the table's last build; None scores all; ecom_growth.text.store.rescore_changed):
+    the same table as a full rescore."""
+    fit = text_fit_from_table(model_table)
+
+    def score(rows: pl.DataFrame) -> pl.DataFrame:
+        return with_fit_of(score_reviews(rows, fit, as_of=as_of), model_table)
+
+    rows = reviews.select(REVIEW_COLUMNS).filter(pl.col("created_at") <= as_of)
+    return rescore_changed(rows, previous, key="review_id", salt=scoring_salt(model_table, {}), score=score)
