@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
 from ecom_growth.recommend.als import FIT_KEYS, WEIGHT_KEYS, fit_als
 from ecom_growth.recommend.bootstrap import bootstrap_means
@@ -50,6 +51,7 @@ from ecom_growth.recommend.knn import fit_item_knn_grid
 from ecom_growth.recommend.matrix import (
     ITEM_COL,
     USER_COL,
+    IdMaps,
     interaction_matrix,
     purchased_pairs,
     require_columns,
@@ -423,7 +425,11 @@ def _cold_start_rows(
     )
     if relevant.height == 0 or train.height == 0:
         return []
-    m, maps = interaction_matrix(train, weighting="alpha", alpha=1.0)
+    # these customers are in no training row: their lists need the catalogue (the products of
+    # the training matrix) and the popularity, not the matrix of every customer nor a purchase filter
+    maps = IdMaps.from_ids(pl.Series(USER_COL, [], pl.String), train.get_column(ITEM_COL))
+    m = sp.csr_matrix((0, maps.n_items), dtype=np.float32)
+    no_purchases = pl.DataFrame(schema={USER_COL: pl.String, ITEM_COL: pl.String})
     channel = Candidate("channel_popular", {"by": "purchasers", "within": "acquisition_channel"})
     glob = Candidate("most_popular", {"by": "purchasers"})
 
@@ -431,8 +437,8 @@ def _cold_start_rows(
         if candidate.family == "most_popular":  # no channel: the global list for everyone
             targets = targets.with_columns(pl.lit(None, pl.String).alias("acquisition_channel"))
         return recommend_top_n(None, m, maps, targets, interactions=train, n=ks[-1],
-                               filter_purchased=config.filter_purchased, source=candidate.family,
-                               channels=customers)
+                               filter_purchased=config.filter_purchased, purchased=no_purchases,
+                               source=candidate.family, channels=customers)
 
     scored = _evaluate_population(train, relevant, [channel, glob], customers=customers, categories=categories,
                                   config=config, ks=ks, filter_purchased=config.filter_purchased, lists=lists)
