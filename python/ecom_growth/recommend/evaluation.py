@@ -52,10 +52,11 @@ from ecom_growth.recommend.matrix import (
     ITEM_COL,
     USER_COL,
     IdMaps,
-    interaction_matrix,
+    confidence,
     purchased_pairs,
     require_columns,
     strength_column,
+    strength_matrix,
     with_half_life,
 )
 from ecom_growth.recommend.metrics import (
@@ -223,8 +224,12 @@ def _recommend(
 
     def matrix(weighting: str, **weights: Any):
         key = json.dumps({"weighting": weighting, "half_life_days": half_life, **weights}, sort_keys=True)
-        if key not in matrix_cache:
-            matrix_cache[key] = interaction_matrix(train, weighting=weighting, **weights)
+        if key not in matrix_cache:  # every weighting of this decay shares one id mapping
+            raw_key = f"raw_{half_life}"
+            if raw_key not in matrix_cache:
+                matrix_cache[raw_key] = strength_matrix(train)
+            raw, maps = matrix_cache[raw_key]
+            matrix_cache[key] = (confidence(raw, weighting=weighting, **weights), maps)
         return matrix_cache[key]
 
     if candidate.family in ("most_popular", "recent_popular"):
