@@ -36,3 +36,14 @@ def test_bad_strength_raises_and_empty_is_empty():
         strength_matrix(FRAME.with_columns(strength=pl.lit(None, pl.Float64)))
     raw, maps = strength_matrix(FRAME.head(0))
     assert raw.shape == (0, 0) and maps.n_users == 0
+
+
+def test_evaluation_cache_eviction_drops_one_decay_only():
+    from ecom_growth.recommend.evaluation import _evict
+
+    cache = {"purchased": 1, "knn_grid": 2, "train_30": 3, "raw_30": 4, "knn_30": 5, "train_None": 6,
+             '{"half_life_days": 30, "weighting": "log"}': 7, '{"half_life_days": null, "weighting": "alpha"}': 8}
+    _evict(cache, 30)
+    assert sorted(cache) == sorted(["purchased", "knn_grid", "train_None", '{"half_life_days": null, "weighting": "alpha"}'])
+    _evict(cache, None)
+    assert sorted(cache) == ["knn_grid", "purchased"]

@@ -349,7 +349,8 @@ def _evaluate_population(
     cache: dict = {"knn_grid": [(c.params["neighbours"], c.params["shrinkage"]) for c in cands
                                 if c.family == "item_knn"]}
     targets = users.join(customers, on=USER_COL, how="left")
-    for candidate in cands:
+    decays = [c.params.get("half_life_days") for c in cands]
+    for i, candidate in enumerate(cands):
         started = time.perf_counter()
         if lists is not None:
             recs = lists(candidate, targets)
@@ -361,7 +362,18 @@ def _evaluate_population(
         _score(recs, relevant, scored, candidate.key, ks=ks, categories=categories, item_users=item_users,
                n_train_users=n_train_users, catalogue_size=catalogue_size)
         log.info("%s %s scored in %.1fs", candidate.family, candidate.key, time.perf_counter() - started)
+        if decays[i] not in decays[i + 1 :]:  # free this decay's frames and matrices before the next fit
+            _evict(cache, decays[i])
     return scored
+
+
+def _evict(cache: dict[str, Any], half_life: int | None) -> None:
+    """Drop the cached frame, matrices and kNN models of one decay (see ``_recommend``'s keys)."""
+    for key in list(cache):
+        if key in (f"train_{half_life}", f"raw_{half_life}", f"knn_{half_life}") or (
+            key.startswith("{") and json.loads(key).get("half_life_days") == half_life
+        ):
+            del cache[key]
 
 
 def _rows(
