@@ -47,3 +47,14 @@ def test_evaluation_cache_eviction_drops_one_decay_only():
     assert sorted(cache) == sorted(["purchased", "knn_grid", "train_None", '{"half_life_days": null, "weighting": "alpha"}'])
     _evict(cache, None)
     assert sorted(cache) == ["knn_grid", "purchased"]
+
+
+def test_relevant_items_with_precomputed_purchases_equals_without():
+    from ecom_growth.recommend.evaluation import relevant_items
+    from ecom_growth.recommend.matrix import purchased_pairs
+
+    train = FRAME.with_columns(purchase_count=pl.Series([1, 0, 2, 0, 1]))
+    labels = pl.DataFrame({"customer_id": ["a", "a", "b", "z"], "product_id": ["x", "y", "y", "x"]})
+    expected = relevant_items(train, labels)
+    assert expected.rows() == [("a", "x")]  # a bought y and b bought y; a only viewed x; z is cold
+    assert relevant_items(train, labels, purchased=purchased_pairs(train)).equals(expected)

@@ -134,15 +134,18 @@ class Candidate:
 
 
 def relevant_items(
-    train_interactions: pl.DataFrame, test_purchases: pl.DataFrame, *, filter_purchased: bool = True
+    train_interactions: pl.DataFrame, test_purchases: pl.DataFrame, *, filter_purchased: bool = True,
+    purchased: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Holdout (customer_id, product_id) of warm users that count as hits (module docstring)."""
+    """Holdout (customer_id, product_id) of warm users that count as hits (module docstring).
+    ``purchased``: ``purchased_pairs(train_interactions)`` when the caller has it already."""
     require_columns(test_purchases, (USER_COL, ITEM_COL), "test_purchases")
     test = test_purchases.select(pl.col(USER_COL).cast(pl.String), pl.col(ITEM_COL).cast(pl.String)).unique()
     known = train_interactions.select(pl.col(USER_COL).cast(pl.String)).unique()
     test = test.join(known, on=USER_COL, how="semi")
     if filter_purchased:
-        test = test.join(purchased_pairs(train_interactions), on=[USER_COL, ITEM_COL], how="anti")
+        bought = purchased_pairs(train_interactions) if purchased is None else purchased
+        test = test.join(bought, on=[USER_COL, ITEM_COL], how="anti")
     return test.sort(USER_COL, ITEM_COL)
 
 
@@ -337,16 +340,18 @@ def _evaluate_population(
     ks: list[int],
     filter_purchased: bool,
     lists: Callable[[Candidate, pl.DataFrame], pl.DataFrame] | None = None,
+    purchased: pl.DataFrame,
 ) -> _Scored:
     users = relevant.select(USER_COL).unique().sort(USER_COL)
     scored = _Scored(users=users)
     if users.height == 0:
         return scored
-    item_users = purchased_pairs(train).group_by(ITEM_COL).agg(pl.len().alias("users"))
+    # purchased = purchased_pairs(train), computed once per split by the caller
+    item_users = purchased.group_by(ITEM_COL).agg(pl.len().alias("users"))
     n_train_users = train.select(pl.col(USER_COL).n_unique()).item()
     catalogue_size = train.select(pl.col(ITEM_COL).n_unique()).item()
     # the kNN candidates of this population share one co-occurrence pass (see _recommend)
-    cache: dict = {"knn_grid": [(c.params["neighbours"], c.params["shrinkage"]) for c in cands
+    cache: dict = {"purchased": purchased, "knn_grid": [(c.params["neighbours"], c.params["shrinkage"]) for c in cands
                                 if c.family == "item_knn"]}
     targets = users.join(customers, on=USER_COL, how="left")
     decays = [c.params.get("half_life_days") for c in cands]
@@ -432,7 +437,7 @@ def _difference_rows(
 
 def _cold_start_rows(
     split: str, train: pl.DataFrame, labels: pl.DataFrame, *, customers: pl.DataFrame,
-    categories: pl.DataFrame, config: EvaluationConfig, ks: list[int], seed: int,
+    categories: pl.DataFrame, config: EvaluationConfig, ks: list[int], seed: int, purchased: pl.DataFrame,
 ) -> list[dict]:
     """Customers without history before the cutoff: channel popularity vs global popularity."""
     known = train.select(pl.col(USER_COL).cast(pl.String)).unique()
@@ -458,7 +463,8 @@ def _cold_start_rows(
                                source=candidate.family, channels=customers)
 
     scored = _evaluate_population(train, relevant, [channel, glob], customers=customers, categories=categories,
-                                  config=config, ks=ks, filter_purchased=config.filter_purchased, lists=lists)
+                                  config=config, ks=ks, filter_purchased=config.filter_purchased, lists=lists,
+                                  purchased=purchased)
     summary = _summarise(scored, ks=ks, config=config, seed=seed)
     keys = {channel.key, glob.key}
     return _rows(split, "cold_start", scored, summary, [channel, glob], ks=ks, selected=keys, served=None)
@@ -523,7 +529,9 @@ def evaluate_recommenders(
         seed = config.random_state + split_number
         split_train = train.filter(pl.col("split") == split).drop("split")
         split_labels = labels.filter(pl.col("split") == split)
-        relevant = relevant_items(split_train, split_labels, filter_purchased=config.filter_purchased)
+        bought = purchased_pairs(split_train)  # once per split: filters, novelty and relevance share it
+        relevant = relevant_items(split_train, split_labels, filter_purchased=config.filter_purchased,
+                                  purchased=bought)
         n_users = relevant.select(pl.col(USER_COL).n_unique()).item()
         if split == "validation":
             cands = all_candidates
@@ -531,16 +539,19 @@ def evaluate_recommenders(
             cands = [chosen.get(f) or next(c for c in all_candidates if c.family == f)
                      for f in (*BASELINES, "als")]
         rows += _cold_start_rows(split, split_train, split_labels, customers=customers, categories=products,
-                                 config=config, ks=ks, seed=seed)
+                                 config=config, ks=ks, seed=seed, purchased=bought)
         if split == "validation":  # the search runs on a sample; cold start (above) used everyone
-            split_train, relevant = _search_sample(split_train, relevant, max_users=config.grid_max_users, seed=seed)
+            sampled, relevant = _search_sample(split_train, relevant, max_users=config.grid_max_users, seed=seed)
+            if sampled is not split_train:
+                split_train, bought = sampled, bought.join(sampled.select(USER_COL).unique(), on=USER_COL, how="semi")
             n_users = relevant.select(pl.col(USER_COL).n_unique()).item()
         if n_users < config.min_users:
             reasons.append(f"{split} window has {n_users} evaluable customers (< {config.min_users})")
         if n_users == 0 or split_train.height == 0:
             continue
         scored = _evaluate_population(split_train, relevant, cands, customers=customers, categories=products,
-                                      config=config, ks=ks, filter_purchased=config.filter_purchased)
+                                      config=config, ks=ks, filter_purchased=config.filter_purchased,
+                                      purchased=bought)
         if split == "validation":
             for family in (*BASELINES, "als"):
                 chosen[family] = _best(scored, [c for c in cands if c.family == family], selection_k)
