@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
 from ecom_growth.recommend.als import FIT_KEYS, WEIGHT_KEYS, fit_als
 from ecom_growth.recommend.bootstrap import bootstrap_means
@@ -50,10 +51,12 @@ from ecom_growth.recommend.knn import fit_item_knn_grid
 from ecom_growth.recommend.matrix import (
     ITEM_COL,
     USER_COL,
-    interaction_matrix,
+    IdMaps,
+    confidence,
     purchased_pairs,
     require_columns,
     strength_column,
+    strength_matrix,
     with_half_life,
 )
 from ecom_growth.recommend.metrics import (
@@ -131,15 +134,18 @@ class Candidate:
 
 
 def relevant_items(
-    train_interactions: pl.DataFrame, test_purchases: pl.DataFrame, *, filter_purchased: bool = True
+    train_interactions: pl.DataFrame, test_purchases: pl.DataFrame, *, filter_purchased: bool = True,
+    purchased: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Holdout (customer_id, product_id) of warm users that count as hits (module docstring)."""
+    """Holdout (customer_id, product_id) of warm users that count as hits (module docstring).
+    ``purchased``: ``purchased_pairs(train_interactions)`` when the caller has it already."""
     require_columns(test_purchases, (USER_COL, ITEM_COL), "test_purchases")
     test = test_purchases.select(pl.col(USER_COL).cast(pl.String), pl.col(ITEM_COL).cast(pl.String)).unique()
     known = train_interactions.select(pl.col(USER_COL).cast(pl.String)).unique()
     test = test.join(known, on=USER_COL, how="semi")
     if filter_purchased:
-        test = test.join(purchased_pairs(train_interactions), on=[USER_COL, ITEM_COL], how="anti")
+        bought = purchased_pairs(train_interactions) if purchased is None else purchased
+        test = test.join(bought, on=[USER_COL, ITEM_COL], how="anti")
     return test.sort(USER_COL, ITEM_COL)
 
 
@@ -221,8 +227,12 @@ def _recommend(
 
     def matrix(weighting: str, **weights: Any):
         key = json.dumps({"weighting": weighting, "half_life_days": half_life, **weights}, sort_keys=True)
-        if key not in matrix_cache:
-            matrix_cache[key] = interaction_matrix(train, weighting=weighting, **weights)
+        if key not in matrix_cache:  # every weighting of this decay shares one id mapping
+            raw_key = f"raw_{half_life}"
+            if raw_key not in matrix_cache:
+                matrix_cache[raw_key] = strength_matrix(train)
+            raw, maps = matrix_cache[raw_key]
+            matrix_cache[key] = (confidence(raw, weighting=weighting, **weights), maps)
         return matrix_cache[key]
 
     if candidate.family in ("most_popular", "recent_popular"):
@@ -330,19 +340,22 @@ def _evaluate_population(
     ks: list[int],
     filter_purchased: bool,
     lists: Callable[[Candidate, pl.DataFrame], pl.DataFrame] | None = None,
+    purchased: pl.DataFrame,
 ) -> _Scored:
     users = relevant.select(USER_COL).unique().sort(USER_COL)
     scored = _Scored(users=users)
     if users.height == 0:
         return scored
-    item_users = purchased_pairs(train).group_by(ITEM_COL).agg(pl.len().alias("users"))
+    # purchased = purchased_pairs(train), computed once per split by the caller
+    item_users = purchased.group_by(ITEM_COL).agg(pl.len().alias("users"))
     n_train_users = train.select(pl.col(USER_COL).n_unique()).item()
     catalogue_size = train.select(pl.col(ITEM_COL).n_unique()).item()
     # the kNN candidates of this population share one co-occurrence pass (see _recommend)
-    cache: dict = {"knn_grid": [(c.params["neighbours"], c.params["shrinkage"]) for c in cands
+    cache: dict = {"purchased": purchased, "knn_grid": [(c.params["neighbours"], c.params["shrinkage"]) for c in cands
                                 if c.family == "item_knn"]}
     targets = users.join(customers, on=USER_COL, how="left")
-    for candidate in cands:
+    decays = [c.params.get("half_life_days") for c in cands]
+    for i, candidate in enumerate(cands):
         started = time.perf_counter()
         if lists is not None:
             recs = lists(candidate, targets)
@@ -354,7 +367,18 @@ def _evaluate_population(
         _score(recs, relevant, scored, candidate.key, ks=ks, categories=categories, item_users=item_users,
                n_train_users=n_train_users, catalogue_size=catalogue_size)
         log.info("%s %s scored in %.1fs", candidate.family, candidate.key, time.perf_counter() - started)
+        if decays[i] not in decays[i + 1 :]:  # free this decay's frames and matrices before the next fit
+            _evict(cache, decays[i])
     return scored
+
+
+def _evict(cache: dict[str, Any], half_life: int | None) -> None:
+    """Drop the cached frame, matrices and kNN models of one decay (see ``_recommend``'s keys)."""
+    for key in list(cache):
+        if key in (f"train_{half_life}", f"raw_{half_life}", f"knn_{half_life}") or (
+            key.startswith("{") and json.loads(key).get("half_life_days") == half_life
+        ):
+            del cache[key]
 
 
 def _rows(
@@ -413,7 +437,7 @@ def _difference_rows(
 
 def _cold_start_rows(
     split: str, train: pl.DataFrame, labels: pl.DataFrame, *, customers: pl.DataFrame,
-    categories: pl.DataFrame, config: EvaluationConfig, ks: list[int], seed: int,
+    categories: pl.DataFrame, config: EvaluationConfig, ks: list[int], seed: int, purchased: pl.DataFrame,
 ) -> list[dict]:
     """Customers without history before the cutoff: channel popularity vs global popularity."""
     known = train.select(pl.col(USER_COL).cast(pl.String)).unique()
@@ -423,7 +447,11 @@ def _cold_start_rows(
     )
     if relevant.height == 0 or train.height == 0:
         return []
-    m, maps = interaction_matrix(train, weighting="alpha", alpha=1.0)
+    # these customers are in no training row: their lists need the catalogue (the products of
+    # the training matrix) and the popularity, not the matrix of every customer nor a purchase filter
+    maps = IdMaps.from_ids(pl.Series(USER_COL, [], pl.String), train.get_column(ITEM_COL))
+    m = sp.csr_matrix((0, maps.n_items), dtype=np.float32)
+    no_purchases = pl.DataFrame(schema={USER_COL: pl.String, ITEM_COL: pl.String})
     channel = Candidate("channel_popular", {"by": "purchasers", "within": "acquisition_channel"})
     glob = Candidate("most_popular", {"by": "purchasers"})
 
@@ -431,11 +459,12 @@ def _cold_start_rows(
         if candidate.family == "most_popular":  # no channel: the global list for everyone
             targets = targets.with_columns(pl.lit(None, pl.String).alias("acquisition_channel"))
         return recommend_top_n(None, m, maps, targets, interactions=train, n=ks[-1],
-                               filter_purchased=config.filter_purchased, source=candidate.family,
-                               channels=customers)
+                               filter_purchased=config.filter_purchased, purchased=no_purchases,
+                               source=candidate.family, channels=customers)
 
     scored = _evaluate_population(train, relevant, [channel, glob], customers=customers, categories=categories,
-                                  config=config, ks=ks, filter_purchased=config.filter_purchased, lists=lists)
+                                  config=config, ks=ks, filter_purchased=config.filter_purchased, lists=lists,
+                                  purchased=purchased)
     summary = _summarise(scored, ks=ks, config=config, seed=seed)
     keys = {channel.key, glob.key}
     return _rows(split, "cold_start", scored, summary, [channel, glob], ks=ks, selected=keys, served=None)
@@ -500,7 +529,9 @@ def evaluate_recommenders(
         seed = config.random_state + split_number
         split_train = train.filter(pl.col("split") == split).drop("split")
         split_labels = labels.filter(pl.col("split") == split)
-        relevant = relevant_items(split_train, split_labels, filter_purchased=config.filter_purchased)
+        bought = purchased_pairs(split_train)  # once per split: filters, novelty and relevance share it
+        relevant = relevant_items(split_train, split_labels, filter_purchased=config.filter_purchased,
+                                  purchased=bought)
         n_users = relevant.select(pl.col(USER_COL).n_unique()).item()
         if split == "validation":
             cands = all_candidates
@@ -508,16 +539,19 @@ def evaluate_recommenders(
             cands = [chosen.get(f) or next(c for c in all_candidates if c.family == f)
                      for f in (*BASELINES, "als")]
         rows += _cold_start_rows(split, split_train, split_labels, customers=customers, categories=products,
-                                 config=config, ks=ks, seed=seed)
+                                 config=config, ks=ks, seed=seed, purchased=bought)
         if split == "validation":  # the search runs on a sample; cold start (above) used everyone
-            split_train, relevant = _search_sample(split_train, relevant, max_users=config.grid_max_users, seed=seed)
+            sampled, relevant = _search_sample(split_train, relevant, max_users=config.grid_max_users, seed=seed)
+            if sampled is not split_train:
+                split_train, bought = sampled, bought.join(sampled.select(USER_COL).unique(), on=USER_COL, how="semi")
             n_users = relevant.select(pl.col(USER_COL).n_unique()).item()
         if n_users < config.min_users:
             reasons.append(f"{split} window has {n_users} evaluable customers (< {config.min_users})")
         if n_users == 0 or split_train.height == 0:
             continue
         scored = _evaluate_population(split_train, relevant, cands, customers=customers, categories=products,
-                                      config=config, ks=ks, filter_purchased=config.filter_purchased)
+                                      config=config, ks=ks, filter_purchased=config.filter_purchased,
+                                      purchased=bought)
         if split == "validation":
             for family in (*BASELINES, "als"):
                 chosen[family] = _best(scored, [c for c in cands if c.family == family], selection_k)

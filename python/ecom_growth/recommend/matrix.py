@@ -189,6 +189,25 @@ def interaction_matrix(
     same interactions always give the same matrix. No dense matrix and no Python loop over rows.
     See :func:`confidence` for the weightings.
     """
+    raw, maps = strength_matrix(interactions, strength_col=strength_col)
+    matrix = confidence(
+        raw, weighting=weighting, alpha=alpha, log_eps=log_eps, bm25_k1=bm25_k1, bm25_b=bm25_b
+    )
+    log.info(
+        "interaction matrix: %d users x %d items, %d nonzeros, weighting=%s",
+        maps.n_users,
+        maps.n_items,
+        matrix.nnz,
+        weighting,
+    )
+    return matrix, maps
+
+
+def strength_matrix(interactions: pl.DataFrame, *, strength_col: str = "strength") -> tuple[sp.csr_matrix, IdMaps]:
+    """Users x items CSR (float32) of the raw strength, before any confidence weighting, and its
+    id maps: the part of :func:`interaction_matrix` every weighting shares (the id mapping is
+    most of its cost on millions of rows, so several weightings of one frame build it once).
+    Duplicate pairs are summed; strengths must be finite and > 0."""
     require_columns(interactions, (USER_COL, ITEM_COL, strength_col), "interactions")
     users = id_column(interactions, USER_COL, "interactions")
     items = id_column(interactions, ITEM_COL, "interactions")
@@ -209,17 +228,7 @@ def interaction_matrix(
         (strength.to_numpy().astype(np.float32), (rows, cols)), shape=(maps.n_users, maps.n_items)
     ).tocsr()  # tocsr sums duplicate pairs
     raw.sum_duplicates()
-    matrix = confidence(
-        raw, weighting=weighting, alpha=alpha, log_eps=log_eps, bm25_k1=bm25_k1, bm25_b=bm25_b
-    )
-    log.info(
-        "interaction matrix: %d users x %d items, %d nonzeros, weighting=%s",
-        maps.n_users,
-        maps.n_items,
-        matrix.nnz,
-        weighting,
-    )
-    return matrix, maps
+    return raw, maps
 
 
 def strength_column(half_life_days: int) -> str:
