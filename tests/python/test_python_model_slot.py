@@ -44,9 +44,8 @@ def test_shared_slot_lets_models_overlap() -> None:
 
 def test_slot_is_released_when_the_model_fails() -> None:
     lock = threading.Lock()
-    with pytest.raises(RuntimeError):
-        with python_model_slot("m", exclusive=True, lock=lock):
-            raise RuntimeError("model failed")
+    with pytest.raises(RuntimeError), python_model_slot("m", exclusive=True, lock=lock):
+        raise RuntimeError("model failed")
     assert not lock.locked()
 
 
