@@ -46,6 +46,9 @@ class StageResult:
     peak_tree_rss_mb: float = 0.0
     load_average_1m: float = 0.0
     models: list[dict] = field(default_factory=list)
+    # dbt nodes (models, tests, seeds) that errored, failed or were skipped; a failing data test
+    # is recorded here and the benchmark goes on
+    failures: list[dict] = field(default_factory=list)
 
 
 def _children() -> dict[int, list[int]]:
@@ -119,6 +122,19 @@ def dbt_model_timings(target_path: Path) -> list[dict]:
     )
 
 
+def dbt_failures(target_path: Path) -> list[dict]:
+    """Nodes of the last dbt invocation that did not succeed (status error, fail, runtime error or
+    skipped), with dbt's message; warnings are not failures."""
+    results_file = target_path / "run_results.json"
+    if not results_file.exists():
+        return []
+    return [
+        {"node": r["unique_id"].split(".", 2)[-1], "status": r["status"], "message": (r.get("message") or "")[:300]}
+        for r in json.loads(results_file.read_text())["results"]
+        if r["status"] in ("error", "fail", "runtime error", "skipped")
+    ]
+
+
 # dbt stages in dependency order (stages=True): SQL layers first, then each Python (ML) model
 # family on its own. One line per family: add yours in dependency order.
 DBT_STAGES = (
@@ -189,42 +205,55 @@ def _als_comparison(project_dir: Path, db: Path, work_dir: Path, env: dict[str, 
 
 def run_benchmark(
     customers: int, project_dir: Path, work_dir: Path, out_dir: Path, seed: int = 42, reuse_data: bool = False,
-    stages: bool = False, als: bool = True,
+    stages: bool = False, als: bool = True, daily: bool = True,
 ) -> dict:
-    """Full build + daily refresh (+ the ALS comparison, + per-stage runs with ``stages``)."""
+    """Full build + daily refresh (+ the ALS comparison, + per-stage runs with ``stages``).
+
+    ``daily=False``: the full build only (no second data set, no daily refresh), e.g. for
+    scaling runs. A full build that fails a test (or a model) is recorded in the report (the
+    stage's ``failures``, ``ok`` false) and the daily refresh still runs on its warehouse.
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     raw_before, raw_after = work_dir / "raw_before", work_dir / "raw"
     db = work_dir / "warehouse.duckdb"
     base_env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     steps: list[StageResult] = []
-    for end, raw in ((SIMULATOR_END - timedelta(days=1), raw_before), (SIMULATOR_END, raw_after)):
+    builds = [("full build", raw_before, SIMULATOR_END - timedelta(days=1), [])]
+    if daily:
+        builds.append(("daily refresh", raw_after, SIMULATOR_END, ["--vars", DAILY_REFRESH_VARS]))
+    for _, raw, end, _ in builds:
         if not (reuse_data and (raw / "_truth.json").exists()):
             steps.append(_generate(customers, seed, end, raw, base_env, project_dir))
+    generated = all(s.exit_code == 0 for s in steps)
     dbt = str(Path(sys.executable).with_name("dbt"))
     db.unlink(missing_ok=True)
     headline: dict[str, StageResult] = {}
-    for name, raw, extra in (("full build", raw_before, []),
-                             ("daily refresh", raw_after, ["--vars", DAILY_REFRESH_VARS])):
-        if steps and steps[-1].exit_code != 0:
-            break
+    for name, raw, _, extra in builds if generated else ():
+        if not db.exists() and headline:
+            break  # the full build left no warehouse to refresh
         env = _dbt_env(work_dir, raw, db, name.replace(" ", "_"))
         result = run_stage(f"dbt build ({name})", [dbt, "build", *extra], env, project_dir)
         result.models = dbt_model_timings(work_dir / f"target_{name.replace(' ', '_')}")
+        result.failures = dbt_failures(work_dir / f"target_{name.replace(' ', '_')}")
+        if result.exit_code != 0:
+            log.warning("%s exited %s; failed nodes: %s", name, result.exit_code,
+                        ", ".join(f["node"] for f in result.failures) or "none recorded")
         headline[name] = result
         steps.append(result)
 
     als_result = _als_comparison(project_dir, db, work_dir, base_env) if als and db.exists() else None
-    if stages:
+    if stages and generated:
         stage_db = work_dir / "stages.duckdb"
         stage_db.unlink(missing_ok=True)
-        env = _dbt_env(work_dir, raw_after, stage_db, "stages")
+        env = _dbt_env(work_dir, builds[-1][1], stage_db, "stages")
         for name, args in DBT_STAGES:
-            if steps[-1].exit_code != 0:
-                break
             result = run_stage(name, [dbt, *args, "--threads", "1"], env, project_dir)
             result.models = dbt_model_timings(work_dir / "target_stages")
+            result.failures = dbt_failures(work_dir / "target_stages")
             steps.append(result)
+            if result.exit_code != 0:
+                break  # later stages need this one's tables
 
     report = {
         "customers": customers,
@@ -278,6 +307,11 @@ def render_markdown(report: dict) -> str:
     for s in report["stages"]:
         lines.append(f"| {s['stage']} | {s['wall_seconds']} | {s['peak_tree_rss_mb']} | {s['peak_rss_mb']} | "
                      f"{s['load_average_1m']} | {s['exit_code']} |")
+    failed = [(s["stage"], f) for s in report["stages"] for f in s.get("failures", [])]
+    if failed:
+        lines += ["", "## Failed dbt nodes", "", "| stage | node | status | message |", "|---|---|---|---|"]
+        lines += [f"| {stage} | {f['node']} | {f['status']} | {f['message'].replace('|', '/')} |"
+                  for stage, f in failed]
     lines += ["", "## Slowest models", "", "| stage | model | seconds |", "|---|---|---:|"]
     for s in report["stages"]:
         for m in s["models"][:12]:

@@ -8,13 +8,27 @@ It configures every database session dbt opens, outside anything dbt templates o
   session variable ``ecom_growth_pii_salt`` (a prepared parameter, so the value never appears in
   SQL text). Templating it (``env_var`` in a model) would write the secret to target/compiled,
   target/run, manifest.json, run_results.json, partial_parse.msgpack and logs/dbt.log.
+
+It also holds the process-wide slot that Python models take (``python_model_slot``, entered by
+the project's override of dbt-duckdb's ``py_write_table`` macro, macros/utils/python_models.sql):
+dbt-duckdb runs Python models inside the dbt process, so with ``threads: 2`` two models' frames
+would sit in memory at once on top of DuckDB's buffer pool; with var ``python_models_one_at_a_time``
+they run one after the other (SQL models still run beside them).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from dbt.adapters.duckdb.plugins import BasePlugin
+from dbt.adapters.events.logging import AdapterLogger
+
+log = AdapterLogger("ecom_growth")
 
 SALT_ENV = "ECOM_GROWTH_PII_SALT"
 SALT_VARIABLE = "ecom_growth_pii_salt"
@@ -33,3 +47,51 @@ def configure_session(cursor, environ: os._Environ | dict[str, str] = os.environ
 class Plugin(BasePlugin):
     def configure_cursor(self, cursor) -> None:
         configure_session(cursor)
+
+
+# One per process: dbt's worker threads share this module.
+_PYTHON_MODEL_LOCK = threading.Lock()
+
+
+class _Written:
+    """What a wrapped Python model returns once it wrote its own table (materialize skips it)."""
+
+    def __repr__(self) -> str:
+        return "WRITTEN"
+
+
+WRITTEN = _Written()
+
+
+def _release_freed_memory() -> None:
+    """Hand memory freed by the model back to the OS (glibc keeps freed small blocks in its arenas,
+    which would count as resident while the next model runs). A no-op without glibc."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the process's own libc symbols
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
+@contextmanager
+def python_model_slot(name: str, *, exclusive: bool, lock: threading.Lock = _PYTHON_MODEL_LOCK) -> Iterator[None]:
+    """Run a Python model's body (read, compute, write its table) inside this block.
+
+    ``exclusive``: hold the process-wide lock, so at most one Python model's frames are alive at a
+    time. Either way the model's freed memory is returned to the OS when the block ends.
+    """
+    if not exclusive:
+        try:
+            yield
+        finally:
+            _release_freed_memory()
+        return
+    waiting = time.perf_counter()
+    with lock:
+        waited = time.perf_counter() - waiting
+        if waited >= 1.0:
+            log.info(f"python model {name} waited {waited:.1f}s for the Python model slot")
+        try:
+            yield
+        finally:
+            _release_freed_memory()

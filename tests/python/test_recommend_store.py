@@ -179,3 +179,19 @@ def test_final_configuration_falls_back_to_the_configured_vars_when_the_evaluati
     chosen = pl.DataFrame({"split": ["validation"], "model": ["als"], "is_selected": [True],
                            "hyperparameters": ['{"weighting": "log", "factors": 8}']})
     assert final_als_hyperparameters(chosen, configured) == {"weighting": "log", "factors": 8}
+
+
+def test_serving_columns_keeps_ids_purchases_and_every_strength_in_table_order() -> None:
+    from ecom_growth.recommend.store import serving_columns
+
+    available = ["customer_id", "product_id", "view_count", "purchase_count", "quantity_purchased", "strength",
+                 "strength_half_life_14d", "strength_half_life_90d", "last_interaction_at"]
+    assert serving_columns(available) == ["customer_id", "product_id", "purchase_count", "strength",
+                                          "strength_half_life_14d", "strength_half_life_90d"]
+
+
+def test_serving_columns_requires_the_ids() -> None:
+    from ecom_growth.recommend.store import serving_columns
+
+    with pytest.raises(ValueError, match="product_id"):
+        serving_columns(["customer_id", "strength"])

@@ -3,14 +3,16 @@
 import polars as pl
 
 from ecom_growth.recommend.serve import serve_recommendations
+from ecom_growth.recommend.store import serving_columns
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     as_of = dbt.ref("int_as_of").pl().get_column("as_of")[0]
+    interactions = dbt.ref("int_user_item_interactions")  # only the columns serving reads
     recommendations = serve_recommendations(
-        dbt.ref("int_user_item_interactions").pl(),
-        dbt.ref("dim_customers").pl().select("customer_id", "acquisition_channel"),
+        interactions.select(*serving_columns(interactions.columns)).pl(),
+        dbt.ref("dim_customers").select("customer_id", "acquisition_channel").pl(),
         evaluation=dbt.ref("ml_recommender_evaluation").pl(),
         item_factors=dbt.ref("ml_als_item_factors").pl(),
         user_factors=dbt.ref("ml_als_user_factors").pl(),

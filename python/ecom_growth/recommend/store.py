@@ -232,6 +232,19 @@ def known_products(interactions: pl.DataFrame, item_table: pl.DataFrame) -> pl.D
     return interactions.filter(pl.col(ITEM_COL).is_in(stored.implode()))
 
 
+def serving_columns(available: list[str]) -> list[str]:
+    """The columns of an interactions table that the final model's fit, user solve, top-N and
+    similar products read (ids, ``purchase_count``, ``strength`` and its half-life variants), in
+    table order. The dbt models select only these before loading the table: at 1M customers it
+    is 18M rows, and the other columns (counts, quantities, timestamps) roughly double its size."""
+    kept = [c for c in available
+            if c in (USER_COL, ITEM_COL, "purchase_count", "strength") or c.startswith("strength_half_life_")]
+    missing = [c for c in (USER_COL, ITEM_COL) if c not in kept]
+    if missing:
+        raise ValueError(f"interactions are missing column(s) {missing}; they have {available}")
+    return kept
+
+
 def item_factor_status(item_table: pl.DataFrame) -> tuple[str, str | None]:
     """(status, status_reason) of the stored fit."""
     status, reason, _ = _status(item_table)

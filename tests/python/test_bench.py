@@ -1,0 +1,84 @@
+"""bench.run_benchmark's control flow with the processes stubbed out: a failing full build is
+recorded and the daily refresh still runs; --full-only runs one build on one data set."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from ecom_growth import bench
+from ecom_growth.bench import StageResult, dbt_failures, render_markdown, run_benchmark
+
+
+def _run_results(target: Path, statuses: dict[str, str]) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    results = [{"unique_id": f"{'test' if name.startswith('t_') else 'model'}.ecom_growth.{name}", "status": status,
+                "execution_time": 1.0, "message": f"{name} said {status}"} for name, status in statuses.items()]
+    (target / "run_results.json").write_text(json.dumps({"results": results}))
+
+
+def test_dbt_failures_lists_errors_fails_and_skips_not_warnings(tmp_path: Path) -> None:
+    _run_results(tmp_path, {"m_ok": "success", "t_warn": "warn", "t_fail": "fail", "m_err": "error",
+                            "m_skip": "skipped", "t_pass": "pass"})
+    failures = dbt_failures(tmp_path)
+    assert [(f["node"], f["status"]) for f in failures] == [("t_fail", "fail"), ("m_err", "error"),
+                                                           ("m_skip", "skipped")]
+    assert failures[0]["message"] == "t_fail said fail"
+
+
+def test_dbt_failures_without_run_results(tmp_path: Path) -> None:
+    assert dbt_failures(tmp_path / "missing") == []
+
+
+@pytest.fixture
+def stubbed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Replace generation and dbt by stubs; the full build fails one data test (exit 1)."""
+    calls: list[tuple[str, list[str]]] = []
+
+    def fake_generate(customers, seed, end, out, env, cwd):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "_truth.json").write_text("{}")
+        calls.append(("generate", [str(end)]))
+        return StageResult(f"generate (end {end})", [], 1.0, 10.0, 0)
+
+    def fake_run_stage(stage, command, env, cwd):
+        calls.append((stage, command))
+        Path(env["ECOM_GROWTH_DB"]).write_text("warehouse")
+        target = Path(env["DBT_TARGET_PATH"])
+        failing = "full build" in stage
+        _run_results(target, {"m1": "success", "t_grain": "fail" if failing else "pass"})
+        return StageResult(stage, command, 2.0, 100.0, 1 if failing else 0, peak_tree_rss_mb=120.0)
+
+    monkeypatch.setattr(bench, "_generate", fake_generate)
+    monkeypatch.setattr(bench, "run_stage", fake_run_stage)
+    return calls
+
+
+def test_failing_full_build_is_recorded_and_daily_refresh_still_runs(stubbed, tmp_path: Path) -> None:
+    report = run_benchmark(1000, tmp_path, tmp_path / "work", tmp_path / "out", als=False)
+    stages = [c[0] for c in stubbed]
+    assert stages == ["generate", "generate", "dbt build (full build)", "dbt build (daily refresh)"]
+    assert report["ok"] is False
+    full = next(s for s in report["stages"] if s["stage"] == "dbt build (full build)")
+    assert [f["node"] for f in full["failures"]] == ["t_grain"]
+    assert "daily_refresh_seconds" in report["summary"]
+    markdown = (tmp_path / "out" / "bench_1000.md").read_text()
+    assert "## Failed dbt nodes" in markdown and "t_grain" in markdown
+
+
+def test_full_only_generates_one_data_set_and_runs_one_build(stubbed, tmp_path: Path) -> None:
+    report = run_benchmark(1000, tmp_path, tmp_path / "work", tmp_path / "out", als=False, daily=False)
+    assert [c[0] for c in stubbed] == ["generate", "dbt build (full build)"]
+    assert stubbed[0][1] == [str(bench.SIMULATOR_END - timedelta(days=1))]  # the full build's data
+    assert "daily_refresh_seconds" not in report["summary"]
+    assert "full_build_peak_tree_rss_mb" in report["summary"]
+
+
+def test_render_markdown_without_failures_has_no_failure_section() -> None:
+    report = {"customers": 10, "machine": {"cpus": 2, "platform": "x"}, "ok": True, "summary": {},
+              "stages": [{"stage": "s", "wall_seconds": 1, "peak_tree_rss_mb": 1, "peak_rss_mb": 1,
+                          "load_average_1m": 0, "exit_code": 0, "models": [], "failures": []}]}
+    assert "Failed dbt nodes" not in render_markdown(report)

@@ -1,0 +1,55 @@
+"""ecom_growth.dbt_plugin.python_model_slot: with exclusive=True at most one Python model body
+runs at a time (dbt's worker threads share the lock); the lock is released when a model fails."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ecom_growth.dbt_plugin import WRITTEN, python_model_slot
+
+
+def _run_two(exclusive: bool, lock: threading.Lock) -> int:
+    """Two threads in the slot at once; returns the most bodies seen running together."""
+    running, most, guard = [0], [0], threading.Lock()
+    both_started = threading.Barrier(2)
+
+    def body() -> None:
+        both_started.wait()
+        with python_model_slot("m", exclusive=exclusive, lock=lock):
+            with guard:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.2)
+            with guard:
+                running[0] -= 1
+
+    threads = [threading.Thread(target=body) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return most[0]
+
+
+def test_exclusive_slot_runs_one_model_at_a_time() -> None:
+    assert _run_two(True, threading.Lock()) == 1
+
+
+def test_shared_slot_lets_models_overlap() -> None:
+    assert _run_two(False, threading.Lock()) == 2
+
+
+def test_slot_is_released_when_the_model_fails() -> None:
+    lock = threading.Lock()
+    with pytest.raises(RuntimeError), python_model_slot("m", exclusive=True, lock=lock):
+        raise RuntimeError("model failed")
+    assert not lock.locked()
+
+
+def test_written_marker_is_a_single_object() -> None:
+    from ecom_growth import dbt_plugin
+
+    assert dbt_plugin.WRITTEN is WRITTEN and repr(WRITTEN) == "WRITTEN"
