@@ -345,3 +345,14 @@ def test_an_elasticity_table_is_kept_only_if_it_estimated_a_category():
                                                        .then(pl.lit("degraded")).otherwise(pl.col("status"))))
     assert not elasticity_is_usable(table.head(0))
     assert not elasticity_is_usable(table.drop("status"))
+
+
+def test_product_missing_from_the_elasticity_table_is_degraded_with_a_reason():
+    # e.g. a product first sold after a kept ml_price_elasticity fit: held, degraded, and says why
+    other = _elasticity(-2.0, -2.5, -1.5).with_columns(pl.lit("P_OTHER").alias("product_id"))
+    row = price_recommendations(_products(), other, **REC_ARGS).row(0, named=True)
+    assert row["status"] == "degraded" and "not in ml_price_elasticity" in row["status_reason"]
+    assert not row["is_recommended"] and "no usable elasticity" in row["hold_reason"]
+    assert row["recommended_price"] == row["current_price"]
+    kept = price_recommendations(_products(), _elasticity(-2.0, -2.5, -1.5), **REC_ARGS).row(0, named=True)
+    assert kept["status"] == "ok" and kept["status_reason"] is None

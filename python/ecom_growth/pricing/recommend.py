@@ -164,7 +164,13 @@ def price_recommendations(
         "margin_change_low": np.where(has_cost, np.min(margin_ends, axis=0), np.nan),
         "margin_change_high": np.where(has_cost, np.max(margin_ends, axis=0), np.nan),
         "status": np.where(usable, "ok", "degraded"),
-        "status_reason": rows["elasticity_reason"],
+        # a product without a row in ml_price_elasticity (e.g. first sold after a kept fit) is
+        # degraded too and must say why
+        "status_reason": rows.select(
+            pl.when(pl.col("elasticity_status").is_null())
+            .then(pl.lit("no elasticity estimate for this product (not in ml_price_elasticity; new since its fit)"))
+            .otherwise(pl.col("elasticity_reason"))
+        ).to_series(),
     }, strict=False)
     out = out.with_columns(pl.col(pl.Float64).fill_nan(None))
     return out.select([pl.col(c).cast(t) for c, t in RECOMMENDATION_SCHEMA.items()])
