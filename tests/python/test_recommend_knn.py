@@ -183,3 +183,18 @@ def test_top_k_selection_matches_a_row_by_row_reference_with_many_ties(monkeypat
         assert np.array_equal(model.similarity.toarray(), _reference_knn(x, k, h)), (k, h)
         assert (model.similarity != fit_item_knn(sp.csr_matrix(x), neighbours=k, shrinkage=h).similarity).nnz == 0
     assert grid[(50, 0.0)].similarity[29].nnz == 0 and grid[(50, 0.0)].similarity[:, 29].nnz == 0
+
+
+def test_item_item_scores_in_blocks_equal_one_block(monkeypatch):
+    # blocks bound memory at scale; each user is in one block, so the lists must not change
+    from ecom_growth.recommend import topn
+
+    rng = np.random.default_rng(3)
+    matrix = sp.random(40, 15, density=0.3, format="csr", random_state=rng, dtype=np.float64)
+    matrix.data[:] = 1.0
+    model = fit_item_knn(matrix, neighbours=5, shrinkage=0.0)
+    users = np.array([7, 3, 0, 39, 12, 25, 3 + 1], dtype=np.int32)
+    whole = topn.model_scores(model, matrix, users, n=4, filter_matrix=matrix)
+    monkeypatch.setattr(topn, "_ITEM_ITEM_BLOCK_USERS", 2)
+    blocked = topn.model_scores(model, matrix, users, n=4, filter_matrix=matrix)
+    assert whole.height > 0 and blocked.equals(whole)

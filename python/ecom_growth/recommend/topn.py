@@ -197,31 +197,45 @@ def model_scores(
         sim = model.similarity
         if sim.shape != (n_items, n_items):
             raise ValueError(f"model similarity is {sim.shape}, matrix has {n_items} items")
-        scores = (matrix[user_idx] @ sim).tocoo()
-        frame = pl.DataFrame(
-            {
-                "user_idx": user_idx[scores.row],
-                "item_idx": scores.col.astype(np.int32),
-                "score": scores.data.astype(np.float64),
-            }
-        ).filter(pl.col("score") > 0)  # 0 = no neighbour evidence: leave it to the fallback
-        if filter_matrix is not None:
-            seen = filter_matrix[user_idx].tocoo()
-            frame = frame.join(
-                pl.DataFrame(
-                    {"user_idx": user_idx[seen.row], "item_idx": seen.col.astype(np.int32)}
-                ),
-                on=["user_idx", "item_idx"],
-                how="anti",
-            )
-        return (
-            frame.sort(["user_idx", "score", "item_idx"], descending=[False, True, False])
-            .with_columns(position=pl.int_range(pl.len()).over("user_idx").cast(pl.Int64))
-            .filter(pl.col("position") < n)
-        )
+        # one sparse product per block of users: all at once holds users x reachable items
+        # (billions of entries at 500k customers with 200 neighbours); each user is in one block
+        blocks = [
+            _item_item_block(matrix, sim, user_idx[start:start + _ITEM_ITEM_BLOCK_USERS], n=n, filter_matrix=filter_matrix)
+            for start in range(0, user_idx.size, _ITEM_ITEM_BLOCK_USERS)
+        ]
+        return pl.concat(blocks).sort(["user_idx", "score", "item_idx"], descending=[False, True, False])
     raise TypeError(
         f"unsupported model {type(model).__name__}: need an implicit matrix factorisation "
         "model (user_factors/item_factors) or an item-item model (similarity), or None"
+    )
+
+
+_ITEM_ITEM_BLOCK_USERS = 20_000
+
+
+def _item_item_block(
+    matrix: sp.csr_matrix, sim: sp.csr_matrix, user_idx: np.ndarray, *, n: int, filter_matrix: sp.csr_matrix | None,
+) -> pl.DataFrame:
+    """Top ``n`` of ``user_items @ similarity`` for one block of users (see model_scores)."""
+    scores = (matrix[user_idx] @ sim).tocoo()
+    frame = pl.DataFrame(
+        {
+            "user_idx": user_idx[scores.row],
+            "item_idx": scores.col.astype(np.int32),
+            "score": scores.data.astype(np.float64),
+        }
+    ).filter(pl.col("score") > 0)  # 0 = no neighbour evidence: leave it to the fallback
+    if filter_matrix is not None:
+        seen = filter_matrix[user_idx].tocoo()
+        frame = frame.join(
+            pl.DataFrame({"user_idx": user_idx[seen.row], "item_idx": seen.col.astype(np.int32)}),
+            on=["user_idx", "item_idx"],
+            how="anti",
+        )
+    return (
+        frame.sort(["user_idx", "score", "item_idx"], descending=[False, True, False])
+        .with_columns(position=pl.int_range(pl.len()).over("user_idx").cast(pl.Int64))
+        .filter(pl.col("position") < n)
     )
 
 
