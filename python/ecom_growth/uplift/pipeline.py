@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from ecom_growth.model_store import estimator_table, stored_estimator
-from ecom_growth.uplift.evaluation import qini_coefficient, uplift_at_k
+from ecom_growth.uplift.evaluation import qini_coefficient, ranking, uplift_at_k
 from ecom_growth.uplift.model import TwoModel, UpliftParams, fit_two_model, predict
 
 SEND_ORDER = ("campaign_id", "customer_id", "feature_at", "action")
@@ -49,9 +49,10 @@ def time_split(sends: pl.DataFrame, effect_window_days: int) -> tuple[pl.DataFra
 def _metrics(converted: np.ndarray, treated: np.ndarray, scores: dict[str, np.ndarray], ks: list[float]) -> dict:
     out = {}
     for name, score in scores.items():
-        out[(name, "qini_coefficient")] = qini_coefficient(converted, treated, score)
+        order = ranking(score)  # one sort per score serves every metric
+        out[(name, "qini_coefficient")] = qini_coefficient(converted, treated, score, order=order)
         for k in ks:
-            out[(name, f"uplift_at_{round(k * 100)}pct")] = uplift_at_k(converted, treated, score, k)
+            out[(name, f"uplift_at_{round(k * 100)}pct")] = uplift_at_k(converted, treated, score, k, order=order)
     return out
 
 
