@@ -26,6 +26,7 @@ from ecom_growth.churn import (
     bootstrap_metrics,
     calibration_table,
     evaluate_models,
+    evaluation_snapshot_dates,
     fit_churn_models,
     forward_folds,
     load_model,
@@ -35,6 +36,7 @@ from ecom_growth.churn import (
     prepare_features,
     reliability_table,
     score_customers,
+    snapshot_date_predicate,
     validate_snapshots,
 )
 from ecom_growth.churn.bgnbd import BGNBDChurnModel
@@ -482,6 +484,28 @@ def test_calibration_table_bins_every_model_and_split(models, snapshots):
 
 
 # ---------------------------------------------------------------- scores and reasons
+
+
+def test_evaluation_calibration_and_scores_need_only_their_own_snapshots(models, snapshots, evaluation, scores):
+    dates = evaluation_snapshot_dates(models)
+    assert dates == sorted(models.filter(pl.col("role") != "final")["target_snapshot_date"].unique().to_list())
+    assert len(dates) == 2 and snapshots["snapshot_date"].n_unique() > 3
+    only = snapshots.filter(pl.col("snapshot_date").is_in(dates))
+    assert evaluate_models(models, only, n_bootstrap=60, random_state=42, n_threads=1).equals(evaluation)
+    assert calibration_table(models, only, n_bins=10, n_threads=1).equals(
+        calibration_table(models, snapshots, n_bins=10, n_threads=1))
+    scoring = snapshots.filter(pl.col("is_scoring_snapshot"))
+    assert score_customers(models, scoring, risk_tiers=TIERS, min_reason_delta=1e-3, n_threads=1).equals(scores)
+
+
+def test_snapshot_date_predicate_selects_exactly_the_dates_in_sql():
+    import duckdb
+
+    table = pl.DataFrame({"snapshot_date": [date(2026, 1, 1), date(2026, 1, 31), date(2026, 3, 2)]})
+    con = duckdb.connect()
+    for dates in ([], [date(2026, 1, 31)], [date(2026, 1, 1), date(2026, 3, 2)]):
+        kept = con.from_arrow(table.to_arrow()).filter(snapshot_date_predicate(dates)).pl()
+        assert kept["snapshot_date"].to_list() == dates
 
 
 def test_scores_columns_tiers_and_as_of(scores, snapshots):

@@ -21,6 +21,8 @@ from ecom_growth.churn.assessment import (
     EVALUATION_SCHEMA,
     calibration_table,
     evaluate_models,
+    evaluation_snapshot_dates,
+    snapshot_date_predicate,
 )
 from ecom_growth.churn.bgnbd import BGNBDChurnModel, fit_bgnbd_churn, p_no_purchase
 from ecom_growth.churn.evaluation import (
@@ -63,6 +65,7 @@ __all__ = [
     "calibration_table",
     "dump_model",
     "evaluate_models",
+    "evaluation_snapshot_dates",
     "fit_bgnbd_churn",
     "fit_churn_models",
     "forward_folds",
@@ -74,6 +77,7 @@ __all__ = [
     "reason_contributions",
     "reliability_table",
     "score_customers",
+    "snapshot_date_predicate",
     "top_reasons",
     "validate_snapshots",
 ]

@@ -93,6 +93,22 @@ class _Prediction:
     p: np.ndarray | None
 
 
+def evaluation_snapshot_dates(model_table: pl.DataFrame) -> list:
+    """The snapshot dates the stored validation / test models predict (sorted): the only labelled
+    rows ``evaluate_models`` and ``calibration_table`` read, so a caller may load just these."""
+    return sorted(model_table.filter(pl.col("role").is_in(SPLITS))
+                  .get_column("target_snapshot_date").drop_nulls().unique().to_list())
+
+
+def snapshot_date_predicate(dates: list) -> str:
+    """SQL predicate keeping the rows of ``dates`` (``false`` for none): pushed into the
+    warehouse read of int_churn_snapshots / ml_churn_text_features, whose other snapshots
+    (a dozen at 1M customers, most of the table) these tables never look at."""
+    if not dates:
+        return "false"
+    return "snapshot_date in (" + ", ".join(f"date '{d.isoformat()}'" for d in dates) + ")"
+
+
 def stored_predictions(model_table: pl.DataFrame, snapshots: pl.DataFrame, n_threads: int | None
                        ) -> list[_Prediction]:
     """Each stored validation / test model's predictions on its own target snapshot.
