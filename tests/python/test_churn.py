@@ -49,7 +49,13 @@ from ecom_growth.churn.models import (
     customer_holdout,
     fit_calibrator,
 )
-from ecom_growth.churn.reasons import _counterfactual, reference_customer, top_reasons
+from ecom_growth.churn.reasons import (
+    _counterfactual,
+    changed_rows,
+    reason_contributions,
+    reference_customer,
+    top_reasons,
+)
 
 SCORING_DATE = date(2024, 12, 31)
 WINDOW = 90
@@ -506,6 +512,25 @@ def test_snapshot_date_predicate_selects_exactly_the_dates_in_sql():
     for dates in ([], [date(2026, 1, 31)], [date(2026, 1, 1), date(2026, 3, 2)]):
         kept = con.from_arrow(table.to_arrow()).filter(snapshot_date_predicate(dates)).pl()
         assert kept["snapshot_date"].to_list() == dates
+
+
+def test_changed_rows_treats_nan_as_equal_and_sees_any_column():
+    before = pl.DataFrame({"x": [1.0, float("nan"), 2.0, float("nan")], "c": ["a", "b", "c", "d"]})
+    after = pl.DataFrame({"x": [1.0, float("nan"), float("nan"), float("nan")], "c": ["a", "b", "c", "e"]})
+    assert changed_rows(before, after).tolist() == [False, False, True, True]
+
+
+@pytest.mark.parametrize("model_name", ["logistic_regression", "hist_gradient_boosting"])
+def test_reason_contributions_equal_predicting_every_counterfactual_row(models, snapshots, model_name):
+    row = models.filter((pl.col("model") == model_name) & (pl.col("role") == "validation")).row(0, named=True)
+    model = load_model(row["estimator"], row["estimator_sha256"])
+    features = prepare_features(validate_snapshots(snapshots).filter(pl.col("is_scoring_snapshot")).sort("customer_id"))
+    references = [reference_customer(features, g) for g in REASON_GROUPS]
+    fast = reason_contributions(model, features, references)
+    p = model.predict(features)
+    brute = np.column_stack([p - model.predict(_counterfactual(features, g, r)) for g, r in zip(REASON_GROUPS, references)])
+    assert (fast == 0).any(axis=0).sum() >= 2  # some groups are the reference's for some customers
+    np.testing.assert_allclose(fast, brute, rtol=0, atol=1e-12)
 
 
 def test_scores_columns_tiers_and_as_of(scores, snapshots):

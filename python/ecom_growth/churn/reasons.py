@@ -78,8 +78,27 @@ def reason_contributions(
     if features.height == 0:
         return out
     for j, (group, ref) in enumerate(zip(REASON_GROUPS, references, strict=True)):
-        out[:, j] = p - model.predict(_counterfactual(features, group, ref))
+        counterfactual = _counterfactual(features, group, ref)
+        # A customer whose group already is the reference's (e.g. no reviews, no tickets: most
+        # customers) is its own counterfactual: contribution 0, no prediction needed. The
+        # models score each row on its own, so predicting only the changed rows is the same.
+        changed = changed_rows(features, counterfactual)
+        if changed.any():
+            out[changed, j] = p[changed] - model.predict(counterfactual.filter(pl.Series(changed)))
     return out
+
+
+def changed_rows(before: pl.DataFrame, after: pl.DataFrame) -> np.ndarray:
+    """Boolean mask of the rows where any column of ``after`` differs from ``before`` (same
+    columns and rows; NaN equals NaN, as the models see it)."""
+    changed = np.zeros(before.height, dtype=bool)
+    for name in before.columns:
+        a, b = before.get_column(name).to_numpy(), after.get_column(name).to_numpy()
+        same = a == b
+        if a.dtype.kind == "f":
+            same |= np.isnan(a) & np.isnan(b)
+        changed |= ~same
+    return changed
 
 
 def _fixed(expr: pl.Expr, decimals: int) -> pl.Expr:
