@@ -50,9 +50,12 @@ def _partial_out(x: np.ndarray, weights: np.ndarray, product: np.ndarray, week: 
                  n_products: int, n_weeks: int, sweeps: int) -> np.ndarray:
     """x minus its weighted projection on product and week dummies (alternating projections)."""
     resid = x - np.average(x, weights=weights)
+    # the weights' group totals are the same in every sweep (as _group_means computes them)
+    product_total, week_total = (np.bincount(g, weights=weights, minlength=n) for g, n in ((product, n_products), (week, n_weeks)))
+    product_total, week_total = np.where(product_total > 0, product_total, 1.0), np.where(week_total > 0, week_total, 1.0)
     for _ in range(sweeps):
-        resid = resid - _group_means(resid, weights, product, n_products)[product]
-        resid = resid - _group_means(resid, weights, week, n_weeks)[week]
+        resid = resid - (np.bincount(product, weights=resid * weights, minlength=n_products) / product_total)[product]
+        resid = resid - (np.bincount(week, weights=resid * weights, minlength=n_weeks) / week_total)[week]
     return resid
 
 
@@ -132,12 +135,13 @@ def fit_product_slopes(
     x = np.asarray(log_price, dtype=np.float64)
     y = np.asarray(units, dtype=np.float64)
     y_level = np.bincount(level, weights=y, minlength=n_levels)
+    rows_per_level = np.bincount(level, minlength=n_levels)[level]
     beta = np.zeros(n)
     x_tilde = mu = np.zeros_like(x)
     information = np.zeros(n)
     for _ in range(iterations):
         eta = offset + beta[product] * x
-        eta -= np.bincount(level, weights=eta, minlength=n_levels)[level] / np.bincount(level, minlength=n_levels)[level]
+        eta -= np.bincount(level, weights=eta, minlength=n_levels)[level] / rows_per_level
         weight = np.exp(eta)
         mu = weight * (y_level / np.bincount(level, weights=weight, minlength=n_levels))[level]
         x_tilde = x - _group_means(x, mu, level, n_levels)[level]
@@ -271,8 +275,9 @@ def price_elasticities(
     controls = CONTROLS.format(block=block_weeks)
     rows: list[dict] = []
     product_frames: list[pl.DataFrame] = []
+    sold_by_category = sold.partition_by("category", as_dict=True, maintain_order=True)  # one pass, not one per category
     for (category,), panel in sorted(weekly.group_by("category"), key=lambda kv: kv[0]):
-        panel_sold = sold.filter(pl.col("category") == category).sort("product_id", "week_start")
+        panel_sold = sold_by_category.get((category,), sold.clear()).sort("product_id", "week_start")
         per_product = panel.group_by("product_id").agg(
             pl.col("n_price_changes").first(), pl.col("units").sum().cast(pl.Int64)
         ).sort("product_id")
@@ -301,7 +306,7 @@ def price_elasticities(
                      "status": "ok", "status_reason": None})
         slope, slope_se = fit_product_slopes(panel_sold["units"].to_numpy(), np.log(panel_sold["list_price"].to_numpy()),
                                              product_code, level_code, offset, max_iterations)
-        ids = np.unique(panel_sold["product_id"].to_numpy())
+        ids = panel_sold["product_id"].unique().sort().to_numpy()  # the order of _codes
         slopes = pl.DataFrame({"product_id": ids, "slope": slope, "slope_se": slope_se})
         per_product = per_product.join(slopes, on="product_id", how="left")
         product_frames.append(_product_rows(per_product, category, (beta_c, se_c), min_price_changes_product, z, None, "ok"))
