@@ -142,15 +142,18 @@ def reliability_table(y_true: np.ndarray, p: np.ndarray, *, n_bins: int = 10) ->
 
 # ------------------------------------------------------------------ weighted metrics, bootstrap
 
-def weighted_ranking_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def weighted_ranking_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, order: np.ndarray | None = None
+                             ) -> tuple[np.ndarray, np.ndarray]:
     """(ROC-AUC, average precision) for each column of the weight matrix ``w`` (n x replicates).
 
     Equal to ``sklearn.metrics.roc_auc_score`` / ``average_precision_score`` with
     ``sample_weight=w[:, b]`` (ties in p count half for the AUC and form one threshold for AP).
     One sort serves both: runs of tied p are summed, the AUC accumulates negatives from the low
     end, average precision accumulates from the high end (the same runs, reversed).
+    ``order`` is ``np.argsort(p, kind="stable")`` when the caller has it (one sort per model
+    serves every chunk of bootstrap replicates).
     """
-    order = np.argsort(p, kind="stable")
+    order = np.argsort(p, kind="stable") if order is None else order
     sorted_p = p[order]
     starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
     ws = w[order]
@@ -175,9 +178,9 @@ METRICS: tuple[str, ...] = ("log_loss", "brier_score", "roc_auc", "pr_auc")
 DIFF_METRICS: tuple[str, ...] = ("log_loss", "brier_score")
 
 
-def _replicate_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
+def _replicate_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, order: np.ndarray) -> dict[str, np.ndarray]:
     n = w.sum(axis=0, dtype=np.float64)
-    auc, ap = weighted_ranking_metrics(y, p, w)
+    auc, ap = weighted_ranking_metrics(y, p, w, order)
     return {
         "log_loss": _row_log_loss(y, p).astype(w.dtype) @ w / n,
         "brier_score": ((p - y) ** 2).astype(w.dtype) @ w / n,
@@ -202,12 +205,14 @@ def bootstrap_metrics(
     n = len(y)
     rng = np.random.default_rng(random_state)
     out = {m: {k: np.empty(n_bootstrap) for k in METRICS} for m in predictions}
+    predictions = {m: np.asarray(p, np.float64) for m, p in predictions.items()}
+    orders = {m: np.argsort(p, kind="stable") for m, p in predictions.items()}
     for start in range(0, n_bootstrap, chunk):
         b = min(chunk, n_bootstrap - start)
         w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(b)],
                      axis=1).astype(np.float32)
         for model, p in predictions.items():
-            for metric, values in _replicate_metrics(y, np.asarray(p, np.float64), w).items():
+            for metric, values in _replicate_metrics(y, p, w, orders[model]).items():
                 out[model][metric][start:start + b] = values
     return out
 
