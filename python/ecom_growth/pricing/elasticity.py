@@ -275,9 +275,8 @@ def price_elasticities(
     controls = CONTROLS.format(block=block_weeks)
     rows: list[dict] = []
     product_frames: list[pl.DataFrame] = []
-    sold_by_category = sold.partition_by("category", as_dict=True, maintain_order=True)  # one pass, not one per category
     for (category,), panel in sorted(weekly.group_by("category"), key=lambda kv: kv[0]):
-        panel_sold = sold_by_category.get((category,), sold.clear()).sort("product_id", "week_start")
+        panel_sold = sold.filter(pl.col("category") == category).sort("product_id", "week_start")
         per_product = panel.group_by("product_id").agg(
             pl.col("n_price_changes").first(), pl.col("units").sum().cast(pl.Int64)
         ).sort("product_id")
