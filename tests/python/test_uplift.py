@@ -114,3 +114,15 @@ def test_evaluation_ranks_the_model_above_churn_risk_on_planted_data():
     churn = qini.filter(pl.col("targeting") == "churn_risk").row(0, named=True)
     assert model["status"] == "ok" and model["train_sends"] == 4000 and model["test_sends"] == 4000
     assert churn["model_margin"] > 0 and churn["model_margin_ci_low"] > 0
+
+
+def test_a_shared_ranking_gives_the_metrics_of_their_own_sorts_ties_included():
+    from ecom_growth.uplift.evaluation import ranking
+
+    rng = np.random.default_rng(11)
+    converted, treated = rng.random(500) < 0.2, rng.random(500) < 0.5
+    score = np.round(rng.random(500), 1)  # many ties: order among them is by position
+    order = ranking(score)
+    assert qini_coefficient(converted, treated, score, order=order) == qini_coefficient(converted, treated, score)
+    for k in (0.1, 0.3, 1.0):
+        assert uplift_at_k(converted, treated, score, k, order=order) == uplift_at_k(converted, treated, score, k)
