@@ -17,6 +17,11 @@ stored item factors (ecom_growth.model_store.reusable_fit) and only re-solves th
 customer, new ones included, by the same least-squares solve against the stored items, and
 products new since the fit are left out of the solve (they have no factors yet).
 
+Ids: the dbt models read the interactions through ``read_coded_interactions`` (DuckDB assigns
+int32 codes in sorted-id order, the order ``IdMaps`` uses), build every matrix from the codes
+(``coded_matrix``, ``purchased_matrix``) and attach the string ids to output rows by index. The
+functions also take the string frame (``code_interactions`` codes it in polars): same result.
+
 Degraded fits (a tiny catalogue, too few users or interactions, nothing at all) write
 ``status = 'degraded'`` with the reason and null factors; consumers then use popularity. When
 there is no product at all, a single row with null ids carries the status.
@@ -406,8 +411,8 @@ def known_products(maps: IdMaps, item_table: pl.DataFrame) -> np.ndarray | None:
 def serving_columns(available: list[str]) -> list[str]:
     """The columns of an interactions table that the final model's fit, user solve, top-N and
     similar products read (ids, ``purchase_count``, ``strength`` and its half-life variants), in
-    table order. The dbt models select only these before loading the table: at 1M customers it
-    is 18M rows, and the other columns (counts, quantities, timestamps) roughly double its size."""
+    table order. The dbt models load only these (ids as codes): at 1M customers it is 18M rows,
+    and the other columns (counts, quantities, timestamps) roughly double its size."""
     kept = [c for c in available
             if c in (USER_COL, ITEM_COL, "purchase_count", "strength") or c.startswith("strength_half_life_")]
     missing = [c for c in (USER_COL, ITEM_COL) if c not in kept]
