@@ -404,3 +404,45 @@ def test_with_half_life_takes_that_strength_column_and_drops_zero_evidence():
     assert with_half_life(frame, None).get_column("strength").to_list() == [1.0]
     with pytest.raises(ValueError, match="strength_half_life_14d"):
         with_half_life(frame, 14)
+
+
+@pytest.mark.parametrize("k", [1, 5, 12])
+def test_norm_pruned_top_k_equals_brute_force(k, caplog):
+    import logging
+
+    from implicit.cpu.topk import topk
+
+    from ecom_growth.recommend.topn import _norm_pruned_topk
+
+    rng = np.random.default_rng(k)
+    # a few long item vectors (popular products) that settle most users on the head
+    items = (rng.standard_normal((1000, 8)) * rng.pareto(2.0, (1000, 1))).astype(np.float32)
+    users = rng.standard_normal((300, 8)).astype(np.float32)
+    expected_ids, expected_scores = topk(items, users, k)
+    with caplog.at_level(logging.INFO, logger="ecom_growth.recommend.topn"):
+        ids, scores = _norm_pruned_topk(items, users, k, threads=0, head_items=200)
+    assert np.array_equal(ids, expected_ids) and np.array_equal(scores, expected_scores)
+    settled = int(caplog.text.split(" of 300 users settled")[0].rsplit(" ", 1)[-1])
+    assert settled > 0  # the head settled some users (the flat-norm test below: none)
+    # a head too small for k, or a catalogue too small to prune: plain top-k
+    for head in (k - 1, 400):
+        ids, scores = _norm_pruned_topk(items, users, k, threads=0, head_items=head)
+        assert np.array_equal(ids, expected_ids) and np.array_equal(scores, expected_scores)
+
+
+def test_norm_pruned_top_k_needs_the_full_scoring_when_norms_are_flat(caplog):
+    import logging
+
+    from implicit.cpu.topk import topk
+
+    from ecom_growth.recommend.topn import _norm_pruned_topk
+
+    rng = np.random.default_rng(0)
+    items = rng.standard_normal((400, 8)).astype(np.float32)
+    items /= np.linalg.norm(items, axis=1, keepdims=True)  # equal norms: no user can be settled early
+    users = rng.standard_normal((50, 8)).astype(np.float32)
+    with caplog.at_level(logging.INFO, logger="ecom_growth.recommend.topn"):
+        ids, scores = _norm_pruned_topk(items, users, 3, threads=0, head_items=64)
+    assert "0 of 50 users settled" in caplog.text
+    expected_ids, expected_scores = topk(items, users, 3)
+    assert np.array_equal(ids, expected_ids) and np.array_equal(scores, expected_scores)

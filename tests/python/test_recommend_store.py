@@ -195,3 +195,99 @@ def test_serving_columns_requires_the_ids() -> None:
 
     with pytest.raises(ValueError, match="product_id"):
         serving_columns(["customer_id", "strength"])
+
+
+# --- integer-coded interactions (what the dbt models read at 1M customers) ---------------------
+
+CODED = pl.DataFrame({
+    "customer_id": ["b", "a", "c", "a", "d", "b"], "product_id": ["y", "x", "x", "z", "w", "w"],
+    "purchase_count": [1, 0, 2, None, 1, 0], "strength": [1.0, 2.0, 3.0, 0.5, 4.0, 1.5],
+    "strength_half_life_30d": [0.5, 0.0, 1.0, 0.25, 0.0, 1.0],
+})
+
+
+def test_duckdb_codes_equal_the_polars_codes_and_sorted_ids():
+    import duckdb
+
+    from ecom_growth.recommend.store import code_interactions, read_coded_interactions
+
+    con = duckdb.connect()
+    con.register("frame", CODED)
+    from_duckdb = read_coded_interactions(con.table("frame"), CODED.columns)
+    from_polars = code_interactions(CODED)
+    assert from_duckdb.maps.user_ids.to_list() == ["a", "b", "c", "d"]
+    assert from_duckdb.maps.item_ids.to_list() == from_polars.maps.item_ids.to_list() == ["w", "x", "y", "z"]
+    key = ["user_idx", "item_idx"]
+    assert from_duckdb.frame.sort(key).equals(from_polars.frame.select(from_duckdb.frame.columns).sort(key))
+    con.register("nulls", CODED.with_columns(pl.when(pl.col("customer_id") == "d").then(None)
+                                             .otherwise(pl.col("customer_id")).alias("customer_id")))
+    with pytest.raises(ValueError, match="customer_id has 1 null"):
+        read_coded_interactions(con.table("nulls"), CODED.columns)
+
+
+@pytest.mark.parametrize("half_life", [None, 30])
+@pytest.mark.parametrize("weighting", ["bm25", "log"])
+def test_coded_matrix_equals_the_string_matrix_after_the_half_life_filter(half_life, weighting):
+    from ecom_growth.recommend.matrix import interaction_matrix, with_half_life
+    from ecom_growth.recommend.store import code_interactions, coded_matrix
+
+    expected, maps = interaction_matrix(with_half_life(CODED, half_life), weighting=weighting)
+    matrix, coded_maps, recode = coded_matrix(code_interactions(CODED), half_life_days=half_life, weighting=weighting)
+    assert coded_maps.user_ids.to_list() == maps.user_ids.to_list()
+    assert coded_maps.item_ids.to_list() == maps.item_ids.to_list()
+    assert (matrix != expected).nnz == 0 and matrix.dtype == expected.dtype
+    # half-life 30 drops "d" (its only row is 0 at that half-life): codes are compacted
+    assert ("d" in coded_maps.user_ids.to_list()) == (half_life is None)
+    assert recode.tolist() == [coded_maps.item_ids.to_list().index(i) if i in coded_maps.item_ids.to_list() else -1
+                               for i in ["w", "x", "y", "z"]]
+
+
+def test_coded_matrix_refuses_infinite_strength_and_honours_the_item_mask():
+    from ecom_growth.recommend.store import code_interactions, coded_matrix
+
+    bad = code_interactions(CODED.with_columns(strength=pl.Series([1.0, float("inf"), 1.0, 1.0, 1.0, 1.0])))
+    with pytest.raises(ValueError, match="finite"):
+        coded_matrix(bad, half_life_days=None, weighting="alpha")
+    matrix, maps, _ = coded_matrix(code_interactions(CODED), half_life_days=None, weighting="alpha",
+                                   item_mask=np.array([True, True, False, True]))
+    assert maps.item_ids.to_list() == ["w", "x", "z"] and matrix.nnz == 5
+
+
+def test_purchased_matrix_equals_the_indicator_of_purchased_pairs():
+    from ecom_growth.recommend.matrix import IdMaps, indicator_matrix, purchased_pairs
+    from ecom_growth.recommend.store import code_interactions, purchased_matrix
+
+    coded = code_interactions(CODED)
+    for maps in (coded.maps, IdMaps.from_ids(pl.Series(["b", "c"]), pl.Series(["w", "x", "y"]))):
+        expected = indicator_matrix(purchased_pairs(CODED), maps)
+        assert (purchased_matrix(coded, maps) != expected).nnz == 0
+
+
+def test_decoded_gives_back_the_string_frame():
+    from ecom_growth.recommend.store import code_interactions, decoded
+
+    back = decoded(code_interactions(CODED)).collect()
+    assert back.select(CODED.columns).sort(["customer_id", "product_id"]).equals(
+        CODED.sort(["customer_id", "product_id"]))
+
+
+def test_serving_from_codes_equals_serving_from_strings(shop):
+    from ecom_growth.recommend.store import code_interactions
+
+    interactions, customers, products = shop
+    items = item_factor_table(interactions, PARAMS, **MINIMUMS)
+    users = user_factor_table(interactions, items)
+    coded = code_interactions(interactions.sample(fraction=1.0, shuffle=True, seed=1))  # row order is irrelevant
+    assert user_factor_table(coded, items).equals(users)
+    assert item_factor_table(coded, PARAMS, **MINIMUMS).drop("fit_seconds").equals(items.drop("fit_seconds"))
+    for family, params in (("als", PARAMS), ("item_knn", {"neighbours": 20, "shrinkage": 5.0})):
+        for filter_purchased in (True, False):
+            kwargs = dict(evaluation=served(family, params), item_factors=items, user_factors=users, n=7,
+                          filter_purchased=filter_purchased)
+            expected = serve_recommendations(interactions, customers, **kwargs)
+            assert serve_recommendations(coded, customers, **kwargs).equals(expected)
+    assert similar_products_table(items, products, None, n=3).equals(
+        similar_products_table(items, products, interactions, n=3))
+    degraded = item_factor_table(interactions.head(3), PARAMS, **MINIMUMS)
+    with pytest.raises(ValueError, match="needs the interactions"):
+        similar_products_table(degraded, products, None, n=3)

@@ -3,15 +3,15 @@
 import polars as pl
 
 from ecom_growth.recommend.serve import serve_recommendations
-from ecom_growth.recommend.store import serving_columns
+from ecom_growth.recommend.store import read_coded_interactions, serving_columns
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     as_of = dbt.ref("int_as_of").pl().get_column("as_of")[0]
-    interactions = dbt.ref("int_user_item_interactions")  # only the columns serving reads
+    interactions = dbt.ref("int_user_item_interactions")  # only the columns serving reads, ids as int codes
     recommendations = serve_recommendations(
-        interactions.select(*serving_columns(interactions.columns)).pl(),
+        read_coded_interactions(interactions, serving_columns(interactions.columns)),
         dbt.ref("dim_customers").select("customer_id", "acquisition_channel").pl(),
         evaluation=dbt.ref("ml_recommender_evaluation").pl(),
         item_factors=dbt.ref("ml_als_item_factors").pl(),

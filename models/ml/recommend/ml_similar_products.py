@@ -3,17 +3,21 @@
 import polars as pl
 
 from ecom_growth.recommend.serve import similar_products_table
-from ecom_growth.recommend.store import serving_columns
+from ecom_growth.recommend.store import STATUS_OK, item_factor_status, serving_columns
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     as_of = dbt.ref("int_as_of").pl().get_column("as_of")[0]
-    interactions = dbt.ref("int_user_item_interactions")  # only the columns the fallback reads
+    item_factors = dbt.ref("ml_als_item_factors").pl()
+    interactions = None  # only the degraded fallback (most-bought in the category) reads them
+    if item_factor_status(item_factors)[0] != STATUS_OK:
+        relation = dbt.ref("int_user_item_interactions")
+        interactions = relation.select(*serving_columns(relation.columns)).pl()
     similar = similar_products_table(
-        dbt.ref("ml_als_item_factors").pl(),
+        item_factors,
         dbt.ref("dim_products").pl().select("product_id", "category"),
-        interactions.select(*serving_columns(interactions.columns)).pl(),
+        interactions,
         n=dbt.config.get("similar_products_top_n"),
     )
     return similar.with_columns(pl.lit(as_of).alias("as_of"))

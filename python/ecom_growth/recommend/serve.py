@@ -25,7 +25,11 @@ from ecom_growth.recommend.matrix import (
 from ecom_growth.recommend.store import (
     STATUS_DEGRADED,
     STATUS_OK,
+    CodedInteractions,
+    as_coded,
+    decoded,
     item_factor_status,
+    purchased_matrix,
     stored_model,
 )
 from ecom_growth.recommend.topn import SIMILAR_SCHEMA, recommend_top_n, similar_products
@@ -36,7 +40,7 @@ def _with_status(frame: pl.DataFrame, status: str, reason: str | None) -> pl.Dat
 
 
 def serve_recommendations(
-    interactions: pl.DataFrame,
+    interactions: pl.DataFrame | CodedInteractions,
     customers: pl.DataFrame,
     *,
     evaluation: pl.DataFrame,
@@ -47,20 +51,31 @@ def serve_recommendations(
     num_threads: int = 0,
 ) -> pl.DataFrame:
     """Top-``n`` rows per customer (``topn.RECOMMENDATION_SCHEMA``) plus served_model, status,
-    status_reason."""
+    status_reason.
+
+    ``interactions``: string ids, or int codes (``store.read_coded_interactions``, what the dbt
+    model passes). Served ALS works on the codes (matrix, purchase filter) and attaches the
+    strings to the output rows only; a baseline decodes the strings first."""
     family, params = served_model(evaluation)
     status, reason = STATUS_OK, None
     popularity_by = "purchasers"
     model = None
+    filter_matrix = None
     if family == "als":
         status, reason = item_factor_status(item_factors)
         if status == STATUS_OK:
-            model, matrix, maps = stored_model(interactions, item_factors, users=user_factors,
+            coded = as_coded(interactions)
+            model, matrix, maps = stored_model(coded, item_factors, users=user_factors,
                                                num_threads=num_threads)
+            filter_matrix = purchased_matrix(coded, maps) if filter_purchased else None
+            interactions = decoded(coded)  # strings only if a customer needs a popularity top-up
         else:
             reason = f"{reason}; serving most-popular products instead"
-    purchased = purchased_pairs(interactions)
+    purchased = None  # served ALS: filter_matrix (the top-up derives the pairs if it needs them)
     if model is None:
+        if isinstance(interactions, CodedInteractions):
+            interactions = decoded(interactions).collect()
+        purchased = purchased_pairs(interactions)
         if family == "recent_popular":  # popularity of the decayed strength chosen on validation
             interactions = with_half_life(interactions, params.get("half_life_days"))
         else:
@@ -74,17 +89,19 @@ def serve_recommendations(
             popularity_by = "strength"
     recs = recommend_top_n(model, matrix, maps, customers, interactions=interactions, n=n,
                            filter_purchased=filter_purchased, purchased=purchased, popularity_by=popularity_by,
-                           source=family if model is not None else "als")
+                           source=family if model is not None else "als", filter_matrix=filter_matrix)
     return _with_status(recs.with_columns(pl.lit(family).alias("served_model")), status, reason)
 
 
 def similar_products_table(
-    item_factors: pl.DataFrame, products: pl.DataFrame, interactions: pl.DataFrame, *, n: int
+    item_factors: pl.DataFrame, products: pl.DataFrame, interactions: pl.DataFrame | None, *, n: int
 ) -> pl.DataFrame:
     """Top-``n`` similar products per product from the stored ALS item factors (cosine).
 
     Degraded fit: the fallback is the ``n`` most-bought other products of the same category
     (score = their distinct buyers), status degraded. ``products``: product_id, category.
+    ``interactions`` are read by the fallback only: None is fine when the stored fit is ok (the
+    dbt model then does not load them).
     """
     status, reason = item_factor_status(item_factors)
     schema = {**SIMILAR_SCHEMA, "status": pl.String, "status_reason": pl.String}
@@ -101,6 +118,8 @@ def similar_products_table(
             raise ValueError("stored item factors are not in product_id order")
         model.user_factors = np.zeros((0, model.item_factors.shape[1]), dtype=np.float32)
         return _with_status(similar_products(model, maps, n=n), status, reason).cast(schema)
+    if interactions is None:
+        raise ValueError("the stored ALS fit is degraded: the similar-products fallback needs the interactions")
     buyers = purchased_pairs(interactions).group_by(ITEM_COL).agg(pl.len().cast(pl.Float64).alias("score"))
     catalogue = products.select(pl.col(ITEM_COL).cast(pl.String), pl.col("category").cast(pl.String)).join(
         buyers, on=ITEM_COL, how="inner"

@@ -17,6 +17,11 @@ stored item factors (ecom_growth.model_store.reusable_fit) and only re-solves th
 customer, new ones included, by the same least-squares solve against the stored items, and
 products new since the fit are left out of the solve (they have no factors yet).
 
+Ids: the dbt models read the interactions through ``read_coded_interactions`` (DuckDB assigns
+int32 codes in sorted-id order, the order ``IdMaps`` uses), build every matrix from the codes
+(``coded_matrix``, ``purchased_matrix``) and attach the string ids to output rows by index. The
+functions also take the string frame (``code_interactions`` codes it in polars): same result.
+
 Degraded fits (a tiny catalogue, too few users or interactions, nothing at all) write
 ``status = 'degraded'`` with the reason and null factors; consumers then use popularity. When
 there is no product at all, a single row with null ids carries the status.
@@ -28,12 +33,14 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
 from ecom_growth.model_store import FIT_ID_COL, compute_fit_id, with_fit_metadata
 from ecom_growth.recommend.als import (
@@ -47,9 +54,10 @@ from ecom_growth.recommend.matrix import (
     ITEM_COL,
     USER_COL,
     IdMaps,
-    interaction_matrix,
+    confidence,
+    id_column,
     require_columns,
-    with_half_life,
+    strength_column,
 )
 
 log = logging.getLogger(__name__)
@@ -60,6 +68,177 @@ STATUS_DEGRADED = "degraded"
 
 def _factor_dtype(k: int) -> pl.DataType:
     return pl.Array(pl.Float32, k)
+
+
+@dataclass(frozen=True)
+class CodedInteractions:
+    """Interactions keyed by int32 codes instead of string ids.
+
+    ``frame`` has ``user_idx`` / ``item_idx`` (positions in ``maps.user_ids`` / ``maps.item_ids``,
+    the sorted unique ids, as in :class:`IdMaps`) and the value columns (purchase_count, strength,
+    strength_half_life_<d>d). At 1M customers the two string columns of 18M rows were most of
+    the memory, and mapping them to indices most of the CPU, of every consumer; with codes from
+    DuckDB (:func:`read_coded_interactions`) the strings only come back on the output rows, by
+    index into the id arrays.
+    """
+
+    frame: pl.DataFrame
+    maps: IdMaps
+
+
+CODE_COLS = ("user_idx", "item_idx")
+
+
+def code_interactions(interactions: pl.DataFrame) -> CodedInteractions:
+    """String-keyed interactions (customer_id, product_id, ...) -> :class:`CodedInteractions`
+    (the polars twin of :func:`read_coded_interactions`; null ids are an error)."""
+    require_columns(interactions, (USER_COL, ITEM_COL), "interactions")
+    users = id_column(interactions, USER_COL, "interactions")
+    items = id_column(interactions, ITEM_COL, "interactions")
+    maps = IdMaps.from_ids(users, items)
+    frame = interactions.drop(USER_COL, ITEM_COL).with_columns(
+        user_idx=maps.user_index(users), item_idx=maps.item_index(items)
+    )
+    return CodedInteractions(frame=frame, maps=maps)
+
+
+def as_coded(interactions: pl.DataFrame | CodedInteractions) -> CodedInteractions:
+    """Either form of interactions as :class:`CodedInteractions`."""
+    return interactions if isinstance(interactions, CodedInteractions) else code_interactions(interactions)
+
+
+def read_coded_interactions(relation, columns: list[str]) -> CodedInteractions:
+    """``columns`` of a DuckDB relation of interactions (a dbt model's ``dbt.ref(...)``) with the
+    ids replaced by int32 codes that DuckDB assigns (row number in the sorted distinct ids, the
+    order :class:`IdMaps` uses), plus the two id arrays. The only function of this module that
+    reads: the dbt models call it instead of ``relation.pl()`` so no string column of the big
+    frame ever reaches Python."""
+    values = ", ".join(f'i."{c}"' for c in columns if c not in (USER_COL, ITEM_COL))
+    ids = {
+        col: f"select {col} from (select distinct {col} from interactions where {col} is not null) order by {col}"
+        for col in (USER_COL, ITEM_COL)
+    }
+    coded = relation.query("interactions", f"""
+        with u as (select {USER_COL}, (row_number() over (order by {USER_COL}) - 1)::integer as user_idx
+                   from ({ids[USER_COL]})),
+             p as (select {ITEM_COL}, (row_number() over (order by {ITEM_COL}) - 1)::integer as item_idx
+                   from ({ids[ITEM_COL]}))
+        select u.user_idx, p.item_idx{", " + values if values else ""}
+        from interactions as i
+        left join u on i.{USER_COL} = u.{USER_COL}
+        left join p on i.{ITEM_COL} = p.{ITEM_COL}""").pl()
+    for col, name in zip(CODE_COLS, (USER_COL, ITEM_COL), strict=True):
+        if coded.get_column(col).null_count():  # a null id has no code (the string path raises the same)
+            raise ValueError(f"interactions.{name} has {coded.get_column(col).null_count()} null value(s)")
+    maps = IdMaps(
+        user_ids=relation.query("interactions", ids[USER_COL]).pl().get_column(USER_COL).cast(pl.String),
+        item_ids=relation.query("interactions", ids[ITEM_COL]).pl().get_column(ITEM_COL).cast(pl.String),
+    )
+    return CodedInteractions(frame=coded, maps=maps)
+
+
+def decoded(coded: CodedInteractions) -> pl.LazyFrame:
+    """The interactions with string ids again (customer_id, product_id, value columns), lazily:
+    only what needs the strings (a popularity top-up, a baseline) collects it."""
+    return coded.frame.lazy().select(
+        pl.lit(coded.maps.user_ids).gather(pl.col("user_idx")).alias(USER_COL),
+        pl.lit(coded.maps.item_ids).gather(pl.col("item_idx")).alias(ITEM_COL),
+        pl.exclude(*CODE_COLS),
+    )
+
+
+def _used(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of the codes that occur, old code -> new dense code or -1)."""
+    used = np.zeros(size, dtype=bool)
+    used[codes] = True
+    recode = np.full(size, -1, dtype=np.int64)
+    recode[used] = np.arange(int(used.sum()))
+    return used, recode
+
+
+def compact(coded: CodedInteractions, rows: pl.Series | None = None) -> tuple[CodedInteractions, np.ndarray]:
+    """The interactions of ``rows`` (boolean mask; None = all) re-coded densely over the ids they
+    use - what building the maps from the filtered string frame gives - and the old -> new item
+    code array (-1: gone), for re-coding other item-indexed data. Returns ``coded`` itself
+    when nothing changes."""
+    frame = coded.frame if rows is None else coded.frame.filter(rows)
+    users = frame.get_column("user_idx").to_numpy()
+    items = frame.get_column("item_idx").to_numpy()
+    used_u, recode_u = _used(users, coded.maps.n_users)
+    used_i, recode_i = _used(items, coded.maps.n_items)
+    if frame.height == coded.frame.height and used_u.all() and used_i.all():
+        return coded, recode_i
+    maps = IdMaps(user_ids=coded.maps.user_ids.filter(used_u), item_ids=coded.maps.item_ids.filter(used_i))
+    frame = frame.with_columns(
+        user_idx=pl.Series(recode_u[users].astype(np.int32)), item_idx=pl.Series(recode_i[items].astype(np.int32))
+    )
+    return CodedInteractions(frame=frame, maps=maps), recode_i
+
+
+def coded_matrix(
+    coded: CodedInteractions, *, half_life_days: int | None, weighting: str, item_mask: np.ndarray | None = None,
+    **weights: Any,
+) -> tuple[sp.csr_matrix, IdMaps, np.ndarray]:
+    """Users x items confidence CSR, its maps and the full -> matrix item code array: the same
+    matrix as ``matrix.interaction_matrix(matrix.with_half_life(frame, half_life_days), ...)`` on
+    the string frame (rows with strength <= 0 at that half-life left out, ids re-coded over what
+    remains), from the codes. ``item_mask``: only items whose mask is True (``known_products``)."""
+    column = "strength" if half_life_days is None else strength_column(half_life_days)
+    require_columns(coded.frame, (column,), "interactions")
+    rows = pl.col(column) > 0
+    if item_mask is not None:
+        rows = rows & pl.lit(pl.Series(item_mask).gather(coded.frame.get_column("item_idx")))
+    kept, recode_items = compact(coded, coded.frame.select(rows).to_series())
+    strength = kept.frame.get_column(column).cast(pl.Float64)
+    values = strength.to_numpy()
+    bad = ~np.isfinite(values)  # > 0 holds after the filter; infinities (and NaN) must not pass
+    if bad.any():
+        raise ValueError(f"interactions.{column} must be finite and > 0; {int(bad.sum())} row(s) are not")
+    raw = sp.coo_matrix(
+        (values.astype(np.float32),
+         (kept.frame.get_column("user_idx").to_numpy(), kept.frame.get_column("item_idx").to_numpy())),
+        shape=(kept.maps.n_users, kept.maps.n_items),
+    ).tocsr()  # tocsr sums duplicate pairs
+    raw.sum_duplicates()
+    matrix = confidence(raw, weighting=weighting, **weights)
+    log.info("interaction matrix: %d users x %d items, %d nonzeros, weighting=%s",
+             kept.maps.n_users, kept.maps.n_items, matrix.nnz, weighting)
+    return matrix, kept.maps, recode_items
+
+
+def purchased_matrix(coded: CodedInteractions, maps: IdMaps) -> sp.csr_matrix:
+    """Binary users x items CSR of what each customer bought (``purchase_count > 0``, or every
+    row without that column), in ``maps``' index space: ``matrix.indicator_matrix(
+    purchased_pairs(...), maps)`` from the codes. Pairs outside ``maps`` are dropped."""
+    frame = coded.frame
+    if "purchase_count" in frame.columns:
+        frame = frame.filter(pl.col("purchase_count").fill_null(0) > 0)
+    recode_u = _positions(coded.maps.user_ids, maps.user_ids)
+    recode_i = _positions(coded.maps.item_ids, maps.item_ids)
+    users = recode_u[frame.get_column("user_idx").to_numpy()]
+    items = recode_i[frame.get_column("item_idx").to_numpy()]
+    ok = (users >= 0) & (items >= 0)
+    matrix = sp.csr_matrix(
+        (np.ones(int(ok.sum()), dtype=np.float32), (users[ok], items[ok])),
+        shape=(maps.n_users, maps.n_items), dtype=np.float32,
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    matrix.sort_indices()
+    return matrix
+
+
+def _positions(ids: pl.Series, subset: pl.Series) -> np.ndarray:
+    """Position of each of ``ids`` in ``subset`` (a subset of them, both sorted unique), -1 where
+    absent."""
+    if ids.len() == subset.len():
+        return np.arange(ids.len(), dtype=np.int64)
+    return (
+        pl.DataFrame({"_id": ids})
+        .join(pl.DataFrame({"_id": subset, "_idx": np.arange(subset.len(), dtype=np.int64)}), on="_id", how="left",
+              maintain_order="left")
+        .get_column("_idx").fill_null(-1).to_numpy()
+    )
 
 
 def fit_problem(n_users: int, n_items: int, n_interactions: int, *, min_users: int, min_items: int,
@@ -76,7 +255,7 @@ def fit_problem(n_users: int, n_items: int, n_interactions: int, *, min_users: i
 
 
 def item_factor_table(
-    interactions: pl.DataFrame,
+    interactions: pl.DataFrame | CodedInteractions,
     params: Mapping[str, Any],
     *,
     min_users: int,
@@ -94,8 +273,8 @@ def item_factor_table(
     weighting = str(params["weighting"])
     weights = {k: params[k] for k in WEIGHT_KEYS if k in params}
     fit_params = {k: params[k] for k in FIT_KEYS}
-    matrix, maps = interaction_matrix(with_half_life(interactions, params.get("half_life_days")),
-                                      weighting=weighting, **weights)
+    matrix, maps, _ = coded_matrix(as_coded(interactions), half_life_days=params.get("half_life_days"),
+                                   weighting=weighting, **weights)
     k = int(fit_params["factors"])
     problem = fit_problem(maps.n_users, maps.n_items, matrix.nnz, min_users=min_users, min_items=min_items,
                           min_interactions=min_interactions)
@@ -165,7 +344,7 @@ def _stored_items(item_table: pl.DataFrame, maps: IdMaps) -> np.ndarray:
     return aligned.get_column("factors").to_numpy().astype(np.float32)
 
 
-def user_factor_table(interactions: pl.DataFrame, item_table: pl.DataFrame, *, num_threads: int = 0) -> pl.DataFrame:
+def user_factor_table(interactions: pl.DataFrame | CodedInteractions, item_table: pl.DataFrame, *, num_threads: int = 0) -> pl.DataFrame:
     """customer_id, factors, status, status_reason: user factors solved against stored items."""
     status, reason = item_factor_status(item_table)
     k = int(item_table.get_column("factor_count")[0]) if item_table.height else 1
@@ -183,7 +362,7 @@ def user_factor_table(interactions: pl.DataFrame, item_table: pl.DataFrame, *, n
 
 
 def stored_model(
-    interactions: pl.DataFrame,
+    interactions: pl.DataFrame | CodedInteractions,
     item_table: pl.DataFrame,
     *,
     users: pl.DataFrame | None,
@@ -197,11 +376,10 @@ def stored_model(
     status, reason, params = _status(item_table)
     if status != STATUS_OK:
         raise ValueError(f"the stored ALS model is {status}: {reason}")
-    weighting = str(params["weighting"])
-    interactions = known_products(interactions, item_table)
-    matrix, maps = interaction_matrix(
-        with_half_life(interactions, params.get("half_life_days")),
-        weighting=weighting, **{k: params[k] for k in WEIGHT_KEYS if k in params},
+    coded = as_coded(interactions)
+    matrix, maps, _ = coded_matrix(
+        coded, half_life_days=params.get("half_life_days"), weighting=str(params["weighting"]),
+        item_mask=known_products(coded.maps, item_table), **{k: params[k] for k in WEIGHT_KEYS if k in params},
     )
     model = model_from_item_factors(_stored_items(item_table, maps), regularization=float(params["regularization"]),
                                     num_threads=num_threads)
@@ -219,24 +397,22 @@ def stored_model(
     return model, matrix, maps
 
 
-def known_products(interactions: pl.DataFrame, item_table: pl.DataFrame) -> pl.DataFrame:
-    """Interactions with products that have stored factors.
+def known_products(maps: IdMaps, item_table: pl.DataFrame) -> np.ndarray | None:
+    """Mask over ``maps``' items: which have stored factors (None: all of them).
 
-    Right after a fit that is every row (returned as is, so the solve is bit-identical); a kept
+    Right after a fit that is every product (no filter, so the solve is bit-identical); a kept
     model (ml_retrain_after_days) has no factors for products first seen since its fit, and
     their interactions cannot enter the user solve until the next refit."""
-    stored = item_table.filter(pl.col("factors").is_not_null()).get_column(ITEM_COL)
-    seen = interactions.get_column(ITEM_COL).unique()
-    if seen.is_in(stored.implode()).all():
-        return interactions
-    return interactions.filter(pl.col(ITEM_COL).is_in(stored.implode()))
+    stored = item_table.filter(pl.col("factors").is_not_null()).get_column(ITEM_COL).cast(pl.String)
+    mask = maps.item_ids.is_in(stored.implode()).to_numpy()
+    return None if mask.all() else mask
 
 
 def serving_columns(available: list[str]) -> list[str]:
     """The columns of an interactions table that the final model's fit, user solve, top-N and
     similar products read (ids, ``purchase_count``, ``strength`` and its half-life variants), in
-    table order. The dbt models select only these before loading the table: at 1M customers it
-    is 18M rows, and the other columns (counts, quantities, timestamps) roughly double its size."""
+    table order. The dbt models load only these (ids as codes): at 1M customers it is 18M rows,
+    and the other columns (counts, quantities, timestamps) roughly double its size."""
     kept = [c for c in available
             if c in (USER_COL, ITEM_COL, "purchase_count", "strength") or c.startswith("strength_half_life_")]
     missing = [c for c in (USER_COL, ITEM_COL) if c not in kept]
