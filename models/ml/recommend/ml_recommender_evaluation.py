@@ -4,9 +4,11 @@ Its fits choose the final model's configuration, so it is kept with the stored A
 
 import dataclasses
 
+import polars as pl
+
 from ecom_growth.model_store import compute_fit_id, kept_fit, settings_digest, with_fit_metadata, with_settings_digest
 from ecom_growth.recommend import evaluate_recommenders
-from ecom_growth.recommend.evaluation import code_map, coded_sql, distinct_ids_sql, evaluation_columns
+from ecom_growth.recommend.evaluation import SPLITS, code_map, coded_sql, distinct_ids_sql, evaluation_columns
 from ecom_growth.recommend.sampling import cap_from_var
 from ecom_growth.recommend.settings import evaluation_config
 
@@ -53,9 +55,12 @@ def model(dbt, session):
                                 ("product_id", (interactions, labels, products))))
     session.register(codes["customer_id"], user_codes)
     session.register(codes["product_id"], item_codes)
-    frames = [session.sql(coded_sql(relation.sql_query(), columns, codes)).pl() for relation, columns in (
-        (interactions, evaluation_columns(interactions.columns)), (labels, ["split", "customer_id", "product_id"]),
-        (customers, ["customer_id", "acquisition_channel"]), (products, ["product_id", "category"]))]
+    # one split after the other, not rechunked: the evaluation slices each split without a copy
+    frames = [pl.concat([session.sql(coded_sql(interactions.sql_query(), evaluation_columns(interactions.columns),
+                                               codes, split=split)).pl() for split in SPLITS], rechunk=False)]
+    frames += [session.sql(coded_sql(relation.sql_query(), columns, codes)).pl() for relation, columns in (
+        (labels, ["split", "customer_id", "product_id"]), (customers, ["customer_id", "acquisition_channel"]),
+        (products, ["product_id", "category"]))]
     for table in codes.values():
         session.unregister(table)
     config = dataclasses.replace(evaluation_config(settings),  # 0 or null: score every test customer

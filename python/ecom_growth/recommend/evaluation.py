@@ -186,12 +186,12 @@ def distinct_ids_sql(column: str, sources: Sequence[str]) -> str:
     return " union ".join(f"select {column} from ({source}) as source" for source in sources)
 
 
-def coded_sql(source: str, columns: Sequence[str], code_tables: Mapping[str, str]) -> str:
+def coded_sql(source: str, columns: Sequence[str], code_tables: Mapping[str, str], *, split: str | None = None) -> str:
     """SQL selecting ``columns`` of the query ``source`` with each id column in ``code_tables``
     (column -> table or view with that column and ``code``, from :func:`code_map`) replaced by
     its code. A left join: an id without a code becomes null, which the evaluation refuses
     loudly (``matrix.id_column``) rather than dropping the row. ``split`` comes as an ENUM
-    (one byte a row instead of a string)."""
+    (one byte a row instead of a string); ``split``: only that split's rows."""
     splits = ", ".join(f"'{split}'" for split in SPLITS)
     select = []
     for column in columns:
@@ -203,7 +203,8 @@ def coded_sql(source: str, columns: Sequence[str], code_tables: Mapping[str, str
             select.append(f"source.{column}")
     joins = "".join(f" left join {table} as code_{column} on source.{column} = code_{column}.{column}"
                     for column, table in code_tables.items() if column in columns)
-    return f"select {', '.join(select)} from ({source}) as source{joins}"
+    where = "" if split is None else f" where source.split = '{split}'"
+    return f"select {', '.join(select)} from ({source}) as source{joins}{where}"
 
 
 def temporal_split(
@@ -623,6 +624,15 @@ def _search_sample(
     return train.join(keep, on=USER_COL, how="semi"), relevant.join(keep, on=USER_COL, how="semi")
 
 
+def _split_rows(train: pl.DataFrame, split: str) -> pl.DataFrame:
+    """The rows of one split without the split column: a zero-copy slice when they are
+    contiguous (the model loads the splits one after the other), else a filtered copy."""
+    rows = (train.get_column("split") == split).arg_true()
+    if rows.len() and rows[-1] - rows[0] + 1 == rows.len():
+        return train.slice(rows[0], rows.len()).drop("split")
+    return train.filter(pl.col("split") == split).drop("split")
+
+
 def _best(scored: _Scored, cands: list[Candidate], k: int) -> Candidate:
     """Highest NDCG@k; ties go to the earlier candidate (baselines come first)."""
     values = [_selection_value(scored, c.key, k) for c in cands]
@@ -673,7 +683,7 @@ def evaluate_recommenders(
     best_baseline: Candidate | None = None
     for split_number, split in enumerate(SPLITS):
         seed = config.random_state + split_number
-        split_train = train.filter(pl.col("split") == split).drop("split")
+        split_train = _split_rows(train, split)
         split_labels = labels.filter(pl.col("split") == split)
         bought = purchased_pairs(split_train)  # once per split: filters, novelty and relevance share it
         relevant = relevant_items(split_train, split_labels, filter_purchased=config.filter_purchased,

@@ -262,6 +262,8 @@ def with_half_life(interactions: pl.DataFrame, half_life_days: int | None) -> pl
         require_columns(interactions, (column,), "interactions")
         interactions = interactions.with_columns(pl.col(column).alias("strength"))
     require_columns(interactions, ("strength",), "interactions")
+    if interactions.get_column("strength").gt(0).all():  # nothing to drop: no copy of millions of rows
+        return interactions
     return interactions.filter(pl.col("strength") > 0)
 
 
