@@ -108,3 +108,22 @@ def test_coded_sql_codes_ids_and_keeps_unknown_ids_as_null():
     assert out.get_column("split").dtype in (pl.Enum, pl.Categorical)
     with pytest.raises(duckdb.Error):  # a split the evaluation does not know is an error
         con.sql(coded_sql("select 'train' as split", ["split"], {})).pl()
+
+
+def test_a_test_sample_scores_fewer_test_customers_and_leaves_validation_alone(frames):
+    train, labels, customers, products = frames
+    full = evaluate_recommenders(train, labels, customers=customers, products=products, config=CONFIG)
+    sampled = evaluate_recommenders(train, labels, customers=customers, products=products,
+                                    config=dataclasses.replace(CONFIG, test_max_users=40))
+    warm_test = (pl.col("split") == "test") & (pl.col("population") == "warm")
+    assert sampled.filter(pl.col("split") == "validation").equals(full.filter(pl.col("split") == "validation"))
+    assert full.filter(warm_test).get_column("users_evaluated").max() > 40
+    assert sampled.filter(warm_test).get_column("users_evaluated").unique().to_list() == [40]
+    # the same configurations are reported, and cold start still uses every customer
+    assert sampled.filter(warm_test).get_column("hyperparameters").to_list() == \
+        full.filter(warm_test).get_column("hyperparameters").to_list()
+    cold = pl.col("population") == "cold_start"
+    assert sampled.filter(cold).equals(full.filter(cold))
+    width = (pl.col("ci_upper") - pl.col("ci_lower")).mean()
+    ndcg = warm_test & (pl.col("metric") == "ndcg") & (pl.col("model") == "als")
+    assert sampled.filter(ndcg).select(width).item() > full.filter(ndcg).select(width).item()
