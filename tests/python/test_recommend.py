@@ -119,11 +119,15 @@ def test_bm25_weighting_matches_the_formula_on_items_by_users():
     assert matrix.data.min() >= 1.0  # confidence of an observed pair never below 1
 
 
-def test_integer_ids_are_cast_to_strings():
+def test_integer_ids_stay_integers_other_ids_become_strings():
+    # integer ids (the evaluation's order-preserving codes) keep their type and numeric order
     frame = pl.DataFrame({"customer_id": [10, 2], "product_id": [7, 7], "strength": [1.0, 1.0]})
     _, maps = interaction_matrix(frame)
-    assert maps.user_ids.to_list() == ["10", "2"]  # string order
-    assert maps.item_ids.dtype == pl.String
+    assert maps.user_ids.to_list() == [2, 10]
+    assert maps.user_index(pl.Series([10, 3])).to_list() == [1, None]
+    dated = frame.with_columns(pl.col("customer_id").cast(pl.Float64))
+    _, maps = interaction_matrix(dated)
+    assert maps.user_ids.dtype == pl.String
 
 
 @pytest.mark.parametrize(

@@ -105,3 +105,19 @@ def test_the_search_runs_on_the_sample_and_test_on_everyone(data):
     again = evaluate_recommenders(train, labels, customers=customers, products=products,
                                   config=dataclasses.replace(config, grid_max_users=200))
     assert again.equals(sampled)  # deterministic
+
+
+@pytest.mark.parametrize(("value", "cap"), [(None, None), (0, None), ("None", None), ("null", None), ("", None),
+                                            (50000, 50000), ("50000", 50000), (3.0, 3)])
+def test_cap_from_var_reads_the_ways_dbt_renders_a_cap(value, cap):
+    from ecom_growth.recommend.sampling import cap_from_var
+
+    assert cap_from_var(value) == cap
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, True, "abc"])
+def test_cap_from_var_refuses_what_is_not_a_cap(value):
+    from ecom_growth.recommend.sampling import cap_from_var
+
+    with pytest.raises(ValueError):
+        cap_from_var(value)

@@ -16,6 +16,8 @@ import polars as pl
 from ecom_growth.recommend.matrix import (
     ITEM_COL,
     USER_COL,
+    as_ids,
+    id_pairs,
     purchased_pairs,
     require_columns,
 )
@@ -43,19 +45,16 @@ def popularity(
     if by not in ("purchasers", "strength"):
         raise ValueError(f"by must be 'purchasers' or 'strength', got {by!r}")
     require_columns(interactions, (USER_COL, ITEM_COL), "interactions")
-    schema = {CHANNEL_COL: pl.String, ITEM_COL: pl.String, "popularity": pl.Float64}
+    item_type = as_ids(interactions.get_column(ITEM_COL).head(0)).dtype  # integer codes stay integers
+    schema = {CHANNEL_COL: pl.String, ITEM_COL: item_type, "popularity": pl.Float64}
     if by == "strength":
         require_columns(interactions, ("strength",), "interactions")
-        events = interactions.select(
-            pl.col(USER_COL).cast(pl.String),
-            pl.col(ITEM_COL).cast(pl.String),
-            pl.col("strength").cast(pl.Float64).alias("_w"),
-        )
+        events = id_pairs(interactions).with_columns(_w=interactions.get_column("strength").cast(pl.Float64))
         measure = pl.col("_w").sum()
     else:
         events = purchased_pairs(interactions).with_columns(_w=pl.lit(1.0))
         measure = pl.col(USER_COL).n_unique().cast(pl.Float64)
-    catalogue = interactions.select(pl.col(ITEM_COL).cast(pl.String)).unique()
+    catalogue = pl.DataFrame([as_ids(interactions.get_column(ITEM_COL))]).unique()
     global_pop = (
         catalogue.join(
             events.group_by(ITEM_COL).agg(measure.alias("popularity")), on=ITEM_COL, how="left"
@@ -66,8 +65,8 @@ def popularity(
     frames = [global_pop.cast(schema)]
     if channels is not None and CHANNEL_COL in channels.columns and events.height:
         require_columns(channels, (USER_COL,), "channels")
-        channel_of = channels.select(
-            pl.col(USER_COL).cast(pl.String), pl.col(CHANNEL_COL).cast(pl.String)
+        channel_of = pl.DataFrame(
+            [as_ids(channels.get_column(USER_COL)), channels.get_column(CHANNEL_COL).cast(pl.String)]
         ).drop_nulls().unique(USER_COL, keep="first", maintain_order=True)
         by_channel = (
             events.join(channel_of, on=USER_COL, how="inner")

@@ -11,8 +11,12 @@ Protocol (point in time, no leakage; windows relative to as_of, built in SQL):
   its evaluation) runs on a seeded sample of at most that many training customers
   (``sampling.sample_users``; below the cap, everyone). The search needs enough evaluable
   users to rank configurations, not every user; the chosen configurations are refitted on
-  every customer for the test split, which is never sampled. Cold start is not a search and
-  uses every customer.
+  every customer for the test split. Cold start is not a search and uses every customer.
+* Test sample: with ``test_max_users`` the test split's models are still fitted on every
+  training customer (the measured model is the one the build serves: same data, same
+  hyperparameters), but only a seeded sample of at most that many of its evaluable warm
+  customers is scored (the same sampler; below the cap, everyone). The report is then a sample
+  estimate: ``users_evaluated`` is the sample size and the bootstrap intervals widen to match.
 * Families: ``most_popular`` (all-time distinct buyers), ``recent_popular`` (summed
   time-decayed interaction strength, i.e. the same decay as the ALS input), ``item_knn``
   (shrunk-cosine item kNN, see ``knn``), ``als``. The served model is the family with the
@@ -46,13 +50,17 @@ import polars as pl
 import scipy.sparse as sp
 
 from ecom_growth.recommend.als import FIT_KEYS, WEIGHT_KEYS, fit_als
+from ecom_growth.recommend.baselines import CHANNEL_COL
 from ecom_growth.recommend.bootstrap import bootstrap_means
 from ecom_growth.recommend.knn import fit_item_knn_grid
 from ecom_growth.recommend.matrix import (
     ITEM_COL,
     USER_COL,
     IdMaps,
+    as_ids,
     confidence,
+    id_pairs,
+    indicator_matrix,
     purchased_pairs,
     require_columns,
     strength_column,
@@ -68,7 +76,7 @@ from ecom_growth.recommend.metrics import (
     per_user_metrics,
 )
 from ecom_growth.recommend.sampling import sample_users
-from ecom_growth.recommend.topn import recommend_top_n
+from ecom_growth.recommend.topn import _fallback_lists, model_scores
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +112,9 @@ class EvaluationConfig:
     x ``knn_shrinkage``: the item-kNN grid; ``min_users``: fewer evaluable warm users in a
     split marks the table degraded (its numbers are too noisy to choose on);
     ``grid_max_users``: the validation search runs on a seeded sample of at most this many
-    training customers (None: all of them; module docstring).
+    training customers (None: all of them; module docstring); ``test_max_users``: the test
+    split is measured on a seeded sample of at most this many of its evaluable customers, its
+    models still fitted on every training customer (None: all of them).
     """
 
     ks: tuple[int, ...]
@@ -119,6 +129,9 @@ class EvaluationConfig:
     min_users: int
     grid_max_users: int | None
     num_threads: int = field(default=0)  # implicit's threads; results do not depend on it
+    # the test split scores a seeded sample of at most this many of its evaluable customers
+    # (module docstring); None = all. The model sets it from var recommender_test_max_users
+    test_max_users: int | None = field(default=None)
 
 
 @dataclass(frozen=True)
@@ -140,8 +153,8 @@ def relevant_items(
     """Holdout (customer_id, product_id) of warm users that count as hits (module docstring).
     ``purchased``: ``purchased_pairs(train_interactions)`` when the caller has it already."""
     require_columns(test_purchases, (USER_COL, ITEM_COL), "test_purchases")
-    test = test_purchases.select(pl.col(USER_COL).cast(pl.String), pl.col(ITEM_COL).cast(pl.String)).unique()
-    known = train_interactions.select(pl.col(USER_COL).cast(pl.String)).unique()
+    test = id_pairs(test_purchases).unique()
+    known = pl.DataFrame([as_ids(train_interactions.get_column(USER_COL))]).unique()
     test = test.join(known, on=USER_COL, how="semi")
     if filter_purchased:
         bought = purchased_pairs(train_interactions) if purchased is None else purchased
@@ -155,6 +168,43 @@ def evaluation_columns(columns: Sequence[str]) -> list[str]:
     timestamps would be most of its memory at scale)."""
     return [c for c in columns
             if c in ("split", USER_COL, ITEM_COL, "strength", "purchase_count") or c.startswith("strength_half_life_")]
+
+
+def code_map(ids: pl.Series) -> pl.DataFrame:
+    """Integer codes for ids: ``code`` (Int32) is the position of the id among the sorted
+    distinct non-null ids, so sorting or breaking ties by code is the same as by id (what lets
+    :func:`evaluate_recommenders` run on codes and give the same table). Columns: the id
+    (named after ``ids``), code."""
+    distinct = ids.drop_nulls().unique().sort()
+    if distinct.len() >= 2**31:
+        raise ValueError(f"{distinct.len()} distinct ids do not fit Int32 codes")
+    return pl.DataFrame({ids.name: distinct, "code": pl.int_range(0, distinct.len(), dtype=pl.Int32, eager=True)})
+
+
+def distinct_ids_sql(column: str, sources: Sequence[str]) -> str:
+    """SQL for the distinct values of ``column`` over the queries ``sources`` (the ids to code)."""
+    return " union ".join(f"select {column} from ({source}) as source" for source in sources)
+
+
+def coded_sql(source: str, columns: Sequence[str], code_tables: Mapping[str, str], *, split: str | None = None) -> str:
+    """SQL selecting ``columns`` of the query ``source`` with each id column in ``code_tables``
+    (column -> table or view with that column and ``code``, from :func:`code_map`) replaced by
+    its code. A left join: an id without a code becomes null, which the evaluation refuses
+    loudly (``matrix.id_column``) rather than dropping the row. ``split`` comes as an ENUM
+    (one byte a row instead of a string); ``split``: only that split's rows."""
+    splits = ", ".join(f"'{split}'" for split in SPLITS)
+    select = []
+    for column in columns:
+        if column in code_tables:
+            select.append(f"code_{column}.code as {column}")
+        elif column == "split":
+            select.append(f"cast(source.split as enum ({splits})) as split")
+        else:
+            select.append(f"source.{column}")
+    joins = "".join(f" left join {table} as code_{column} on source.{column} = code_{column}.{column}"
+                    for column, table in code_tables.items() if column in columns)
+    where = "" if split is None else f" where source.split = '{split}'"
+    return f"select {', '.join(select)} from ({source}) as source{joins}{where}"
 
 
 def temporal_split(
@@ -258,10 +308,87 @@ def _recommend(
         )
     else:
         raise ValueError(f"unknown model family {candidate.family!r}")
-    return recommend_top_n(
+    return top_n_lists(
         model, m, maps, users, interactions=train, n=n, filter_purchased=filter_purchased,
-        purchased=matrix_cache["purchased"], popularity_by=popularity_by, source=candidate.family,
+        purchased=matrix_cache["purchased"], popularity_by=popularity_by,
     )
+
+
+def top_n_lists(
+    model,
+    matrix: sp.csr_matrix,
+    maps: IdMaps,
+    customers: pl.DataFrame,
+    *,
+    interactions: pl.DataFrame,
+    n: int,
+    filter_purchased: bool,
+    purchased: pl.DataFrame,
+    popularity_by: str,
+    channels: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The lists ``topn.recommend_top_n`` ships (same arguments), as customer_id, product_id,
+    rank (1 = best) only, on ids of any type: integer codes stay integers (the evaluation
+    scores on codes, see :func:`code_ids`; ``recommend_top_n`` casts ids to String).
+
+    Model rows come from ``topn.model_scores``; customers the model leaves short are topped up
+    from ``topn``'s popularity lists (channel, then global) skipping their model rows and, with
+    ``filter_purchased``, their purchases, exactly as ``recommend_top_n`` does (unit test)."""
+    schema = {USER_COL: maps.user_ids.dtype, ITEM_COL: maps.item_ids.dtype, "rank": pl.Int32}
+    channel = (pl.col(CHANNEL_COL).cast(pl.String) if CHANNEL_COL in customers.columns
+               else pl.lit(None, pl.String).alias(CHANNEL_COL))
+    cust = customers.select(pl.col(USER_COL), channel).with_columns(user_idx=maps.user_index(customers[USER_COL]))
+    known = cust.filter(pl.col("user_idx").is_not_null()).sort("user_idx")
+    if model is not None and known.height and maps.n_items and n:
+        filter_matrix = indicator_matrix(purchased, maps) if filter_purchased else None
+        scored = model_scores(model, matrix, known.get_column("user_idx").to_numpy(), n=n, filter_matrix=filter_matrix)
+    else:
+        scored = pl.DataFrame(schema={"user_idx": pl.Int32, "item_idx": pl.Int32, "position": pl.Int64})
+    model_rows = pl.DataFrame({
+        USER_COL: maps.user_id(scored.get_column("user_idx")), ITEM_COL: maps.item_id(scored.get_column("item_idx")),
+        "position": scored.get_column("position"),
+    }, schema={USER_COL: schema[USER_COL], ITEM_COL: schema[ITEM_COL], "position": pl.Int64})
+    counts = scored.group_by("user_idx").agg(pl.len().cast(pl.Int64).alias("n_model"))
+    needing = (
+        cust.join(counts, on="user_idx", how="left")
+        .with_columns(need=pl.lit(n, pl.Int64) - pl.col("n_model").fill_null(0))
+        .filter(pl.col("need") > 0)
+        .select(USER_COL, CHANNEL_COL, "need", "n_model")
+    )
+    parts = [model_rows]
+    if needing.height and maps.n_items:
+        excluded = pl.concat([model_rows.select(USER_COL, ITEM_COL), *([id_pairs(purchased)] if filter_purchased else [])])
+        excluded = (
+            excluded.join(needing.select(USER_COL), on=USER_COL, how="semi")
+            .join(pl.DataFrame({ITEM_COL: maps.item_ids}), on=ITEM_COL, how="semi")
+            .unique()
+        )
+        n_excluded = excluded.group_by(USER_COL).agg(pl.len().cast(pl.Int64).alias("n_excluded"))
+        needing = needing.join(n_excluded, on=USER_COL, how="left").with_columns(
+            span=pl.min_horizontal(pl.col("need") + pl.col("n_excluded").fill_null(0), pl.lit(maps.n_items, pl.Int64))
+        )
+        lists = _fallback_lists(
+            interactions, cust if channels is None else channels, maps, by=popularity_by,
+            channels_needed=needing.get_column(CHANNEL_COL).drop_nulls().unique(),
+            length=int(needing.get_column("span").max()),
+        ).select(CHANNEL_COL, "position", pl.col(ITEM_COL).cast(schema[ITEM_COL]))  # it returns String ids
+        with_list = lists.get_column(CHANNEL_COL).drop_nulls().unique()
+        parts.append(
+            needing.with_columns(
+                pl.when(pl.col(CHANNEL_COL).is_in(with_list.implode())).then(pl.col(CHANNEL_COL)).alias("list_key"),
+                position=pl.int_ranges(0, pl.col("span"), dtype=pl.Int64),
+            )
+            .explode("position")
+            .drop_nulls("position")
+            .join(lists.rename({CHANNEL_COL: "list_key"}), on=["list_key", "position"], how="inner", nulls_equal=True)
+            .join(excluded, on=[USER_COL, ITEM_COL], how="anti")
+            .sort([USER_COL, "position"])
+            .filter(pl.int_range(pl.len()).over(USER_COL) < pl.col("need"))
+            .select(USER_COL, ITEM_COL,
+                    position=pl.col("n_model").fill_null(0) + pl.int_range(pl.len()).over(USER_COL).cast(pl.Int64))
+        )
+    out = pl.concat(parts).sort([USER_COL, "position"]) if len(parts) > 1 else model_rows
+    return out.select(USER_COL, ITEM_COL, (pl.col("position") + 1).cast(pl.Int32).alias("rank")).cast(schema)
 
 
 @dataclass
@@ -440,27 +567,24 @@ def _cold_start_rows(
     categories: pl.DataFrame, config: EvaluationConfig, ks: list[int], seed: int, purchased: pl.DataFrame,
 ) -> list[dict]:
     """Customers without history before the cutoff: channel popularity vs global popularity."""
-    known = train.select(pl.col(USER_COL).cast(pl.String)).unique()
-    relevant = (
-        labels.select(pl.col(USER_COL).cast(pl.String), pl.col(ITEM_COL).cast(pl.String))
-        .unique().join(known, on=USER_COL, how="anti").sort(USER_COL, ITEM_COL)
-    )
+    known = pl.DataFrame([as_ids(train.get_column(USER_COL))]).unique()
+    relevant = id_pairs(labels).unique().join(known, on=USER_COL, how="anti").sort(USER_COL, ITEM_COL)
     if relevant.height == 0 or train.height == 0:
         return []
     # these customers are in no training row: their lists need the catalogue (the products of
     # the training matrix) and the popularity, not the matrix of every customer nor a purchase filter
-    maps = IdMaps.from_ids(pl.Series(USER_COL, [], pl.String), train.get_column(ITEM_COL))
+    maps = IdMaps.from_ids(relevant.get_column(USER_COL).head(0), train.get_column(ITEM_COL))
     m = sp.csr_matrix((0, maps.n_items), dtype=np.float32)
-    no_purchases = pl.DataFrame(schema={USER_COL: pl.String, ITEM_COL: pl.String})
+    no_purchases = relevant.head(0)
     channel = Candidate("channel_popular", {"by": "purchasers", "within": "acquisition_channel"})
     glob = Candidate("most_popular", {"by": "purchasers"})
 
     def lists(candidate: Candidate, targets: pl.DataFrame) -> pl.DataFrame:
         if candidate.family == "most_popular":  # no channel: the global list for everyone
             targets = targets.with_columns(pl.lit(None, pl.String).alias("acquisition_channel"))
-        return recommend_top_n(None, m, maps, targets, interactions=train, n=ks[-1],
-                               filter_purchased=config.filter_purchased, purchased=no_purchases,
-                               source=candidate.family, channels=customers)
+        return top_n_lists(None, m, maps, targets, interactions=train, n=ks[-1],
+                           filter_purchased=config.filter_purchased, purchased=no_purchases,
+                           popularity_by="purchasers", channels=customers)
 
     scored = _evaluate_population(train, relevant, [channel, glob], customers=customers, categories=categories,
                                   config=config, ks=ks, filter_purchased=config.filter_purchased, lists=lists,
@@ -470,18 +594,43 @@ def _cold_start_rows(
     return _rows(split, "cold_start", scored, summary, [channel, glob], ks=ks, selected=keys, served=None)
 
 
+def _sample_codes(
+    codes: pl.Series, *, max_users: int | None, seed: int, user_ids: pl.Series | None
+) -> pl.DataFrame | None:
+    """The distinct ``codes`` (customer ids, or their integer codes when ``user_ids`` gives the
+    customer_id of each code) of a seeded sample of at most ``max_users`` customers, drawn on the
+    customer_id by ``sampling.sample_users``; None when the sample is everyone."""
+    codes = codes.unique()
+    ids = codes if user_ids is None else user_ids.gather(codes.cast(pl.Int64))
+    sample = sample_users(ids, max_users=max_users, seed=seed)
+    if sample.len() == codes.len():
+        return None
+    keep = pl.DataFrame({USER_COL: codes, "_id": ids.cast(pl.String)}).filter(
+        pl.col("_id").is_in(sample.cast(pl.String).implode())
+    )
+    return keep.select(USER_COL)
+
+
 def _search_sample(
-    train: pl.DataFrame, relevant: pl.DataFrame, *, max_users: int | None, seed: int
+    train: pl.DataFrame, relevant: pl.DataFrame, *, max_users: int | None, seed: int,
+    user_ids: pl.Series | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The training rows and relevant labels of a seeded sample of at most ``max_users``
     training customers (everything when there are fewer; ``sampling.sample_users``)."""
-    users = train.get_column(USER_COL)
-    sample = sample_users(users, max_users=max_users, seed=seed)
-    if sample.len() == users.n_unique():
+    keep = _sample_codes(train.get_column(USER_COL), max_users=max_users, seed=seed, user_ids=user_ids)
+    if keep is None:
         return train, relevant
-    log.info("validation search on %d of %d training customers", sample.len(), users.n_unique())
-    keep = sample.to_frame()
+    log.info("validation search on %d of %d training customers", keep.height, train.get_column(USER_COL).n_unique())
     return train.join(keep, on=USER_COL, how="semi"), relevant.join(keep, on=USER_COL, how="semi")
+
+
+def _split_rows(train: pl.DataFrame, split: str) -> pl.DataFrame:
+    """The rows of one split without the split column: a zero-copy slice when they are
+    contiguous (the model loads the splits one after the other), else a filtered copy."""
+    rows = (train.get_column("split") == split).arg_true()
+    if rows.len() and rows[-1] - rows[0] + 1 == rows.len():
+        return train.slice(rows[0], rows.len()).drop("split")
+    return train.filter(pl.col("split") == split).drop("split")
 
 
 def _best(scored: _Scored, cands: list[Candidate], k: int) -> Candidate:
@@ -497,13 +646,17 @@ def evaluate_recommenders(
     customers: pl.DataFrame,
     products: pl.DataFrame,
     config: EvaluationConfig,
+    user_ids: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Validation + test evaluation of every model family (module docstring).
 
     ``train``: interactions (customer_id, product_id, strength, purchase_count, ...) with a
     ``split`` column: the training side of each split. ``labels``: distinct (split,
     customer_id, product_id) bought in each split's label window. ``customers``: customer_id,
-    acquisition_channel. ``products``: product_id, category.
+    acquisition_channel. ``products``: product_id, category. The ids may be integer codes
+    whose order is the ids' order (``code_map``; every frame coded alike), which is much cheaper
+    on millions of rows and gives the same table; ``user_ids`` then holds the customer_id of
+    each code (``user_ids[code]``): the seeded samples are drawn on customer_id.
 
     Returns ``EVALUATION_SCHEMA`` rows: split x population x model x configuration x k x metric.
     ``is_selected``: the configuration each family uses on test (best validation NDCG@10);
@@ -515,7 +668,10 @@ def evaluate_recommenders(
                               (customers, "customers", (USER_COL, "acquisition_channel")),
                               (products, "products", (ITEM_COL, "category"))):
         require_columns(frame, cols, name)
-    customers = customers.select(pl.col(USER_COL).cast(pl.String), pl.col("acquisition_channel").cast(pl.String))
+    if user_ids is None and train.get_column(USER_COL).dtype.is_integer():
+        raise ValueError("integer customer codes need user_ids (the samples are drawn on customer_id)")
+    customers = pl.DataFrame([as_ids(customers.get_column(USER_COL)),
+                              customers.get_column(CHANNEL_COL).cast(pl.String)])
     selection_k = 10 if 10 in ks else ks[-1]
     reasons: list[str] = []
     rows: list[dict] = []
@@ -527,7 +683,7 @@ def evaluate_recommenders(
     best_baseline: Candidate | None = None
     for split_number, split in enumerate(SPLITS):
         seed = config.random_state + split_number
-        split_train = train.filter(pl.col("split") == split).drop("split")
+        split_train = _split_rows(train, split)
         split_labels = labels.filter(pl.col("split") == split)
         bought = purchased_pairs(split_train)  # once per split: filters, novelty and relevance share it
         relevant = relevant_items(split_train, split_labels, filter_purchased=config.filter_purchased,
@@ -541,10 +697,18 @@ def evaluate_recommenders(
         rows += _cold_start_rows(split, split_train, split_labels, customers=customers, categories=products,
                                  config=config, ks=ks, seed=seed, purchased=bought)
         if split == "validation":  # the search runs on a sample; cold start (above) used everyone
-            sampled, relevant = _search_sample(split_train, relevant, max_users=config.grid_max_users, seed=seed)
+            sampled, relevant = _search_sample(split_train, relevant, max_users=config.grid_max_users, seed=seed,
+                                               user_ids=user_ids)
             if sampled is not split_train:
                 split_train, bought = sampled, bought.join(sampled.select(USER_COL).unique(), on=USER_COL, how="semi")
             n_users = relevant.select(pl.col(USER_COL).n_unique()).item()
+        elif config.test_max_users is not None:  # score a sample; the fits below still use everyone
+            keep = _sample_codes(relevant.get_column(USER_COL), max_users=config.test_max_users, seed=seed,
+                                 user_ids=user_ids)
+            if keep is not None:
+                log.info("test split scored on %d of %d evaluable customers", keep.height, n_users)
+                relevant = relevant.join(keep, on=USER_COL, how="semi")
+                n_users = keep.height
         if n_users < config.min_users:
             reasons.append(f"{split} window has {n_users} evaluable customers (< {config.min_users})")
         if n_users == 0 or split_train.height == 0:

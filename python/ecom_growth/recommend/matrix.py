@@ -38,12 +38,25 @@ def require_columns(frame: pl.DataFrame, columns: tuple[str, ...] | list[str], n
         raise ValueError(f"{name} is missing column(s) {missing}; it has {frame.columns}")
 
 
+def as_ids(ids: pl.Series) -> pl.Series:
+    """Ids as String, except integer ids, which stay integers: the evaluation codes its ids as
+    integers whose order is the ids' order (``evaluation``), so every sort and tie-break on
+    them agrees with the same sort on the original ids."""
+    return ids if ids.dtype.is_integer() else ids.cast(pl.String)
+
+
+def id_pairs(frame: pl.DataFrame) -> pl.DataFrame:
+    """(customer_id, product_id) of ``frame`` through :func:`as_ids`."""
+    return pl.DataFrame([as_ids(frame.get_column(USER_COL)), as_ids(frame.get_column(ITEM_COL))])
+
+
 def id_column(frame: pl.DataFrame, column: str, name: str) -> pl.Series:
-    """An id column as String, refusing nulls (a null key cannot be mapped to an index)."""
+    """An id column as String (integer codes as they are, see :func:`as_ids`), refusing nulls
+    (a null key cannot be mapped to an index)."""
     series = frame.get_column(column)
     if series.null_count():
         raise ValueError(f"{name}.{column} has {series.null_count()} null value(s)")
-    return series.cast(pl.String)
+    return as_ids(series)
 
 
 @dataclass(frozen=True)
@@ -60,8 +73,8 @@ class IdMaps:
     @classmethod
     def from_ids(cls, user_ids: pl.Series, item_ids: pl.Series) -> IdMaps:
         """Build maps from any id columns (duplicates allowed; nulls are not)."""
-        users = user_ids.cast(pl.String).unique().sort().rename(USER_COL)
-        items = item_ids.cast(pl.String).unique().sort().rename(ITEM_COL)
+        users = as_ids(user_ids).unique().sort().rename(USER_COL)
+        items = as_ids(item_ids).unique().sort().rename(ITEM_COL)
         if users.null_count() or items.null_count():
             raise ValueError("ids must not be null")
         return cls(user_ids=users, item_ids=items)
@@ -113,7 +126,7 @@ def _encode(ids: pl.Series, sorted_ids: pl.Series) -> pl.Series:
         {"_id": sorted_ids, "_idx": pl.int_range(0, sorted_ids.len(), dtype=pl.Int32, eager=True)}
     )
     return (
-        pl.DataFrame({"_id": ids.cast(pl.String)})
+        pl.DataFrame({"_id": as_ids(ids)})
         .join(lookup, on="_id", how="left", maintain_order="left")
         .get_column("_idx")
     )
@@ -249,6 +262,8 @@ def with_half_life(interactions: pl.DataFrame, half_life_days: int | None) -> pl
         require_columns(interactions, (column,), "interactions")
         interactions = interactions.with_columns(pl.col(column).alias("strength"))
     require_columns(interactions, ("strength",), "interactions")
+    if interactions.get_column("strength").gt(0).all():  # nothing to drop: no copy of millions of rows
+        return interactions
     return interactions.filter(pl.col("strength") > 0)
 
 
@@ -277,6 +292,4 @@ def purchased_pairs(interactions: pl.DataFrame) -> pl.DataFrame:
     frame = interactions
     if "purchase_count" in frame.columns:
         frame = frame.filter(pl.col("purchase_count").fill_null(0) > 0)
-    return frame.select(
-        pl.col(USER_COL).cast(pl.String), pl.col(ITEM_COL).cast(pl.String)
-    ).unique(maintain_order=True)
+    return id_pairs(frame).unique(maintain_order=True)

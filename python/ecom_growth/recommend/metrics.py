@@ -26,7 +26,7 @@ from collections.abc import Iterable
 import numpy as np
 import polars as pl
 
-from ecom_growth.recommend.matrix import ITEM_COL, USER_COL, require_columns
+from ecom_growth.recommend.matrix import ITEM_COL, USER_COL, as_ids, id_pairs, require_columns
 
 METRICS: tuple[str, ...] = ("precision", "recall", "ndcg", "map", "coverage")
 USER_METRICS: tuple[str, ...] = ("precision", "recall", "ndcg", "map")
@@ -58,7 +58,7 @@ def per_user_metrics(
     require_columns(recommendations, (USER_COL, ITEM_COL, "rank"), "recommendations")
     require_columns(relevant, (USER_COL, ITEM_COL), "relevant")
     recs = _checked_recs(recommendations)
-    rel = relevant.select(pl.col(USER_COL).cast(pl.String), pl.col(ITEM_COL).cast(pl.String)).unique()
+    rel = id_pairs(relevant).unique()
     n_rel = rel.group_by(USER_COL).agg(pl.len().alias("n_relevant"))
     k_max = ks[-1]
     hits = (
@@ -99,9 +99,7 @@ def per_user_metrics(
 
 
 def _checked_recs(recommendations: pl.DataFrame) -> pl.DataFrame:
-    recs = recommendations.select(
-        pl.col(USER_COL).cast(pl.String), pl.col(ITEM_COL).cast(pl.String), pl.col("rank").cast(pl.Int64)
-    )
+    recs = id_pairs(recommendations).with_columns(recommendations.get_column("rank").cast(pl.Int64))
     if recs.get_column("rank").null_count() or (recs.get_column("rank") < 1).any():
         raise ValueError("recommendations.rank must be >= 1 and not null")
     if recs.select(pl.struct(USER_COL, "rank").is_duplicated().any()).item():
@@ -168,9 +166,10 @@ def list_diversity_novelty(
     require_columns(categories, (ITEM_COL, "category"), "categories")
     require_columns(item_users, (ITEM_COL, "users"), "item_users")
     recs = _checked_recs(recommendations).join(
-        categories.select(pl.col(ITEM_COL).cast(pl.String), pl.col("category").cast(pl.String)),
+        pl.DataFrame([as_ids(categories.get_column(ITEM_COL)), categories.get_column("category").cast(pl.String)]),
         on=ITEM_COL, how="left",
-    ).join(item_users.select(pl.col(ITEM_COL).cast(pl.String), "users"), on=ITEM_COL, how="left")
+    ).join(pl.DataFrame([as_ids(item_users.get_column(ITEM_COL)), item_users.get_column("users")]),
+           on=ITEM_COL, how="left")
     recs = recs.with_columns(
         info=-((pl.col("users").fill_null(0) + 1) / (n_users + 1)).log(2),
     ).sort([USER_COL, "rank"])  # joins do not keep row order: fix it, so float means are reproducible

@@ -44,6 +44,16 @@ def sample_users(users: pl.Series, *, max_users: int | None, seed: int) -> pl.Se
     )
 
 
+def cap_from_var(value: object) -> int | None:
+    """A sample cap from a dbt var: a positive integer, or None for "no sample" (the var is 0,
+    null, or rendered by dbt as the text 'None'/'null'/'')."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+        return None
+    if isinstance(value, bool) or int(value) < 0 or int(value) != float(value):
+        raise ValueError(f"a sample cap must be a non-negative integer or null, got {value!r}")
+    return int(value) or None
+
+
 def _seeded_hash(seed: int, user_id: str) -> int:
     """64-bit blake2b of the seed and the id (stable across polars versions and platforms)."""
     return int.from_bytes(hashlib.blake2b(f"{seed}\x1f{user_id}".encode(), digest_size=8).digest(), "little")
