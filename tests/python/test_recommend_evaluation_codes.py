@@ -13,7 +13,7 @@ from test_recommend_evaluation import CONFIG, catalogue_frames, splits
 
 from ecom_growth.recommend import evaluate_recommenders, synthetic_purchases
 from ecom_growth.recommend.als import fit_als
-from ecom_growth.recommend.evaluation import code_map, coded_sql, distinct_ids_sql, top_n_lists
+from ecom_growth.recommend.evaluation import code_map, coded_sql, distinct_ids_sql, read_coded_inputs, top_n_lists
 from ecom_growth.recommend.knn import fit_item_knn
 from ecom_growth.recommend.matrix import interaction_matrix, purchased_pairs
 from ecom_growth.recommend.topn import recommend_top_n
@@ -127,3 +127,27 @@ def test_a_test_sample_scores_fewer_test_customers_and_leaves_validation_alone(f
     width = (pl.col("ci_upper") - pl.col("ci_lower")).mean()
     ndcg = warm_test & (pl.col("metric") == "ndcg") & (pl.col("model") == "als")
     assert sampled.filter(ndcg).select(width).item() > full.filter(ndcg).select(width).item()
+
+
+def test_read_coded_inputs_reads_what_the_model_sends_and_gives_the_same_table(frames):
+    """The dbt model's read (DuckDB relations in, coded frames out) gives the table the evaluation
+    gives on the string ids, and leaves no registered code table behind."""
+    train, labels, customers, products = frames
+    con = duckdb.connect()
+    for name, frame in (("interactions", train), ("labels", labels), ("customers", customers), ("products", products)):
+        con.register(f"{name}_frame", frame)
+        con.execute(f"create table {name} as select * from {name}_frame")
+    # an extra column the evaluation does not read must not be loaded
+    con.execute("alter table interactions add column note varchar default 'unused'")
+    inputs = read_coded_inputs(con, interactions=con.table("interactions"), labels=con.table("labels"),
+                               customers=con.table("customers"), products=con.table("products"))
+    assert "note" not in inputs.interactions.columns
+    assert inputs.interactions.get_column("customer_id").dtype == pl.Int32
+    assert inputs.user_ids.to_list() == sorted(set(train["customer_id"]) | set(labels["customer_id"])
+                                               | set(customers["customer_id"]))
+    coded = evaluate_recommenders(inputs.interactions, inputs.labels, customers=inputs.customers,
+                                  products=inputs.products, config=CONFIG, user_ids=inputs.user_ids)
+    plain = evaluate_recommenders(train, labels, customers=customers, products=products, config=CONFIG)
+    assert coded.drop("fit_seconds", strict=False).equals(plain.drop("fit_seconds", strict=False))
+    registered = {row[0] for row in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
+    assert not any(name.startswith("_recommender_evaluation_") for name in registered)

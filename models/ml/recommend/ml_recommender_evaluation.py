@@ -2,14 +2,9 @@
 Its fits choose the final model's configuration, so it is kept with the stored ALS model
 (var ml_retrain_after_days) and rerun when the model is refitted."""
 
-import dataclasses
-
-import polars as pl
-
 from ecom_growth.model_store import compute_fit_id, kept_fit, settings_digest, with_fit_metadata, with_settings_digest
 from ecom_growth.recommend import evaluate_recommenders
-from ecom_growth.recommend.evaluation import SPLITS, code_map, coded_sql, distinct_ids_sql, evaluation_columns
-from ecom_growth.recommend.sampling import cap_from_var
+from ecom_growth.recommend.evaluation import read_coded_inputs
 from ecom_growth.recommend.settings import evaluation_config
 
 
@@ -44,28 +39,12 @@ def model(dbt, session):
                     require_status_ok=False, settings=digest)
     if kept is not None:
         return kept
-    interactions, labels = dbt.ref("int_user_item_interactions_before_holdout"), dbt.ref("int_holdout_purchases")
-    customers, products = dbt.ref("dim_customers"), dbt.ref("dim_products")
-    # DuckDB turns the ids into integer codes (same order as the ids, same table: see
-    # code_map): the evaluation never holds tens of millions of id strings
-    codes = {"customer_id": "receval_customer_codes", "product_id": "receval_product_codes"}
-    user_codes, item_codes = (
-        code_map(session.sql(distinct_ids_sql(column, [r.sql_query() for r in sources])).pl().to_series())
-        for column, sources in (("customer_id", (interactions, labels, customers)),
-                                ("product_id", (interactions, labels, products))))
-    session.register(codes["customer_id"], user_codes)
-    session.register(codes["product_id"], item_codes)
-    # one split after the other, not rechunked: the evaluation slices each split without a copy
-    frames = [pl.concat([session.sql(coded_sql(interactions.sql_query(), evaluation_columns(interactions.columns),
-                                               codes, split=split)).pl() for split in SPLITS], rechunk=False)]
-    frames += [session.sql(coded_sql(relation.sql_query(), columns, codes)).pl() for relation, columns in (
-        (labels, ["split", "customer_id", "product_id"]), (customers, ["customer_id", "acquisition_channel"]),
-        (products, ["product_id", "category"]))]
-    for table in codes.values():
-        session.unregister(table)
-    config = dataclasses.replace(evaluation_config(settings),  # 0 or null: score every test customer
-                                 test_max_users=cap_from_var(settings["recommender_test_max_users"]))
-    evaluation = evaluate_recommenders(frames.pop(0), frames.pop(0), customers=frames.pop(0), products=frames.pop(0),
-                                       config=config, user_ids=user_codes.get_column("customer_id"))
+    # ids read as integer codes that DuckDB assigns (same order as the ids, so the same table)
+    inputs = read_coded_inputs(session, interactions=dbt.ref("int_user_item_interactions_before_holdout"),
+                               labels=dbt.ref("int_holdout_purchases"), customers=dbt.ref("dim_customers"),
+                               products=dbt.ref("dim_products"))
+    evaluation = evaluate_recommenders(inputs.interactions, inputs.labels, customers=inputs.customers,
+                                       products=inputs.products, config=evaluation_config(settings),
+                                       user_ids=inputs.user_ids)
     evaluation = with_fit_metadata(evaluation, fit_id=compute_fit_id([evaluation.write_csv()]), fitted_at=as_of)
     return with_settings_digest(evaluation, digest)

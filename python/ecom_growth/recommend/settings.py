@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from ecom_growth.recommend.evaluation import EvaluationConfig, selected_configuration
+from ecom_growth.recommend.sampling import cap_from_var
 
 _ALS_VARS = {
     "weighting": ("als_weighting", str),
@@ -56,6 +57,8 @@ def evaluation_config(config: Mapping[str, Any]) -> EvaluationConfig:
         # null = no cap (search on every customer), so this var may be null, unlike the others
         grid_max_users=None if config.get("recommender_grid_max_users") is None
         else int(config["recommender_grid_max_users"]),
+        # 0 or null: score every test customer
+        test_max_users=cap_from_var(config.get("recommender_test_max_users")),
     )
 
 
