@@ -63,8 +63,8 @@ def generate(out: Path, end: str) -> Path:
 
 def state(db: Path) -> dict:
     with duckdb.connect(str(db), read_only=True) as con:
-        fits = {t: con.execute(f"select distinct fit_id, fitted_at, status from ml.{t}").fetchall() for t in MODEL_TABLES}
-        digests = {t: con.execute(f"select distinct settings_digest from ml.{t}").fetchall() for t in FITTED_TABLES}
+        fits = {t: con.execute(f"select distinct fit_id, fitted_at, status from ml.{t} order by all").fetchall() for t in MODEL_TABLES}
+        digests = {t: con.execute(f"select distinct settings_digest from ml.{t} order by all").fetchall() for t in FITTED_TABLES}
         return {
             "fits": fits,
             "digests": digests,
