@@ -151,3 +151,15 @@ def test_read_coded_inputs_reads_what_the_model_sends_and_gives_the_same_table(f
     assert coded.drop("fit_seconds", strict=False).equals(plain.drop("fit_seconds", strict=False))
     registered = {row[0] for row in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
     assert not any(name.startswith("_recommender_evaluation_") for name in registered)
+
+
+def test_rows_needed_counts_what_each_list_is_short_of():
+    from ecom_growth.recommend.topn import rows_needed
+
+    customers = pl.DataFrame({"customer_id": ["a", "b", "c"], "acquisition_channel": ["x", None, "y"],
+                              "user_idx": [0, 1, None]}, schema_overrides={"user_idx": pl.Int32})
+    scored = pl.DataFrame({"user_idx": [0, 0, 1, 1, 1]}, schema={"user_idx": pl.Int32})
+    needing = rows_needed(customers, scored, 3).sort("customer_id")
+    # b has a full list; a is one short; c (no history) needs all three
+    assert needing.rows() == [("a", "x", 1, 2), ("c", "y", 3, None)]
+    assert rows_needed(customers, scored.clear(), 0).height == 0

@@ -76,7 +76,7 @@ from ecom_growth.recommend.metrics import (
     per_user_metrics,
 )
 from ecom_growth.recommend.sampling import sample_users
-from ecom_growth.recommend.topn import _fallback_lists, model_scores
+from ecom_growth.recommend.topn import _fallback_lists, model_scores, rows_needed
 
 log = logging.getLogger(__name__)
 
@@ -392,13 +392,7 @@ def top_n_lists(
         USER_COL: maps.user_id(scored.get_column("user_idx")), ITEM_COL: maps.item_id(scored.get_column("item_idx")),
         "position": scored.get_column("position"),
     }, schema={USER_COL: schema[USER_COL], ITEM_COL: schema[ITEM_COL], "position": pl.Int64})
-    counts = scored.group_by("user_idx").agg(pl.len().cast(pl.Int64).alias("n_model"))
-    needing = (
-        cust.join(counts, on="user_idx", how="left")
-        .with_columns(need=pl.lit(n, pl.Int64) - pl.col("n_model").fill_null(0))
-        .filter(pl.col("need") > 0)
-        .select(USER_COL, CHANNEL_COL, "need", "n_model")
-    )
+    needing = rows_needed(cust, scored, n)
     parts = [model_rows]
     if needing.height and maps.n_items:
         excluded = pl.concat([model_rows.select(USER_COL, ITEM_COL), *([id_pairs(purchased)] if filter_purchased else [])])

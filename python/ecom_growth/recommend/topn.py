@@ -344,6 +344,18 @@ def _fallback_lists(
     return pl.concat([global_list, channel_head, channel_tail]).cast(schema)
 
 
+def rows_needed(customers: pl.DataFrame, scored: pl.DataFrame, n: int) -> pl.DataFrame:
+    """Customers (customer_id, channel, user_idx) whose model list (``scored``: user_idx, one row
+    per item) is shorter than ``n``: customer_id, channel, need (rows to top up), n_model."""
+    counts = scored.group_by("user_idx").agg(pl.len().cast(pl.Int64).alias("n_model"))
+    return (
+        customers.join(counts, on="user_idx", how="left")
+        .with_columns(need=pl.lit(n, pl.Int64) - pl.col("n_model").fill_null(0))
+        .filter(pl.col("need") > 0)
+        .select(USER_COL, CHANNEL_COL, "need", "n_model")
+    )
+
+
 def recommend_top_n(
     model,
     matrix: sp.csr_matrix,
@@ -428,13 +440,7 @@ def recommend_top_n(
     )
 
     # 2. how many rows each customer still needs, and what they must not receive
-    counts = scored.group_by("user_idx").agg(pl.len().cast(pl.Int64).alias("n_model"))
-    needing = (
-        cust.join(counts, on="user_idx", how="left")
-        .with_columns(need=pl.lit(n, pl.Int64) - pl.col("n_model").fill_null(0))
-        .filter(pl.col("need") > 0)
-        .select(USER_COL, CHANNEL_COL, "need", "n_model")
-    )
+    needing = rows_needed(cust, scored, n)
     topup = pl.DataFrame(schema={USER_COL: pl.String, ITEM_COL: pl.String, "score": pl.Float64,
                                  "source": pl.String, "position": pl.Int64})
     if needing.height and maps.n_items:
