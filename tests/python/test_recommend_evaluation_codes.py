@@ -4,6 +4,7 @@ gives on the ids; its list builder matches recommend_top_n; the coding SQL refus
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 
 import duckdb
 import numpy as np
@@ -13,7 +14,16 @@ from test_recommend_evaluation import CONFIG, catalogue_frames, splits
 
 from ecom_growth.recommend import evaluate_recommenders, synthetic_purchases
 from ecom_growth.recommend.als import fit_als
-from ecom_growth.recommend.evaluation import code_map, coded_sql, distinct_ids_sql, read_coded_inputs, top_n_lists
+from ecom_growth.recommend.evaluation import (
+    code_map,
+    coded_sql,
+    distinct_ids_sql,
+    evaluation_snapshot,
+    read_coded_inputs,
+    same_snapshot,
+    top_n_lists,
+    with_snapshot,
+)
 from ecom_growth.recommend.knn import fit_item_knn
 from ecom_growth.recommend.matrix import interaction_matrix, purchased_pairs
 from ecom_growth.recommend.topn import recommend_top_n
@@ -139,8 +149,12 @@ def test_read_coded_inputs_reads_what_the_model_sends_and_gives_the_same_table(f
         con.execute(f"create table {name} as select * from {name}_frame")
     # an extra column the evaluation does not read must not be loaded
     con.execute("alter table interactions add column note varchar default 'unused'")
+    snapshot = (datetime(2024, 3, 1), "d1")
+    for table in ("interactions", "labels"):  # the evaluation snapshot's columns (int_evaluation_snapshots)
+        con.execute(f"alter table {table} add column as_of timestamp default '2024-03-01'")
+        con.execute(f"alter table {table} add column settings_digest varchar default 'd1'")
     inputs = read_coded_inputs(con, interactions=con.table("interactions"), labels=con.table("labels"),
-                               customers=con.table("customers"), products=con.table("products"))
+                               customers=con.table("customers"), products=con.table("products"), snapshot=snapshot)
     assert "note" not in inputs.interactions.columns
     assert inputs.interactions.get_column("customer_id").dtype == pl.Int32
     assert inputs.user_ids.to_list() == sorted(set(train["customer_id"]) | set(labels["customer_id"])
@@ -163,3 +177,61 @@ def test_rows_needed_counts_what_each_list_is_short_of():
     # b has a full list; a is one short; c (no history) needs all three
     assert needing.rows() == [("a", "x", 1, 2), ("c", "y", 3, None)]
     assert rows_needed(customers, scored.clear(), 0).height == 0
+
+
+def _snapshot_inputs(labels_as_of: str, labels_digest: str = "d1") -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("create table interactions as select 'test' as split, 'c1' as customer_id, 'p1' as product_id, "
+                "1.0 as strength, 1 as purchase_count, timestamp '2024-03-01' as as_of, 'd1' as settings_digest")
+    con.execute(f"create table labels as select 'test' as split, 'c1' as customer_id, 'p2' as product_id, "
+                f"timestamp '{labels_as_of}' as as_of, '{labels_digest}' as settings_digest")
+    con.execute("create table customers as select 'c1' as customer_id, 'x' as acquisition_channel")
+    con.execute("create table products as select * from (values ('p1', 'a'), ('p2', 'b')) as t(product_id, category)")
+    return con
+
+
+@pytest.mark.parametrize(("labels_as_of", "labels_digest", "stale"), [
+    ("2024-03-02", "d1", "int_holdout_purchases"),   # fresh labels beside a kept training side
+    ("2024-03-01", "d2", "int_holdout_purchases"),   # same cutoff, other settings
+])
+def test_read_coded_inputs_refuses_inputs_of_another_snapshot(labels_as_of, labels_digest, stale):
+    con = _snapshot_inputs(labels_as_of, labels_digest)
+    with pytest.raises(ValueError, match=stale):
+        read_coded_inputs(con, interactions=con.table("interactions"), labels=con.table("labels"),
+                          customers=con.table("customers"), products=con.table("products"),
+                          snapshot=(datetime(2024, 3, 1), "d1"))
+    # the training side of another snapshot is refused too
+    with pytest.raises(ValueError, match="int_user_item_interactions_before_holdout"):
+        read_coded_inputs(con, interactions=con.table("interactions"), labels=con.table("labels"),
+                          customers=con.table("customers"), products=con.table("products"),
+                          snapshot=(datetime.fromisoformat(labels_as_of), labels_digest))
+
+
+def test_read_coded_inputs_reads_a_consistent_snapshot():
+    con = _snapshot_inputs("2024-03-01")
+    inputs = read_coded_inputs(con, interactions=con.table("interactions"), labels=con.table("labels"),
+                               customers=con.table("customers"), products=con.table("products"),
+                               snapshot=(datetime(2024, 3, 1), "d1"))
+    assert inputs.labels.height == inputs.interactions.height == 1
+
+
+def test_evaluation_snapshot_is_the_recommender_row_and_refuses_anything_else():
+    rows = pl.DataFrame({"evaluation": ["other", "recommender"], "as_of": [datetime(2024, 1, 1), datetime(2024, 3, 1)],
+                         "settings_digest": ["x", "d1"]})
+    assert evaluation_snapshot(rows) == (datetime(2024, 3, 1), "d1")
+    for bad in (rows.head(1), pl.concat([rows, rows.tail(1)]), rows.with_columns(settings_digest=pl.lit(None, pl.String))):
+        with pytest.raises(ValueError, match="recommender"):
+            evaluation_snapshot(bad)
+
+
+def test_same_snapshot_keeps_only_an_evaluation_of_the_current_snapshot():
+    table = with_snapshot(pl.DataFrame({"value": [0.1, 0.2]}), (datetime(2024, 3, 1), "d1"))
+    assert table.columns == ["value", "as_of", "snapshot_settings_digest"]
+    assert same_snapshot(table, (datetime(2024, 3, 1), "d1"))
+    assert not same_snapshot(table, (datetime(2024, 3, 2), "d1"))   # the snapshot was rebuilt
+    assert not same_snapshot(table, (datetime(2024, 3, 1), "d2"))   # its settings changed
+    assert not same_snapshot(table.drop("snapshot_settings_digest"), (datetime(2024, 3, 1), "d1"))  # older table
+    assert not same_snapshot(table.head(0), (datetime(2024, 3, 1), "d1"))
+    assert not same_snapshot(None, (datetime(2024, 3, 1), "d1"))
+    mixed = pl.concat([table, with_snapshot(pl.DataFrame({"value": [0.3]}), (datetime(2024, 3, 2), "d1"))])
+    assert not same_snapshot(mixed, (datetime(2024, 3, 1), "d1"))

@@ -101,6 +101,10 @@ EVALUATION_SCHEMA = {
     "status_reason": pl.String,
 }
 ALS_KEYS = ("weighting", "half_life_days", *FIT_KEYS, *WEIGHT_KEYS)
+# int_evaluation_snapshots: the row of this evaluation, and the digest of its inputs' settings
+SNAPSHOT_NAME = "recommender"
+SNAPSHOT_DIGEST_SOURCE_COL = "settings_digest"
+SNAPSHOT_DIGEST_COL = "snapshot_settings_digest"
 
 
 @dataclass(frozen=True)
@@ -220,13 +224,61 @@ class CodedInputs:
     user_ids: pl.Series
 
 
-def read_coded_inputs(session: Any, *, interactions: Any, labels: Any, customers: Any, products: Any) -> CodedInputs:
+def evaluation_snapshot(snapshots: pl.DataFrame) -> tuple[Any, str]:
+    """(as_of, settings_digest) of the recommender's row of int_evaluation_snapshots: the
+    evaluation snapshot (training interactions and labels at one as_of) the evaluation reads.
+    ValueError unless there is exactly one such row with both values."""
+    require_columns(snapshots, ("evaluation", "as_of", SNAPSHOT_DIGEST_SOURCE_COL), "evaluation snapshots")
+    rows = snapshots.filter(pl.col("evaluation") == SNAPSHOT_NAME)
+    if rows.height != 1 or rows.select("as_of", SNAPSHOT_DIGEST_SOURCE_COL).null_count().sum_horizontal()[0] > 0:
+        raise ValueError(f"int_evaluation_snapshots must hold one complete '{SNAPSHOT_NAME}' row, got {rows.height}")
+    return rows.item(0, "as_of"), rows.item(0, SNAPSHOT_DIGEST_SOURCE_COL)
+
+
+def with_snapshot(evaluation: pl.DataFrame, snapshot: tuple[Any, str]) -> pl.DataFrame:
+    """The evaluation table with the snapshot it evaluated: ``as_of`` (its windows end there: test
+    labels (as_of - H, as_of], trained up to as_of - H) and ``snapshot_settings_digest``."""
+    as_of, digest = snapshot
+    return evaluation.with_columns(pl.lit(as_of, pl.Datetime("us")).alias("as_of"),
+                                   pl.lit(digest, pl.String).alias(SNAPSHOT_DIGEST_COL))
+
+
+def same_snapshot(evaluation: pl.DataFrame | None, snapshot: tuple[Any, str]) -> bool:
+    """Whether every row of a stored evaluation was computed on ``snapshot`` (:func:`with_snapshot`
+    columns): a kept evaluation must describe the inputs the build holds, so a rebuilt snapshot
+    reruns it."""
+    if evaluation is None or evaluation.height == 0 or not {"as_of", SNAPSHOT_DIGEST_COL} <= set(evaluation.columns):
+        return False
+    stored = evaluation.select("as_of", SNAPSHOT_DIGEST_COL).unique()
+    return stored.height == 1 and stored.row(0) == (snapshot[0], snapshot[1])
+
+
+def snapshot_mismatch_sql(source: str) -> str:
+    """SQL counting the rows of the query ``source`` that are not of the snapshot given as the
+    parameters (as_of, settings_digest)."""
+    return (f"select count(*) from ({source}) as source where source.as_of is distinct from ? "
+            f"or source.{SNAPSHOT_DIGEST_SOURCE_COL} is distinct from ?")
+
+
+def read_coded_inputs(session: Any, *, interactions: Any, labels: Any, customers: Any, products: Any,
+                      snapshot: tuple[Any, str]) -> CodedInputs:
     """Read the evaluation's inputs from DuckDB relations (a dbt model's refs: the interaction
     splits, int_holdout_purchases, dim_customers, dim_products) with the ids turned into integer
     codes by DuckDB, so the evaluation never holds tens of millions of id strings (at 1M
     customers the string frame was 6 GB of the model's peak). Only the columns the evaluation
     reads are loaded, the splits one after the other and not rechunked (the evaluation slices
-    each split without a copy). The one function of this module that reads."""
+    each split without a copy). The one function of this module that reads.
+
+    ``snapshot``: the (as_of, settings_digest) of :func:`evaluation_snapshot`; ValueError when the
+    interactions or the labels hold rows of any other snapshot (never evaluate a stale training
+    side against fresh labels)."""
+    for name, relation in (("int_user_item_interactions_before_holdout", interactions),
+                           ("int_holdout_purchases", labels)):
+        others = session.execute(snapshot_mismatch_sql(relation.sql_query()), list(snapshot)).fetchall()[0][0]
+        if others:
+            raise ValueError(f"{name} holds {others} rows of another evaluation snapshot than "
+                             f"int_evaluation_snapshots (as_of {snapshot[0]}): build them together, "
+                             "e.g. dbt build -s +ml_recommender_evaluation")
     code_tables = {"customer_id": "_recommender_evaluation_customer_codes",
                    "product_id": "_recommender_evaluation_product_codes"}
     user_codes, item_codes = (

@@ -87,6 +87,9 @@ class _Dbt:
     def bool_or(self, expression: str) -> str:
         return f"bool_or({expression})"
 
+    def hash(self, field: str) -> str:
+        return f"md5(cast({field} as varchar))"
+
     def cast(self, field: str, type: str) -> str:  # dbt's own argument name
         return f"cast({field} as {type})"
 
