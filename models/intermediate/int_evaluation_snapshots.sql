@@ -2,7 +2,8 @@
 -- evaluation_snapshot.sql): the stored one when evaluation_snapshot_keep_rule keeps it (a daily
 -- build with ml_retrain_after_days), else a new one at this build's as_of. One row per evaluation
 -- (today only 'recommender'); incremental so that the rule can read the previous decision.
-{{ config(materialized='incremental', unique_key='evaluation', incremental_strategy='delete+insert') }}
+{{ config(materialized='incremental', unique_key='evaluation', incremental_strategy='delete+insert',
+          on_schema_change='sync_all_columns') }}
 {%- set holdout_days = var('recommender_holdout_days') | int %}
 {%- set validation_days = holdout_days + var('recommender_validation_days') | int %}
 with current_snapshot as (

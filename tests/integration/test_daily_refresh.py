@@ -6,12 +6,15 @@ elasticities, and the evaluations kept with them) while scoring the new day, new
 reviews and tickets included (the demand forecast and price recommendations are recomputed from
 the kept backtest and elasticities); without the var the same data is refitted; with the var but
 a changed setting (an ALS, churn, CLV, text, uplift, forecast or pricing var) the stored fits are
-not kept. Runs its own small builds (hardening_support), not the warehouse of
-scripts/test.sh: four builds of 4,000 customers, about 3 minutes on 2 cores."""
+not kept. The recommender evaluation's inputs (int_evaluation_snapshots: training side and labels)
+are kept or rebuilt as one snapshot, and the evaluation always reads one snapshot whole.
+Runs its own small builds (hardening_support), not the warehouse of scripts/test.sh: four
+builds of 4,000 customers and two of the recommender evaluation, about 4 minutes on 2 cores."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -48,7 +51,8 @@ NEW_ROWS = {"ml_clv_predictions": ("customer_id", "orders", "ordered_at"),
 BASE_VARS = "uplift_min_sends_per_arm: 100"
 DAILY = "ml_retrain_after_days: 7"
 CHANGED_SETTINGS = (f"{DAILY}, als_iterations: 9, churn_random_state: 8, clv_min_repeat_buyers: 21, "
-                    "text_random_state: 43, uplift_random_state: 43, forecast_seed: 43, pricing_confidence_level: 0.9")
+                    "text_random_state: 43, uplift_random_state: 43, forecast_seed: 43, pricing_confidence_level: 0.9, "
+                    "recommender_validation_days: 29")
 # the value per key compared between builds
 SCORE_VALUES = {"ml_clv_predictions": "expected_purchases_365d", "ml_review_sentiment": "sentiment_score",
                 "ml_ticket_intents": "predicted_intent", "ml_uplift_scores": "sum(uplift)"}
@@ -79,7 +83,52 @@ def state(db: Path) -> dict:
             "scored_fits": {t: con.execute(f"select distinct fit_id from ml.{t}").fetchall() for t in (*SCORED, *PRICED)},
             "scored_values": {t: dict(con.execute(f"select {key}, {SCORE_VALUES[t]} from ml.{t} group by all").fetchall())
                               for t, (_, key) in SCORED.items()},
+            "snapshot": snapshot_state(con),
         }
+
+
+# --- the recommender evaluation's inputs: one evaluation snapshot, kept or rebuilt as a unit -------
+SNAPSHOT_INPUTS = ("int_user_item_interactions_before_holdout", "int_holdout_purchases")
+EVALUATION = ["-s", "+ml_recommender_evaluation"]
+
+
+def snapshot_state(con: duckdb.DuckDBPyConnection) -> dict:
+    """The decided snapshot, what its two input tables and the evaluation hold, and the labels
+    restated from staging at the decided cutoffs."""
+    decided = con.execute("select as_of, test_cutoff_at, validation_cutoff_at, settings_digest, is_kept, build_as_of "
+                          "from intermediate.int_evaluation_snapshots where evaluation = 'recommender'").fetchall()
+    assert len(decided) == 1
+    as_of, test_cutoff, validation_cutoff, *_ = decided[0]
+    restated = con.execute(
+        "select distinct case when o.ordered_at > ? then 'test' else 'validation' end, o.customer_id, i.product_id "
+        "from intermediate.int_completed_orders as o inner join staging.stg_shop__order_items as i on o.order_id = i.order_id "
+        "where o.ordered_at > ? and o.ordered_at <= ?", [test_cutoff, validation_cutoff, as_of]).fetchall()
+    return {
+        "decided": dict(zip(("as_of", "test_cutoff", "validation_cutoff", "digest", "is_kept", "build_as_of"), decided[0])),
+        "inputs": {t: con.execute(f"select distinct as_of, settings_digest from intermediate.{t}").fetchall()
+                   for t in SNAPSHOT_INPUTS},
+        "training_rows": con.execute(f"select count(*) from intermediate.{SNAPSHOT_INPUTS[0]}").fetchone()[0],
+        "training_end": dict(con.execute(f"select split, max(last_interaction_at) from intermediate.{SNAPSHOT_INPUTS[0]} "
+                                         "group by split").fetchall()),
+        "labels": set(con.execute(f"select split, customer_id, product_id from intermediate.{SNAPSHOT_INPUTS[1]}").fetchall()),
+        "restated_labels": set(restated),
+        "evaluation": con.execute("select distinct as_of, snapshot_settings_digest, fit_id, fitted_at "
+                                  "from ml.ml_recommender_evaluation").fetchall(),
+    }
+
+
+def snapshot_build(work: Path, source_db: Path, raw: Path, name: str, extra_vars: str, *, drop_evaluation: bool = False) -> dict:
+    """The recommender evaluation and its inputs built at DAY_TWO on a copy of the day-one warehouse."""
+    db = work / f"{name}.duckdb"
+    shutil.copy(source_db, db)
+    if drop_evaluation:  # as if the evaluation had to rerun (e.g. an ALS var changed) while the snapshot is kept
+        with duckdb.connect(str(db)) as con:
+            con.execute("drop table ml.ml_recommender_evaluation")
+    variables = "{" + f"as_of: '{DAY_TWO} 23:59:59', {BASE_VARS}, {extra_vars}" + "}"
+    result = run_dbt(["run", *EVALUATION, "--vars", variables], dbt_env(work, raw, db))
+    assert result.returncode == 0, result.stdout[-4000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        return snapshot_state(con)
 
 
 def build(work: Path, raw: Path, db: Path, day: str, extra_vars: str | None = None) -> dict:
@@ -97,9 +146,12 @@ def builds(tmp_path_factory) -> dict[str, dict]:
     db = work / "warehouse.duckdb"
     seeded = run_dbt(["seed"], dbt_env(work, before, db))
     assert seeded.returncode == 0, seeded.stdout[-4000:]
+    day_one = build(work, before, db, DAY_ONE)
+    shutil.copy(db, work / "day_one.duckdb")
     return {
         "raw_after": after,
-        "day_one": build(work, before, db, DAY_ONE),
+        "day_one_db": work / "day_one.duckdb",
+        "day_one": day_one,
         "day_two_kept": build(work, after, db, DAY_TWO, DAILY),
         "day_two_refit": build(work, after, db, DAY_TWO),
         "day_two_changed_settings": build(work, after, db, DAY_TWO, CHANGED_SETTINGS),
@@ -255,3 +307,78 @@ def test_a_daily_text_build_rescores_exactly_the_new_and_changed_texts_and_drops
         rescored = set(daily.join(before, on=[key, "input_digest"], how="anti")[key])
         assert rescored == new | changed[table], table
     assert changes["removed"] not in set(text_builds["daily"]["ml_review_sentiment"]["review_id"])
+
+
+@pytest.fixture(scope="module")
+def snapshot_builds(builds, tmp_path_factory) -> dict:
+    work = tmp_path_factory.mktemp("evaluation_snapshot")
+    return {
+        # the day-one snapshot is exactly one day old: outside a one-day retrain window
+        "window": snapshot_build(work, builds["day_one_db"], builds["raw_after"], "window", "ml_retrain_after_days: 1"),
+        "rerun": snapshot_build(work, builds["day_one_db"], builds["raw_after"], "rerun", DAILY, drop_evaluation=True),
+    }
+
+
+def _holds_one_snapshot(snapshot: dict) -> None:
+    decided = snapshot["decided"]
+    for table in SNAPSHOT_INPUTS:
+        assert snapshot["inputs"][table] == [(decided["as_of"], decided["digest"])], table
+    # no label window overlaps its training window: validation trains up to its cutoff, its labels
+    # start after it; test trains up to the next cutoff, its labels run to the snapshot's as_of
+    assert snapshot["training_end"]["validation"] <= decided["validation_cutoff"] < decided["test_cutoff"]
+    assert snapshot["training_end"]["test"] <= decided["test_cutoff"] < decided["as_of"]
+    assert snapshot["labels"] == snapshot["restated_labels"]
+    assert {split for split, *_ in snapshot["labels"]} == {"validation", "test"}
+
+
+def test_without_the_var_the_evaluation_snapshot_is_built_at_the_builds_as_of(builds):
+    for name in ("day_one", "day_two_refit"):
+        snapshot = builds[name]["snapshot"]
+        assert snapshot["decided"]["as_of"] == snapshot["decided"]["build_as_of"] == builds[name]["as_of"], name
+        assert not snapshot["decided"]["is_kept"], name
+        assert snapshot["decided"]["test_cutoff"] == builds[name]["as_of"] - timedelta(days=30), name
+        _holds_one_snapshot(snapshot)
+        assert [row[:2] for row in snapshot["evaluation"]] == [(builds[name]["as_of"], snapshot["decided"]["digest"])]
+
+
+def test_a_daily_build_keeps_the_evaluation_snapshot_whole(builds):
+    first, kept = builds["day_one"]["snapshot"], builds["day_two_kept"]["snapshot"]
+    assert kept["decided"]["is_kept"]
+    assert kept["decided"]["as_of"] == builds["day_one"]["as_of"] < kept["decided"]["build_as_of"] == builds["day_two_kept"]["as_of"]
+    assert kept["inputs"] == first["inputs"]
+    assert kept["training_rows"] == first["training_rows"] and kept["labels"] == first["labels"]
+    # the kept labels are exactly those at the snapshot's cutoffs (restated from the day-two data),
+    # not at the build's: the day-two build with the var 0 has other labels
+    _holds_one_snapshot(kept)
+    assert builds["day_two_refit"]["snapshot"]["labels"] != kept["labels"]
+    assert kept["evaluation"] == first["evaluation"]
+
+
+def test_a_snapshot_older_than_the_retrain_window_is_rebuilt(builds, snapshot_builds):
+    window = snapshot_builds["window"]
+    assert not window["decided"]["is_kept"]
+    assert window["decided"]["as_of"] == window["decided"]["build_as_of"] > builds["day_one"]["as_of"]
+    _holds_one_snapshot(window)
+    assert window["labels"] == builds["day_two_refit"]["snapshot"]["labels"]
+    assert [row[:2] for row in window["evaluation"]] == [(window["decided"]["as_of"], window["decided"]["digest"])]
+
+
+def test_a_changed_snapshot_setting_rebuilds_the_snapshot_even_with_the_var(builds):
+    refit, changed = builds["day_two_refit"]["snapshot"], builds["day_two_changed_settings"]["snapshot"]
+    assert not changed["decided"]["is_kept"]
+    assert changed["decided"]["digest"] != refit["decided"]["digest"]
+    assert changed["decided"]["validation_cutoff"] == changed["decided"]["test_cutoff"] - timedelta(days=29)
+    _holds_one_snapshot(changed)
+    assert changed["labels"] != refit["labels"]
+
+
+def test_an_evaluation_rerun_on_a_kept_snapshot_is_the_evaluation_at_the_snapshots_cutoff(builds, snapshot_builds):
+    """The evaluation reruns at day two while the day-one snapshot is kept: it evaluates that
+    snapshot whole (its as_of, its labels), so its rows are exactly day one's evaluation."""
+    rerun, first = snapshot_builds["rerun"], builds["day_one"]["snapshot"]
+    assert rerun["decided"]["is_kept"] and rerun["decided"]["as_of"] == builds["day_one"]["as_of"]
+    _holds_one_snapshot(rerun)
+    (as_of, digest, fit_id, fitted_at), = rerun["evaluation"]
+    assert (as_of, digest) == (first["decided"]["as_of"], first["decided"]["digest"])
+    assert fitted_at > as_of  # rerun by the day-two build ...
+    assert fit_id == first["evaluation"][0][2]  # ... on the same rows: the same table as day one's
