@@ -70,13 +70,19 @@
         {{ return(false) }}
     {%- endif -%}
     {%- set query -%}
+        -- one pass over two constant columns (the table holds one snapshot whole): cheap at 30M+ rows
+        with stored as (
+            select count(*) as n_rows, count(as_of) as n_as_of, count(settings_digest) as n_digest,
+                   min(as_of) as min_as_of, max(as_of) as max_as_of,
+                   min(settings_digest) as min_digest, max(settings_digest) as max_digest
+            from {{ this }}
+        )
         select count(*) from {{ ref('int_evaluation_snapshots') }} as snapshot
+        cross join stored
         where snapshot.evaluation = 'recommender' and snapshot.is_kept
-          and exists (select 1 from {{ this }} as stored
-                      where stored.as_of = snapshot.as_of and stored.settings_digest = snapshot.settings_digest)
-          and not exists (select 1 from {{ this }} as stored
-                          where stored.as_of <> snapshot.as_of or stored.settings_digest <> snapshot.settings_digest
-                             or stored.as_of is null or stored.settings_digest is null)
+          and stored.n_rows > 0 and stored.n_as_of = stored.n_rows and stored.n_digest = stored.n_rows
+          and stored.min_as_of = snapshot.as_of and stored.max_as_of = snapshot.as_of
+          and stored.min_digest = snapshot.settings_digest and stored.max_digest = snapshot.settings_digest
     {%- endset -%}
     {{ return(run_query(query).columns[0].values()[0] > 0) }}
 {%- endmacro %}
@@ -89,4 +95,18 @@
     {%- if execute and this is not none and is_incremental() and not evaluation_snapshot_is_stored() -%}
         delete from {{ this }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The body of an input model (call block around its SQL): nothing to insert when the stored rows
+    are the decided snapshot's (evaluation_snapshot_is_stored), else the caller's rows (all of
+    them; evaluation_snapshot_replace has emptied the table). -#}
+{% macro evaluation_snapshot_rows() -%}
+    {%- if evaluation_snapshot_is_stored() %}
+-- the stored rows are the decided snapshot's: insert nothing
+select * from {{ this }}  -- noqa: AM04
+where 1 = 0
+    {%- else %}
+{{ caller() }}
+    {%- endif %}
 {%- endmacro %}

@@ -5,11 +5,7 @@
 -- training interactions end. Kept or replaced with the training side (pre-hook).
 {{ config(materialized='incremental', on_schema_change='sync_all_columns',
           pre_hook="{{ evaluation_snapshot_replace() }}") }}
-{%- if evaluation_snapshot_is_stored() %}
--- the stored rows are the decided snapshot's: insert nothing
-select * from {{ this }}  -- noqa: AM04
-where 1 = 0
-{%- else %}
+{% call evaluation_snapshot_rows() %}
 with snapshot as (
     select as_of, test_cutoff_at, validation_cutoff_at, settings_digest
     from {{ ref('int_evaluation_snapshots') }}
@@ -28,4 +24,4 @@ inner join {{ ref('int_completed_orders') }} as orders
 inner join snapshot
     on orders.ordered_at > snapshot.validation_cutoff_at
     and orders.ordered_at <= snapshot.as_of
-{%- endif %}
+{%- endcall %}

@@ -8,11 +8,7 @@
 -- cost 7% less CPU than one pass with both splits' aggregates; the rows are the same.
 {{ config(materialized='incremental', on_schema_change='sync_all_columns',
           pre_hook="{{ evaluation_snapshot_replace() }}") }}
-{%- if evaluation_snapshot_is_stored() %}
--- the stored rows are the decided snapshot's: insert nothing
-select * from {{ this }}  -- noqa: AM04
-where 1 = 0
-{%- else %}
+{% call evaluation_snapshot_rows() %}
 with snapshot as (
     select as_of, settings_digest
     from {{ ref('int_evaluation_snapshots') }}
@@ -29,4 +25,4 @@ cross join snapshot
 union all
 {%- endif %}
 {%- endfor %}
-{%- endif %}
+{%- endcall %}
