@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 def write_compat_copy(db_path: str | Path, out_path: str | Path, storage_version: str,
                       schemas: tuple[str, ...] = EXPORTED_SCHEMAS) -> list[ExportedTable]:
-    """Copy every table of `schemas` into a new DuckDB file with `storage_version` (e.g. 'v1.0.0')."""
+    """Copy every table and view of `schemas` (a view as a table of its rows) into a new DuckDB file
+    with `storage_version` (e.g. 'v1.0.0')."""
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
@@ -36,7 +37,8 @@ def write_compat_copy(db_path: str | Path, out_path: str | Path, storage_version
         try:
             tables = con.execute(
                 "select table_schema, table_name from information_schema.tables where table_catalog = 'wh' "
-                "and table_type = 'BASE TABLE' and table_schema in (" + ", ".join("?" for _ in schemas) + ") "
+                # views too (a mart may be a view over intermediate, which is not copied): as tables
+                "and table_type in ('BASE TABLE', 'VIEW') and table_schema in (" + ", ".join("?" for _ in schemas) + ") "
                 "order by 1, 2", list(schemas)).fetchall()
             for schema, table in tables:
                 # The same columns as the Parquet exports: serialised estimators (BLOB) stay home.

@@ -48,13 +48,14 @@ class ExportedTable:
 
 
 def list_tables(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...] = EXPORTED_SCHEMAS) -> list[tuple[str, str]]:
-    """(schema, table) of every base table in the given schemas, sorted."""
+    """(schema, table) of every table and view in the given schemas, sorted (a mart may be a view,
+    e.g. fct_user_item_interactions: exported like a table)."""
     placeholders = ", ".join("?" for _ in schemas)
     rows = con.execute(
         f"""
         select table_schema, table_name
         from information_schema.tables
-        where table_type = 'BASE TABLE' and table_schema in ({placeholders})
+        where table_type in ('BASE TABLE', 'VIEW') and table_schema in ({placeholders})
         order by table_schema, table_name
         """,
         list(schemas),

@@ -38,6 +38,18 @@ def test_export_writes_every_mart_and_ml_table_but_nothing_internal(tmp_path):
     assert not list((tmp_path / "out").glob(".*tmp*")), "no temporary file is left behind"
 
 
+def test_a_mart_that_is_a_view_is_exported_with_its_rows(tmp_path):
+    # e.g. fct_user_item_interactions: a view over an intermediate table (which is not exported)
+    db = _warehouse(tmp_path)
+    with duckdb.connect(str(db)) as con:
+        con.execute("create table intermediate.int_pairs as select 'c' || i as customer_id, i as n from range(4) t(i)")
+        con.execute("create view marts.fct_pairs as select customer_id from intermediate.int_pairs")
+        con.execute("create view staging.stg_hidden as select 1 as x")
+    exported = {e.table: e.rows for e in export_tables(db, tmp_path / "out")}
+    assert exported["fct_pairs"] == 4 and "stg_hidden" not in exported and "int_pairs" not in exported
+    assert pl.read_parquet(tmp_path / "out" / "fct_pairs.parquet").columns == ["customer_id"]
+
+
 def test_serialised_estimators_stay_in_the_warehouse(tmp_path):
     db = _warehouse(tmp_path)
     with duckdb.connect(str(db)) as con:

@@ -4,7 +4,7 @@ bootstrap are the expensive part of the uplift models, so with var ml_retrain_af
 stored evaluation younger than that, run with the same settings and not degraded, is kept
 (like ml_uplift_model)."""
 
-from ecom_growth.model_store import kept_fit, settings_digest, with_content_fit
+from ecom_growth.model_store import kept_fit, library_versions, settings_digest, with_content_fit
 from ecom_growth.uplift import UpliftParams, evaluate_uplift
 
 
@@ -24,8 +24,10 @@ def model(dbt, session):
     ks = str(dbt.config.get("uplift_ks"))
     effect_window_days = int(dbt.config.get("campaign_effect_window_days"))
     n_bootstrap = int(dbt.config.get("uplift_bootstrap_samples"))
+    # library versions too: its fits are gradient-boosting models like ml_uplift_model's, which an
+    # upgrade refits, so a kept evaluation would otherwise describe the previous library's model
     digest = settings_digest({**vars(params), "uplift_ks": ks, "campaign_effect_window_days": effect_window_days,
-                              "uplift_bootstrap_samples": n_bootstrap})
+                              "uplift_bootstrap_samples": n_bootstrap, "library_versions": library_versions()})
     kept = kept_fit(session, dbt.this, as_of=as_of, retrain_after_days=int(dbt.config.get("ml_retrain_after_days")),
                     settings=digest)
     if kept is not None:
