@@ -103,6 +103,15 @@
     {%- set contract = raw_table_contract(table_name) -%}
     {%- set reader = raw_table_reader(table_name) -%}
     {{ log(model.name ~ ": incremental load of the window from " ~ window.start ~ " (var staging_lookback_days = " ~ staging_lookback_days() ~ ")", info=true) }}
+{%- if window.column %}
+{#- Stored timestamps were typed with var source_timezone: re-typing a sample of them (before any
+    is replaced) must agree. -#}
+select case when count(*) > 0 then error('{{ model.name }}: stored {{ window.column }} values differ from their raw text read with var source_timezone = '
+    || '{{ var("source_timezone") }}: the var changed since they were loaded. Rebuild it: dbt build --full-refresh -s {{ model.name }}+') end
+from (select {{ window.column }}, {{ window.column }}__raw from {{ target }} where {{ window.column }}__raw is not null limit 1000) as sample
+where {{ utc_timestamp(window.column ~ '__raw') }} is distinct from {{ window.column }};
+{%- endif %}
+
 delete from {{ target }} as t
 where {{ staging_in_window(window, 't') }}
    or ({{ key | join(', ') }}) in (
@@ -111,6 +120,7 @@ where {{ staging_in_window(window, 't') }}
 insert into {{ target }} ({{ columns }})
 select {{ columns }} from {{ temp }};
 
+
 {#- The table must now hold exactly the raw file's rows. -#}
 select case when loaded.rows <> raw.rows or loaded.fingerprint is distinct from raw.fingerprint then error(
     '{{ model.name }}: after the incremental load the table has ' || loaded.rows || ' rows but the raw file '
@@ -118,6 +128,9 @@ select case when loaded.rows <> raw.rows or loaded.fingerprint is distinct from 
     || ' (the window of var staging_lookback_days = {{ staging_lookback_days() }}) were added, changed or removed in the export. '
     || 'Rebuild it: dbt build --full-refresh -s {{ model.name }}+ (or raise staging_lookback_days for late data).') end
 from (select count(*) as rows, sum(raw_row_hash) as fingerprint from {{ target }}) as loaded,
-     (select count(*) as rows, sum({{ raw_row_hash(contract.columns) }}) as fingerprint
-      from {{ reader if reader else '(select 1 where false)' }}) as raw
+     {%- if reader %}
+     (select count(*) as rows, sum({{ raw_row_hash(contract.columns) }}) as fingerprint from {{ reader }}) as raw
+     {%- else %}
+     (select 0 as rows, null as fingerprint) as raw
+     {%- endif %}
 {%- endmacro %}
