@@ -91,27 +91,28 @@
     superset of the window's raw rows; the rows checked are the window's rows plus every stored
     row whose answer can change: a stored row sharing a key with a window row (ranks), an
     orphan_fk row (its parent may have arrived), a row on either side of a suspicious_value bound
-    (a quantile over all rows, all_typed), and every stored row sharing a key with one of those. -#}
+    (a quantile over all rows, all_typed), and every stored row sharing a key with one of those.
+    The CTEs are `not materialized`: DuckDB would otherwise copy every stored row once per build. -#}
 {% macro quarantine(typed, key, columns, checks, foreign_keys=[], window=none) -%}
 {%- if window is none %}
-, all_typed as (
+, all_typed as not materialized (
     select * from {{ typed }}
 ),
 
-candidates as (
+candidates as not materialized (
     select * from {{ typed }}
 ),
 {%- else %}
-, window_rows as (
+, window_rows as not materialized (
     select * from {{ typed }} as w where {{ staging_in_window(window, 'w') }}
 ),
 
-stored_before_window as (
+stored_before_window as not materialized (
     select * exclude (rejected_reason, rejected_detail), rejected_reason as _stored_reason
     from {{ this }} as s where not ({{ staging_in_window(window, 's') }})
 ),
 
-all_typed as (
+all_typed as not materialized (
     select * from window_rows
     union all by name
     select * exclude (_stored_reason) from stored_before_window
@@ -127,7 +128,7 @@ revisited_keys as (
     {%- endfor %}
 ),
 
-candidates as (
+candidates as not materialized (
     select * from window_rows
     union all by name
     select * exclude (_stored_reason) from stored_before_window

@@ -110,9 +110,10 @@ def differences(a: Path, b: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def build(work: Path, raw: Path, db: Path, *extra: str) -> subprocess.CompletedProcess:
+def build(work: Path, raw: Path, db: Path, *extra: str, command: str = "run") -> subprocess.CompletedProcess:
+    """dbt run (or build: with the data tests) of the staging models and the reconciliation."""
     env = {**dbt_env(work, raw, db), "ECOM_GROWTH_THREADS": "1"}
-    return run_dbt(["build", *SELECT, *extra], env)
+    return run_dbt([command, *SELECT, *extra], env)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,7 @@ def loads(tmp_path_factory) -> dict:
     assert first.returncode == 0, first.stdout[-4000:]
     with duckdb.connect(str(daily), read_only=True) as con:
         stored_before = {t: con.execute(f"select count(*) from staging.{t}").fetchone()[0] for t in INCREMENTAL}
-    incremental = build(work, after, daily)
+    incremental = build(work, after, daily, command="build")  # the reconciliation tests too
     from_scratch = build(work, after, full)
     return {"work": work, "after": after, "daily": daily, "full": full, "incremental": incremental,
             "from_scratch": from_scratch, "stored_before": stored_before}
