@@ -92,7 +92,8 @@
     row whose answer can change: a stored row sharing a key with a window row (ranks), an
     orphan_fk row (its parent may have arrived), a row on either side of a suspicious_value bound
     (a quantile over all rows, all_typed), and every stored row sharing a key with one of those.
-    The CTEs are `not materialized`: DuckDB would otherwise copy every stored row once per build. -#}
+    The stored rows are `not materialized` (DuckDB would copy them all: they are only scanned); the
+    window's rows, and all_typed when suspicious_value bounds read it, are materialized once. -#}
 {% macro quarantine(typed, key, columns, checks, foreign_keys=[], window=none) -%}
 {%- if window is none %}
 , all_typed as not materialized (
@@ -103,7 +104,7 @@ candidates as not materialized (
     select * from {{ typed }}
 ),
 {%- else %}
-, window_rows as not materialized (
+, window_rows as (
     select * from {{ typed }} as w where {{ staging_in_window(window, 'w') }}
 ),
 
@@ -112,7 +113,7 @@ stored_before_window as not materialized (
     from {{ this }} as s where not ({{ staging_in_window(window, 's') }})
 ),
 
-all_typed as not materialized (
+all_typed as (
     select * from window_rows
     union all by name
     select * exclude (_stored_reason) from stored_before_window

@@ -48,43 +48,50 @@ def rewrite(raw: Path, table: str, sql: str) -> None:
         con.execute(f"copy ({sql}) to '{path}' (format parquet)")
 
 
+def pick(where: str, offset: int = 0) -> str:
+    """One raw row of `t`, chosen by a condition (deterministic: by id)."""
+    return f"(select * from t where {where} order by 1 limit 1 offset {offset})"
+
+
 def add_dirt(raw: Path, *, second_export: bool) -> None:
     """The same dirt in both exports, plus what the second one adds (module docstring)."""
-    old = "timestamp '2026-01-15'"
+    old = "occurred_at < timestamp '2026-01-15'"
+    rest = "customer_id, session_id, event_type, product_id"  # an event's columns between id and time
     events = [
         "select * from t",
         # null key, null timestamp, future timestamp, an orphan: quarantined, both exports
-        f"select null, customer_id, session_id, event_type, product_id, occurred_at from (select * from t where occurred_at < {old} order by event_id limit 1)",
-        "select 'E_NULL_TS', customer_id, session_id, event_type, product_id, null from (select * from t order by event_id limit 1)",
-        "select 'E_FUTURE', customer_id, session_id, event_type, product_id, timestamp '2100-01-01' from (select * from t order by event_id limit 1)",
-        f"select 'E_ORPHAN', 'C_NOBODY', session_id, event_type, product_id, occurred_at from (select * from t where occurred_at < {old} order by event_id limit 1)",
+        f"select null, {rest}, occurred_at from {pick(old)}",
+        f"select 'E_NULL_TS', {rest}, null from {pick('true')}",
+        f"select 'E_FUTURE', {rest}, timestamp '2100-01-01' from {pick('true')}",
+        f"select 'E_ORPHAN', 'C_NOBODY', session_id, event_type, product_id, occurred_at from {pick(old)}",
         # an old duplicate that sorts after the kept row (session_id 'zzz'): duplicate_id in both
-        f"select event_id, customer_id, 'zzz', event_type, product_id, occurred_at from (select * from t where occurred_at < {old} order by event_id limit 1 offset 5)",
+        f"select event_id, customer_id, 'zzz', event_type, product_id, occurred_at from {pick(old, 5)}",
     ]
-    orders = ["select * from t"]
+    day_before = f"between timestamp '{DAY_ONE}' - interval 1 day and timestamp '{DAY_ONE}'"
     if second_export:
+        changed_event = f"(select min(event_id) from t where occurred_at {day_before})"
+        events[0] = (f"select event_id, customer_id, session_id, case when event_id = {changed_event} then 'purchase' "
+                     "else event_type end as event_type, product_id, occurred_at from t")  # changed inside the window
         events += [
-            # the same id as an old row, sorting first (session '0'): it is kept, the stored one becomes duplicate_id
-            f"select event_id, customer_id, '0', event_type, product_id, timestamp '{DAY_TWO} 12:00:00' from (select * from t where occurred_at < {old} order by event_id limit 1 offset 9)",
+            # the id of an old row, sorting first (session '0'): kept; the stored row becomes duplicate_id
+            f"select event_id, customer_id, '0', event_type, product_id, timestamp '{DAY_TWO} 12:00:00' from {pick(old, 9)}",
             # late inside the lookback window (3 days)
-            f"select 'E_LATE', customer_id, session_id, event_type, product_id, timestamp '{DAY_ONE}' - interval 1 day from (select * from t order by event_id limit 1)",
+            f"select 'E_LATE', {rest}, timestamp '{DAY_ONE}' - interval 1 day from {pick('true')}",
             # a genuine duplicate in the file: an exact copy of a new-day row
-            f"select * from (select * from t where occurred_at >= timestamp '{DAY_TWO}' order by event_id limit 1)",
+            f"select * from {pick(f'occurred_at >= timestamp {DAY_TWO!r}')}",
         ]
-        # a changed event inside the window
-        events[0] = (f"select event_id, customer_id, session_id, case when event_id = (select min(event_id) from t where occurred_at between "
-                     f"timestamp '{DAY_ONE}' - interval 1 day and timestamp '{DAY_ONE}') then 'purchase' else event_type end as event_type, "
-                     "product_id, occurred_at from t")
-        # a changed order inside the window and a duplicate id of an old order
-        orders = [
-            f"select order_id, customer_id, ordered_at, case when order_id = (select min(order_id) from t where ordered_at >= timestamp '{DAY_ONE}' - interval 1 day and status = 'completed') "
-            "then 'returned' else status end as status, order_total, discount_total from t",
-            f"select order_id, customer_id, timestamp '{DAY_TWO} 08:00:00', status, order_total, discount_total from (select * from t where ordered_at < {old} order by order_id limit 1)",
+        changed_order = f"(select min(order_id) from t where ordered_at {day_before} and status = 'completed')"
+        orders = [  # a changed order inside the window, and a new row with the id of an old order
+            f"select order_id, customer_id, ordered_at, case when order_id = {changed_order} then 'returned' else status end "
+            "as status, order_total, discount_total from t",
+            f"select order_id, customer_id, timestamp '{DAY_TWO} 08:00:00', status, order_total, discount_total "
+            f"from {pick(old.replace('occurred_at', 'ordered_at'))}",
         ]
     else:
         # a customer and an order that arrive only with the second export
-        rewrite(raw, "customers", f"select * from t where customer_id <> (select min(customer_id) from read_parquet('{raw}/events.parquet') where occurred_at < {old})")
-        orders = [f"select * from t where order_id <> (select min(order_id) from t where ordered_at between timestamp '{DAY_ONE}' - interval 1 day and timestamp '{DAY_ONE}')"]
+        first_customer = f"(select min(customer_id) from read_parquet('{raw}/events.parquet') where {old})"
+        rewrite(raw, "customers", f"select * from t where customer_id <> {first_customer}")
+        orders = [f"select * from t where order_id <> (select min(order_id) from t where ordered_at {day_before})"]
     rewrite(raw, "events", " union all ".join(events))
     rewrite(raw, "orders", " union all ".join(orders))
 
@@ -158,8 +165,8 @@ def test_a_row_older_than_the_lookback_window_fails_loudly_and_full_refresh_rebu
     work = loads["work"]
     late = work / "raw_late"
     shutil.copytree(loads["after"], late)
-    rewrite(late, "events", "select * from t union all select 'E_TOO_LATE', customer_id, session_id, event_type, product_id, "
-            f"timestamp '{DAY_ONE}' - interval 30 day from (select * from t order by event_id limit 1)")
+    rewrite(late, "events", "select * from t union all select 'E_TOO_LATE', customer_id, session_id, event_type, "
+            f"product_id, timestamp '{DAY_ONE}' - interval 30 day from {pick('true')}")
     db = work / "late.duckdb"
     shutil.copy(loads["daily"], db)
     with duckdb.connect(str(db), read_only=True) as con:

@@ -1,5 +1,6 @@
 -- Incremental (append-only raw table): macros/staging/incremental.sql; README "Daily loads".
-{{ incremental_staging_config('order_items', key=['order_id', 'product_id'], window_parent={'model': 'base_shop__orders', 'key': 'order_id', 'column': 'ordered_at'}) }}
+{{ incremental_staging_config('order_items', key=['order_id', 'product_id'],
+    window_parent={'model': 'base_shop__orders', 'key': 'order_id', 'column': 'ordered_at'}) }}
 {%- set window = staging_window() %}
 
 with source as (
