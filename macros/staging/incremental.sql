@@ -112,10 +112,14 @@ from (select {{ window.column }}, {{ window.column }}__raw from {{ target }} whe
 where {{ utc_timestamp(window.column ~ '__raw') }} is distinct from {{ window.column }};
 {%- endif %}
 
+{#- Stored rows re-checked outside the window (usually none: the key scan is skipped then). -#}
+{%- set revisited = run_query("select count(*) from " ~ temp ~ " as r where not (" ~ staging_in_window(window, 'r') ~ ")").columns[0].values()[0] %}
 delete from {{ target }} as t
 where {{ staging_in_window(window, 't') }}
+{%- if revisited > 0 %}
    or ({{ key | join(', ') }}) in (
-        select ({{ key | join(', ') }}) from {{ temp }} as r where not ({{ staging_in_window(window, 'r') }}));
+        select ({{ key | join(', ') }}) from {{ temp }} as r where not ({{ staging_in_window(window, 'r') }}))
+{%- endif %};
 
 insert into {{ target }} ({{ columns }})
 select {{ columns }} from {{ temp }};
