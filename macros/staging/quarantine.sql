@@ -70,7 +70,7 @@
     positive values in the same table (robust to the outlier itself). One order of 1e12 would
     otherwise move every customer's CLV, tiers, clusters and actions. The detail names the
     threshold and the var that sets it. -#}
-{% macro check_suspicious(column, cap_var, relation='typed') -%}
+{% macro check_suspicious(column, cap_var, relation='all_typed') -%}
     {%- set cap = var(cap_var) -%}
     {%- set q = var('suspicious_quantile') -%}
     {%- set k = var('suspicious_quantile_multiple') -%}
@@ -86,9 +86,58 @@
 {#- Renders `, row_checked as (...), ... select ...` after a `with ..., typed as (...)` block.
     key: list of key columns (duplicates); columns: the typed columns, which order duplicates so
     the kept row never depends on file order; foreign_keys: list of {column, to (a base_shop__*
-    relation: its clean rows are the valid parents), field}. -#}
-{% macro quarantine(typed, key, columns, checks, foreign_keys=[]) -%}
-, row_checked as (
+    relation: its clean rows are the valid parents), field}.
+    window (incremental loads, macros/staging/incremental.sql; none: every row): `typed` holds a
+    superset of the window's raw rows; the rows checked are the window's rows plus every stored
+    row whose answer can change: a stored row sharing a key with a window row (ranks), an
+    orphan_fk row (its parent may have arrived), a row on either side of a suspicious_value bound
+    (a quantile over all rows, all_typed), and every stored row sharing a key with one of those.
+    The stored rows are `not materialized` (DuckDB would copy them all: they are only scanned); the
+    window's rows, and all_typed when suspicious_value bounds read it, are materialized once. -#}
+{% macro quarantine(typed, key, columns, checks, foreign_keys=[], window=none) -%}
+{%- if window is none %}
+, all_typed as not materialized (
+    select * from {{ typed }}
+),
+
+candidates as not materialized (
+    select * from {{ typed }}
+),
+{%- else %}
+, window_rows as (
+    select * from {{ typed }} as w where {{ staging_in_window(window, 'w') }}
+),
+
+stored_before_window as not materialized (
+    select * exclude (rejected_reason, rejected_detail), rejected_reason as _stored_reason
+    from {{ this }} as s where not ({{ staging_in_window(window, 's') }})
+),
+
+all_typed as (
+    select * from window_rows
+    union all by name
+    select * exclude (_stored_reason) from stored_before_window
+),
+
+revisited_keys as (
+    select {{ key | join(', ') }} from window_rows where {{ key | join(' is not null and ') }} is not null
+    union
+    select {{ key | join(', ') }} from stored_before_window
+    where _stored_reason in ('orphan_fk', 'suspicious_value')
+    {%- for c in checks if c.reason == 'suspicious_value' %}
+       or {{ c.when }}
+    {%- endfor %}
+),
+
+candidates as not materialized (
+    select * from window_rows
+    union all by name
+    select * exclude (_stored_reason) from stored_before_window
+    where ({{ key | join(', ') }}) in (select ({{ key | join(', ') }}) from revisited_keys)
+),
+{%- endif %}
+
+row_checked as (
     select
         *,
         case
@@ -101,7 +150,7 @@
             when {{ c.when }} then {{ c.detail }}
         {%- endfor %}
         end as _row_detail
-    from {{ typed }}
+    from candidates
 ),
 
 key_ranked as (

@@ -38,8 +38,9 @@
 {%- endmacro %}
 
 {#- select <contract columns> from the raw file (every column kept as the file types it;
-    staging casts). -#}
-{% macro read_raw(table_name) -%}
+    staging casts). row_hash: also raw_row_hash, the fingerprint incremental loads check
+    (macros/staging/incremental.sql); window: only a cheap superset of that window's rows. -#}
+{% macro read_raw(table_name, row_hash=false, window=none) -%}
     {%- set contract = raw_table_contract(table_name) -%}
     {#- Lineage: the staging model depends on the declared source. -#}
     -- raw source: {{ source('shop', table_name) }}
@@ -59,6 +60,7 @@
         {%- for column in contract.columns %}
         cast(null as varchar) as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
+        {%- if row_hash %}, cast(null as ubigint) as raw_row_hash{% endif %}
     where false
         {%- else -%}
             {%- set present = run_query("select column_name from (describe select * from " ~ reader ~ ")").columns[0].values() | map('lower') | list -%}
@@ -79,7 +81,13 @@
                     "Required raw table '" ~ table_name ~ "' (" ~ reader ~ ") has no rows. customers, products, orders "
                     ~ "and order_items must each have at least one row; check the shop's export of '" ~ table_name ~ "'.") }}
             {%- endif %}
-    select {{ contract.columns | join(', ') }} from {{ reader }}
+    select {{ contract.columns | join(', ') }}
+        {%- if row_hash %}, {{ raw_row_hash(contract.columns) }} as raw_row_hash{% endif %}
+    from {{ reader }}
+            {%- if window %}
+            {%- set raw_type = (run_query("select column_type from (describe select " ~ window.column ~ " from " ~ reader ~ ")").columns[0].values()[0]) if window.column else '' %}
+    where {{ staging_raw_prefilter(window, raw_type) }}
+            {%- endif -%}
         {%- endif -%}
     {%- endif %}
 {%- endmacro %}

@@ -1,5 +1,9 @@
+-- Incremental (append-only raw table): macros/staging/incremental.sql; README "Daily loads".
+{{ incremental_staging_config('events', key=['event_id'], window_column='occurred_at') }}
+{%- set window = staging_window() %}
+
 with source as (
-    {{ read_raw('events') }}
+    {{ read_raw('events', row_hash=true, window=window) }}
 ),
 
 typed as (
@@ -9,7 +13,8 @@ typed as (
         {{ text_column('session_id') }},
         {{ text_column('event_type', lower=true) }},
         {{ text_column('product_id') }},
-        {{ typed_column('occurred_at', dbt.type_timestamp()) }}
+        {{ typed_column('occurred_at', dbt.type_timestamp()) }},
+        raw_row_hash
     from source
 )
 
@@ -28,4 +33,5 @@ typed as (
     foreign_keys=[
         {'column': 'customer_id', 'to': ref('base_shop__customers'), 'field': 'customer_id'},
         {'column': 'product_id', 'to': ref('base_shop__products'), 'field': 'product_id'},
-    ]) }}
+    ],
+    window=window) }}

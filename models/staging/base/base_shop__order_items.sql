@@ -1,5 +1,10 @@
+-- Incremental (append-only raw table): macros/staging/incremental.sql; README "Daily loads".
+{{ incremental_staging_config('order_items', key=['order_id', 'product_id'],
+    window_parent={'model': 'base_shop__orders', 'key': 'order_id', 'column': 'ordered_at'}) }}
+{%- set window = staging_window() %}
+
 with source as (
-    {{ read_raw('order_items') }}
+    {{ read_raw('order_items', row_hash=true, window=window) }}
 ),
 
 typed as (
@@ -7,7 +12,8 @@ typed as (
         {{ text_column('order_id') }},
         {{ text_column('product_id') }},
         {{ typed_column('quantity', dbt.type_int()) }},
-        {{ typed_column('unit_price', 'decimal(18, 2)') }}
+        {{ typed_column('unit_price', 'decimal(18, 2)') }},
+        raw_row_hash
     from source
 )
 
@@ -29,4 +35,5 @@ typed as (
     foreign_keys=[
         {'column': 'order_id', 'to': ref('base_shop__orders'), 'field': 'order_id'},
         {'column': 'product_id', 'to': ref('base_shop__products'), 'field': 'product_id'},
-    ]) }}
+    ],
+    window=window) }}

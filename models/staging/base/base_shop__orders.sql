@@ -1,5 +1,9 @@
+-- Incremental (append-only raw table): macros/staging/incremental.sql; README "Daily loads".
+{{ incremental_staging_config('orders', key=['order_id'], window_column='ordered_at') }}
+{%- set window = staging_window() %}
+
 with source as (
-    {{ read_raw('orders') }}
+    {{ read_raw('orders', row_hash=true, window=window) }}
 ),
 
 typed as (
@@ -9,7 +13,8 @@ typed as (
         {{ typed_column('ordered_at', dbt.type_timestamp()) }},
         {{ text_column('status', lower=true) }},
         {{ typed_column('order_total', 'decimal(18, 2)') }},
-        {{ typed_column('discount_total', 'decimal(18, 2)') }}
+        {{ typed_column('discount_total', 'decimal(18, 2)') }},
+        raw_row_hash
     from source
 )
 
@@ -31,4 +36,5 @@ typed as (
         check_suspicious('discount_total', 'suspicious_amount_max'),
         check_not_future('ordered_at'),
     ],
-    foreign_keys=[{'column': 'customer_id', 'to': ref('base_shop__customers'), 'field': 'customer_id'}]) }}
+    foreign_keys=[{'column': 'customer_id', 'to': ref('base_shop__customers'), 'field': 'customer_id'}],
+    window=window) }}
