@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ecom_growth.recommend.rowtopk import top_k_per_row
+
 
 @dataclass(frozen=True)
 class ItemKNN:
@@ -38,9 +40,8 @@ class ItemKNN:
 
 _BLOCK_CELLS = 4_000_000  # dense item x item cells per block (32 MB of float64): bounds memory at any scale
 # a block whose co-buy counts fill at least this share of its cells is ranked dense (one partition
-# per row, cost ~ cells); a sparser one by sorting its pairs (cost ~ pairs log pairs): large,
-# sparse catalogues (or the evaluation's user sample) must not pay items^2. Measured on the 1M
-# benchmark (50k products, blocks ~10% full): the sort is ~2x faster than the partition there
+# per row, cost ~ cells); a sparser one by partitioning each row's pairs (cost ~ pairs): large,
+# sparse catalogues (or the evaluation's user sample) must not pay items^2
 _DENSE_SHARE = 0.25
 
 
@@ -86,20 +87,17 @@ def _rank_dense(count: np.ndarray, support: np.ndarray, block: range, pairs: lis
 
 
 def _rank_sparse(co: sp.csr_matrix, support: np.ndarray, block: range, pairs: list, kept: _Kept) -> None:
-    """The same selection from the block's co-buy pairs (CSR, column indices sorted within
-    rows): one stable sort by (item, -sim) per h, whose ties keep the neighbours' ascending
-    order, and each K keeps a prefix of every item's list. numpy, not a frame sort: this runs
-    once per block (hundreds of times on a large catalogue)."""
+    """The same selection from the block's co-buy pairs (CSR, column indices in any order): per
+    h the shrunk similarities, per K each row's K largest (``rowtopk.top_k_per_row``: one
+    partition per long row, ties to the lower neighbour index, as in ``_top_k_mask``)."""
     local = np.repeat(np.arange(len(block), dtype=np.int64), np.diff(co.indptr))
     row = local + block.start
     col = co.indices.astype(np.int64)
     norm = np.sqrt(support[row] * support[col])
     for h in sorted({h for _, h in pairs}):
         sim = co.data / (norm + h)
-        order = np.lexsort((-sim, local))  # rows stay where CSR put them: position = rank in its row
-        position = np.arange(sim.size) - co.indptr[local]
         for k in sorted({k for k, hh in pairs if hh == h}):
-            top = order[position < k]
+            top = top_k_per_row(co.indptr, co.indices, sim, k)
             kept[(k, h)].append((row[top], col[top], sim[top]))
 
 
@@ -139,7 +137,6 @@ def fit_item_knn_grid(
         if co.nnz >= _DENSE_SHARE * len(block) * n_items:
             _rank_dense(co.toarray(), support, block, pairs, kept)
         else:
-            co.sort_indices()
             _rank_sparse(co, support, block, pairs, kept)
     models = {}
     for (k, h), parts in kept.items():

@@ -32,6 +32,7 @@ from ecom_growth.recommend.matrix import (
     purchased_pairs,
     require_columns,
 )
+from ecom_growth.recommend.rowtopk import top_k_per_row
 
 log = logging.getLogger(__name__)
 
@@ -246,32 +247,38 @@ def model_scores(
     )
 
 
-_ITEM_ITEM_BLOCK_USERS = 20_000
+# users per sparse product: a block holds users x reachable items (thousands each with 200
+# neighbours), ~300 MB at this size
+_ITEM_ITEM_BLOCK_USERS = 4_096
 
 
 def _item_item_block(
     matrix: sp.csr_matrix, sim: sp.csr_matrix, user_idx: np.ndarray, *, n: int, filter_matrix: sp.csr_matrix | None,
 ) -> pl.DataFrame:
-    """Top ``n`` of ``user_items @ similarity`` for one block of users (see model_scores)."""
-    scores = (matrix[user_idx] @ sim).tocoo()
-    frame = pl.DataFrame(
-        {
-            "user_idx": user_idx[scores.row],
-            "item_idx": scores.col.astype(np.int32),
-            "score": scores.data.astype(np.float64),
-        }
-    ).filter(pl.col("score") > 0)  # 0 = no neighbour evidence: leave it to the fallback
+    """Top ``n`` of ``user_items @ similarity`` for one block of distinct users (see
+    model_scores): score > 0 only (0 = no neighbour evidence: left to the fallback), filtered
+    items removed, ties to the lower item index. Each user's n best are selected in the sparse
+    scores (``rowtopk``), so only n rows per user are ever sorted."""
+    scores = sp.csr_matrix(matrix[user_idx] @ sim)
     if filter_matrix is not None:
-        seen = filter_matrix[user_idx].tocoo()
-        frame = frame.join(
-            pl.DataFrame({"user_idx": user_idx[seen.row], "item_idx": seen.col.astype(np.int32)}),
-            on=["user_idx", "item_idx"],
-            how="anti",
-        )
+        seen = sp.csr_matrix(filter_matrix[user_idx], dtype=np.float64, copy=True)
+        seen.data[:] = 1.0
+        scores = sp.csr_matrix(scores - scores.multiply(seen))  # a filtered item's score becomes 0
+    scores.data[~(scores.data > 0)] = 0.0
+    scores.eliminate_zeros()
+    top = top_k_per_row(scores.indptr, scores.indices, scores.data, n)
+    rows = np.repeat(np.arange(len(user_idx), dtype=np.int64), np.diff(scores.indptr))[top]
     return (
-        frame.sort(["user_idx", "score", "item_idx"], descending=[False, True, False])
+        pl.DataFrame(
+            {
+                "user_idx": np.asarray(user_idx, dtype=np.int32)[rows],
+                "item_idx": scores.indices[top].astype(np.int32),
+                "score": scores.data[top].astype(np.float64),
+            }
+        )
+        .sort(["user_idx", "score", "item_idx"], descending=[False, True, False])
         .with_columns(position=pl.int_range(pl.len()).over("user_idx").cast(pl.Int64))
-        .filter(pl.col("position") < n)
+        .filter(pl.col("position") < n)  # a user listed twice is still one list of n
     )
 
 
