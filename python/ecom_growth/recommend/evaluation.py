@@ -59,6 +59,7 @@ from ecom_growth.recommend.matrix import (
     IdMaps,
     as_ids,
     confidence,
+    id_column,
     id_pairs,
     indicator_matrix,
     purchased_pairs,
@@ -382,7 +383,16 @@ def _recommend(
         return matrix_cache[key]
 
     if candidate.family in ("most_popular", "recent_popular"):
-        model, (m, maps) = None, matrix("alpha", alpha=1.0)
+        # popularity needs the id maps only: no matrix is built for a decay no other model uses
+        raw_key, maps_key = f"raw_{half_life}", f"maps_{half_life}"
+        if raw_key in matrix_cache:
+            maps = matrix_cache[raw_key][1]
+        else:
+            if maps_key not in matrix_cache:
+                matrix_cache[maps_key] = IdMaps.from_ids(id_column(train, USER_COL, "interactions"),
+                                                         id_column(train, ITEM_COL, "interactions"))
+            maps = matrix_cache[maps_key]
+        model, m = None, sp.csr_matrix((maps.n_users, maps.n_items), dtype=np.float32)
         popularity_by = params["by"]
     elif candidate.family == "item_knn":
         m, maps = matrix("alpha", alpha=1.0)
@@ -592,7 +602,7 @@ def _evaluate_population(
 def _evict(cache: dict[str, Any], half_life: int | None) -> None:
     """Drop the cached frame, matrices and kNN models of one decay (see ``_recommend``'s keys)."""
     for key in list(cache):
-        if key in (f"train_{half_life}", f"raw_{half_life}", f"knn_{half_life}") or (
+        if key in (f"train_{half_life}", f"raw_{half_life}", f"maps_{half_life}", f"knn_{half_life}") or (
             key.startswith("{") and json.loads(key).get("half_life_days") == half_life
         ):
             del cache[key]
