@@ -291,3 +291,47 @@ def test_serving_from_codes_equals_serving_from_strings(shop):
     degraded = item_factor_table(interactions.head(3), PARAMS, **MINIMUMS)
     with pytest.raises(ValueError, match="needs the interactions"):
         similar_products_table(degraded, products, None, n=3)
+
+
+def test_fit_columns_reads_the_ids_and_the_strength_of_the_half_life() -> None:
+    from ecom_growth.recommend.store import fit_columns
+
+    available = ["customer_id", "product_id", "purchase_count", "strength", "strength_half_life_14d",
+                 "strength_half_life_30d"]
+    assert fit_columns(available, None) == ["customer_id", "product_id", "strength"]
+    assert fit_columns(available, 14) == ["customer_id", "product_id", "strength_half_life_14d"]
+    with pytest.raises(ValueError, match="strength_half_life_90d"):
+        fit_columns(available, 90)
+    with pytest.raises(ValueError, match="customer_id"):
+        fit_columns(["product_id", "strength"], None)
+
+
+def test_stored_fit_columns_follow_the_stored_half_life_and_skip_strength_when_degraded() -> None:
+    from ecom_growth.recommend.store import stored_fit_columns
+
+    available = ["customer_id", "product_id", "strength", "strength_half_life_30d"]
+
+    def items(status: str, hyperparameters: str) -> pl.DataFrame:
+        return pl.DataFrame({"product_id": ["x"], "factors": [[0.1]], "hyperparameters": [hyperparameters],
+                             "status": [status], "status_reason": [None if status == "ok" else "too few users"]})
+
+    assert stored_fit_columns(available, items("ok", '{"half_life_days": 30}')) == [
+        "customer_id", "product_id", "strength_half_life_30d"]
+    assert stored_fit_columns(available, items("ok", "{}")) == ["customer_id", "product_id", "strength"]
+    assert stored_fit_columns(available, items("degraded", "{}")) == ["customer_id", "product_id"]
+
+
+def test_the_fit_on_fit_columns_equals_the_fit_on_every_serving_column() -> None:
+    import duckdb
+
+    from ecom_growth.recommend.store import fit_columns, item_factor_table, read_coded_interactions, serving_columns
+
+    con = duckdb.connect()
+    con.register("frame", CODED)
+    params = {"weighting": "log", "alpha": 5.0, "log_eps": 1.0, "factors": 2, "regularization": 0.1,
+              "iterations": 3, "random_state": 7, "half_life_days": 30}
+    every = item_factor_table(read_coded_interactions(con.table("frame"), serving_columns(CODED.columns)), params,
+                              min_users=1, min_items=1, min_interactions=1)
+    narrow = item_factor_table(read_coded_interactions(con.table("frame"), fit_columns(CODED.columns, 30)), params,
+                               min_users=1, min_items=1, min_interactions=1)
+    assert every.drop("fit_seconds").equals(narrow.drop("fit_seconds"))

@@ -5,7 +5,7 @@ import polars as pl
 
 from ecom_growth.model_store import kept_fit, settings_digest, stored_fit, with_settings_digest
 from ecom_growth.recommend.settings import final_als_hyperparameters, fit_minimums, hyperparameters_from_config
-from ecom_growth.recommend.store import item_factor_table, read_coded_interactions, serving_columns
+from ecom_growth.recommend.store import fit_columns, item_factor_table, read_coded_interactions
 
 
 def model(dbt, session):
@@ -38,6 +38,6 @@ def model(dbt, session):
     if kept is not None and stored_fit(kept)[1] == (stored_fit(evaluation) or (None, None))[1]:
         return kept
     interactions = dbt.ref("int_user_item_interactions")  # only the columns the fit reads, ids as int codes
-    table = item_factor_table(read_coded_interactions(interactions, serving_columns(interactions.columns)), params,
-                              fitted_at=as_of, **minimums)
+    columns = fit_columns(interactions.columns, params.get("half_life_days"))
+    table = item_factor_table(read_coded_interactions(interactions, columns), params, fitted_at=as_of, **minimums)
     return with_settings_digest(table.with_columns(pl.lit(as_of).alias("as_of")), digest)
