@@ -191,6 +191,9 @@ ELASTICITY_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+PANEL_COLUMNS = ("product_id", "category", "week_start", "units", "list_price")
+
+
 def with_blocks(weekly: pl.DataFrame, block_weeks: int) -> pl.DataFrame:
     """Adds ``block``: the ``block_weeks``-week block of each row, counted back from the panel's
     latest week (block 0 ends there, so the most recent prices sit in a full block)."""
@@ -269,7 +272,7 @@ def price_elasticities(
     if weekly.height == 0:
         return pl.DataFrame(schema=ELASTICITY_SCHEMA)
     # only the panel's columns: the mart is wide, and every filter and sort below copies them all
-    weekly = with_blocks(weekly.select("product_id", "category", "week_start", "units", "list_price"), block_weeks)
+    weekly = with_blocks(weekly.select(PANEL_COLUMNS), block_weeks)
     weekly = weekly.join(count_price_changes(weekly), on="product_id", how="left")
     sold = weekly.filter(pl.col("units").sum().over("product_id") > 0)
     sold = sold.filter(pl.col("units").sum().over("category", "week_start") > 0)
