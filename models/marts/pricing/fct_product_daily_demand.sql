@@ -30,6 +30,20 @@ changes as (
     from {{ ref('int_product_price_spells') }}
 ),
 
+activity as (
+    select product_id, demand_date, units, orders, revenue, null as views, null as add_to_carts
+    from sales
+    union all
+    select
+        product_id, demand_date, null as units, null as orders, null as revenue, views, add_to_carts
+    from browsing
+    union all
+    select
+        product_id, demand_date, null as units, null as orders, null as revenue, null as views,
+        null as add_to_carts
+    from changes
+),
+
 days as (
     -- one row per product and day with any activity, with its sales and browsing measures:
     -- each source has at most one row per product and day, so one aggregate over their union
@@ -42,16 +56,7 @@ days as (
         max(revenue)        as revenue,
         max(views)          as views,
         max(add_to_carts)   as add_to_carts
-    from (
-        select product_id, demand_date, units, orders, revenue, null as views, null as add_to_carts
-        from sales
-        union all
-        select product_id, demand_date, null, null, null, views, add_to_carts
-        from browsing
-        union all
-        select product_id, demand_date, null, null, null, null, null
-        from changes
-    )
+    from activity
     group by 1, 2
 ),
 
