@@ -3,7 +3,7 @@ on the backtest's validation split. See ecom_growth.pricing.forecast. Recomputed
 (the latest weeks), also when ml_demand_forecast_evaluation is a kept fit; carries its fit_id."""
 
 from ecom_growth.model_store import with_fit_of
-from ecom_growth.pricing.forecast import demand_forecast, settings_from_vars
+from ecom_growth.pricing.forecast import PANEL_COLUMNS, demand_forecast, settings_from_vars
 
 
 def model(dbt, session):
@@ -21,5 +21,6 @@ def model(dbt, session):
         "forecast_trailing_mean_weeks": dbt.config.get("forecast_trailing_mean_weeks"),
     }
     evaluation = dbt.ref("ml_demand_forecast_evaluation").pl()
-    forecast = demand_forecast(dbt.ref("fct_product_weekly_demand").pl(), evaluation, settings_from_vars(values.get))
+    weekly = dbt.ref("fct_product_weekly_demand").project(", ".join(PANEL_COLUMNS)).pl()
+    forecast = demand_forecast(weekly, evaluation, settings_from_vars(values.get))
     return with_fit_of(forecast, evaluation)

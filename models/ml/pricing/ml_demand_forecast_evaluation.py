@@ -5,7 +5,7 @@ ml_retrain_after_days a later build with the same forecast_* settings keeps it (
 backtest is retried); ml_demand_forecast forecasts from the kept choice on every build."""
 
 from ecom_growth.model_store import kept_fit, settings_digest, with_content_fit
-from ecom_growth.pricing.forecast import backtest_table, settings_from_vars
+from ecom_growth.pricing.forecast import PANEL_COLUMNS, backtest_table, settings_from_vars
 
 
 def model(dbt, session):
@@ -29,5 +29,5 @@ def model(dbt, session):
                     settings=digest)
     if kept is not None:
         return kept
-    return with_content_fit(backtest_table(dbt.ref("fct_product_weekly_demand").pl(), settings),
-                            fitted_at=as_of, settings=digest)
+    weekly = dbt.ref("fct_product_weekly_demand").project(", ".join(PANEL_COLUMNS)).pl()
+    return with_content_fit(backtest_table(weekly, settings), fitted_at=as_of, settings=digest)

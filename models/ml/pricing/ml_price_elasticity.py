@@ -5,7 +5,7 @@ it while it estimated at least one category (elasticity_is_usable); ml_price_rec
 prices from it on every build."""
 
 from ecom_growth.model_store import kept_fit, settings_digest, with_content_fit
-from ecom_growth.pricing.elasticity import elasticity_is_usable, price_elasticities
+from ecom_growth.pricing.elasticity import PANEL_COLUMNS, elasticity_is_usable, price_elasticities
 
 
 def model(dbt, session):
@@ -25,5 +25,5 @@ def model(dbt, session):
                     require_status_ok=False, settings=digest)
     if kept is not None and elasticity_is_usable(kept):
         return kept
-    return with_content_fit(price_elasticities(dbt.ref("fct_product_weekly_demand").pl(), **settings),
-                            fitted_at=as_of, settings=digest)
+    weekly = dbt.ref("fct_product_weekly_demand").project(", ".join(PANEL_COLUMNS)).pl()
+    return with_content_fit(price_elasticities(weekly, **settings), fitted_at=as_of, settings=digest)

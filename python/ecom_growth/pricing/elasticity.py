@@ -191,6 +191,9 @@ ELASTICITY_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+PANEL_COLUMNS = ("product_id", "category", "week_start", "units", "list_price")
+
+
 def with_blocks(weekly: pl.DataFrame, block_weeks: int) -> pl.DataFrame:
     """Adds ``block``: the ``block_weeks``-week block of each row, counted back from the panel's
     latest week (block 0 ends there, so the most recent prices sit in a full block)."""
@@ -268,15 +271,19 @@ def price_elasticities(
     z = float(norm.ppf(0.5 + confidence_level / 2.0))
     if weekly.height == 0:
         return pl.DataFrame(schema=ELASTICITY_SCHEMA)
-    weekly = with_blocks(weekly, block_weeks)
+    # only the panel's columns: the mart is wide, and every filter and sort below copies them all
+    weekly = with_blocks(weekly.select(PANEL_COLUMNS), block_weeks)
     weekly = weekly.join(count_price_changes(weekly), on="product_id", how="left")
     sold = weekly.filter(pl.col("units").sum().over("product_id") > 0)
     sold = sold.filter(pl.col("units").sum().over("category", "week_start") > 0)
+    # one pass splits the panel by category (a filter per category rescanned all of it)
+    sold_by_category = sold.partition_by("category", as_dict=True)
     controls = CONTROLS.format(block=block_weeks)
     rows: list[dict] = []
     product_frames: list[pl.DataFrame] = []
     for (category,), panel in sorted(weekly.group_by("category"), key=lambda kv: kv[0]):
-        panel_sold = sold.filter(pl.col("category") == category).sort("product_id", "week_start")
+        panel_sold = (sold_by_category.get((category,), sold.clear()) if category is not None
+                      else sold.clear()).sort("product_id", "week_start")
         per_product = panel.group_by("product_id").agg(
             pl.col("n_price_changes").first(), pl.col("units").sum().cast(pl.Int64)
         ).sort("product_id")

@@ -72,10 +72,14 @@ class Panel:
         return self.units.sum(axis=0)
 
 
+PANEL_COLUMNS = ("product_id", "category", "week_start", "units", "list_price", "is_promotion")
+
+
 def build_panel(weekly: pl.DataFrame) -> Panel:
     """Dense matrices from the weekly rollup (product_id, category, week_start, units,
     list_price, is_promotion), products with any units only."""
-    weekly = weekly.filter(pl.col("units").sum().over("product_id") > 0)
+    # the panel's columns only: the rollup is wide and the filter copies every column it keeps
+    weekly = weekly.select(PANEL_COLUMNS).filter(pl.col("units").sum().over("product_id") > 0)
     # sorted distinct ids and each row's position among them (np.unique's order: polars sorts
     # strings by their UTF-8 bytes, i.e. by code point, as Python does; several times faster)
     distinct = weekly["product_id"].unique().sort()

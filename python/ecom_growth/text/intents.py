@@ -33,6 +33,7 @@ import polars as pl
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ecom_growth.model_store import with_fit_of
+from ecom_growth.text.ngrams import char_tfidf_transform, pipeline_predict_proba
 from ecom_growth.text.reviews import review_language
 from ecom_growth.text.sentiment import char_ngram_classifier, per_distinct_text, training_cutoff
 from ecom_growth.text.store import TextFit, rescore_changed, scoring_salt, text_fit_from_table
@@ -100,7 +101,8 @@ def suggest_answers(texts: pl.Series, language: pl.Series, intent: pl.Series,
         return pl.Series([None] * n, dtype=pl.String), pl.Series([None] * n, dtype=pl.String)
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), lowercase=True, sublinear_tf=True)
     faq_matrix = vectorizer.fit_transform(faq["question"].fill_null("").to_list())
-    similarity = per_distinct_text(texts.fill_null(""), lambda distinct: (vectorizer.transform(distinct) @ faq_matrix.T).toarray())
+    similarity = per_distinct_text(texts.fill_null(""),
+                                   lambda distinct: (char_tfidf_transform(vectorizer, distinct) @ faq_matrix.T).toarray())
     same_intent = intent.to_numpy()[:, None] == faq["intent"].to_numpy()[None, :]
     same_language = language.to_numpy()[:, None] == faq["language"].to_numpy()[None, :]
     # Similarity is in [0, 1]: the language bonus dominates it, the intent requirement dominates both.
@@ -178,7 +180,7 @@ def score_ticket_intents(
     tickets = _prepared(tickets, rules, as_of=as_of, cutoff=fit.training_cutoff)
     texts, pipeline, reason = tickets["text"], fit.pipeline, fit.reason
     if pipeline is not None:
-        proba = (per_distinct_text(texts, pipeline.predict_proba) if tickets.height
+        proba = (per_distinct_text(texts, lambda distinct: pipeline_predict_proba(pipeline, distinct)) if tickets.height
                  else np.zeros((0, len(pipeline.classes_))))
         predicted = pl.Series(np.asarray(pipeline.classes_, dtype=object)[proba.argmax(axis=1)].tolist(), dtype=pl.String)
         confidence = pl.Series(proba.max(axis=1), dtype=pl.Float64)

@@ -24,6 +24,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from ecom_growth.text.ngrams import pipeline_predict_proba
+
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 MODEL_NAME = "char_ngram_tfidf_logreg"
 FALLBACK_NAME = "star_rating"
@@ -75,7 +77,8 @@ class SentimentModel:
         assert self.pipeline is not None
         if texts.len() == 0:
             return np.zeros((0, 3))
-        proba = per_distinct_text(texts.fill_null(""), self.pipeline.predict_proba)
+        pipeline = self.pipeline
+        proba = per_distinct_text(texts.fill_null(""), lambda distinct: pipeline_predict_proba(pipeline, distinct))
         classes = list(self.pipeline.classes_)
         return proba[:, [classes.index(label) for label in SENTIMENT_LABELS]]
 
