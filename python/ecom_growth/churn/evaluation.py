@@ -144,30 +144,35 @@ def reliability_table(y_true: np.ndarray, p: np.ndarray, *, n_bins: int = 10) ->
 
 def weighted_ranking_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, order: np.ndarray | None = None
                              ) -> tuple[np.ndarray, np.ndarray]:
-    """(ROC-AUC, average precision) for each column of the weight matrix ``w`` (n x replicates).
+    """(ROC-AUC, average precision) for each ROW of the weight matrix ``w`` (replicates x n).
 
     Equal to ``sklearn.metrics.roc_auc_score`` / ``average_precision_score`` with
-    ``sample_weight=w[:, b]`` (ties in p count half for the AUC and form one threshold for AP).
+    ``sample_weight=w[b]`` (ties in p count half for the AUC and form one threshold for AP).
     One sort serves both: runs of tied p are summed, the AUC accumulates negatives from the low
     end, average precision accumulates from the high end (the same runs, reversed).
     ``order`` is ``np.argsort(p, kind="stable")`` when the caller has it (one sort per model
-    serves every chunk of bootstrap replicates).
+    serves every chunk of bootstrap replicates). Replicates are rows so that every cumulative
+    sum and reduction runs along contiguous memory (columns were 5x slower at 1M customers).
     """
     order = np.argsort(p, kind="stable") if order is None else order
     sorted_p = p[order]
     starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
-    ws = w[order]
-    pos = ws * np.asarray(y, dtype=ws.dtype)[order][:, None]
+    ws = w[:, order]
+    pos = ws * np.asarray(y, dtype=ws.dtype)[order][None, :]
     neg = ws - pos
     if len(starts) < len(order):
-        pos, neg = np.add.reduceat(pos, starts, axis=0), np.add.reduceat(neg, starts, axis=0)
-    n_pos, n_neg = pos.sum(axis=0, dtype=np.float64), neg.sum(axis=0, dtype=np.float64)
-    below = np.cumsum(neg, axis=0) - neg
-    auc_num = np.sum(pos * (below + 0.5 * neg), axis=0, dtype=np.float64)
-    tp, fp = pos[::-1], neg[::-1]
-    ctp, cfp = np.cumsum(tp, axis=0), np.cumsum(fp, axis=0)
-    precision = np.divide(ctp, ctp + cfp, out=np.zeros_like(ctp), where=(ctp + cfp) > 0)
-    ap_num = np.sum(tp * precision, axis=0, dtype=np.float64)
+        pos, neg = np.add.reduceat(pos, starts, axis=1), np.add.reduceat(neg, starts, axis=1)
+    n_pos, n_neg = pos.sum(axis=1, dtype=np.float64), neg.sum(axis=1, dtype=np.float64)
+    cum_pos, cum_neg = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+    below = cum_neg - neg
+    auc_num = np.sum(pos * (below + 0.5 * neg), axis=1, dtype=np.float64)
+    # positives / negatives at or above each threshold, from the same two running sums:
+    # exact, because weights are counts (integers, exact in float32 below 2**24)
+    ctp = cum_pos[:, -1:] - cum_pos + pos
+    cfp = cum_neg[:, -1:] - below
+    total = ctp + cfp
+    precision = np.divide(ctp, total, out=np.zeros_like(ctp), where=total > 0)
+    ap_num = np.sum((pos * precision)[:, ::-1], axis=1, dtype=np.float64)
     den = n_pos * n_neg
     auc = np.divide(auc_num, den, out=np.full(len(den), np.nan), where=den > 0)
     ap = np.divide(ap_num, n_pos, out=np.full(len(n_pos), np.nan), where=n_pos > 0)
@@ -179,11 +184,11 @@ DIFF_METRICS: tuple[str, ...] = ("log_loss", "brier_score")
 
 
 def _replicate_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, order: np.ndarray) -> dict[str, np.ndarray]:
-    n = w.sum(axis=0, dtype=np.float64)
+    n = w.sum(axis=1, dtype=np.float64)
     auc, ap = weighted_ranking_metrics(y, p, w, order)
     return {
-        "log_loss": _row_log_loss(y, p).astype(w.dtype) @ w / n,
-        "brier_score": ((p - y) ** 2).astype(w.dtype) @ w / n,
+        "log_loss": w @ _row_log_loss(y, p).astype(w.dtype) / n,
+        "brier_score": w @ ((p - y) ** 2).astype(w.dtype) / n,
         "roc_auc": auc,
         "pr_auc": ap,
     }
@@ -197,7 +202,7 @@ def bootstrap_metrics(
 
     Returns model -> metric -> array of ``n_bootstrap`` values. Resample b draws n customers
     with replacement (multinomial counts), seeded by ``random_state``; chunks of replicates
-    keep memory at ``n x chunk`` floats. Counts and sums are float32 (half the memory traffic;
+    keep memory at ``chunk x n`` floats. Counts and sums are float32 (half the memory traffic;
     integer counts and their running sums are exact there up to 16.7M rows, and an interval
     does not need more than six significant digits).
     """
@@ -209,8 +214,8 @@ def bootstrap_metrics(
     orders = {m: np.argsort(p, kind="stable") for m, p in predictions.items()}
     for start in range(0, n_bootstrap, chunk):
         b = min(chunk, n_bootstrap - start)
-        w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(b)],
-                     axis=1).astype(np.float32)
+        w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(b)]
+                     ).astype(np.float32)
         for model, p in predictions.items():
             for metric, values in _replicate_metrics(y, p, w, orders[model]).items():
                 out[model][metric][start:start + b] = values
