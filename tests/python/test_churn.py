@@ -546,6 +546,7 @@ def test_boosted_tree_cache_predicts_counterfactuals_bit_identically(models, sna
     model = SklearnChurnModel(fitted.estimator, None if method is None else fit_calibrator(method, raw, y))
     cache = BoostedTreeCache.of(model, features)
     assert cache is not None and BoostedTreeCache.of(BaseRateModel(0.5), features) is None
+    np.testing.assert_array_equal(cache.predict_cached(), model.predict(features))
     reused = 0
     for group, ref in zip(REASON_GROUPS, [reference_customer(features, g) for g in REASON_GROUPS]):
         counterfactual = _counterfactual(features, group, ref)

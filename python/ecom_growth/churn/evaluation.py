@@ -183,12 +183,16 @@ METRICS: tuple[str, ...] = ("log_loss", "brier_score", "roc_auc", "pr_auc")
 DIFF_METRICS: tuple[str, ...] = ("log_loss", "brier_score")
 
 
-def _replicate_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, order: np.ndarray) -> dict[str, np.ndarray]:
+def _replicate_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, w_columns: np.ndarray,
+                       order: np.ndarray) -> dict[str, np.ndarray]:
+    """``w`` is replicates x n, ``w_columns`` the same counts as a C-ordered n x replicates
+    copy: the float32 means are taken as ``v @ w_columns``, whose summation order (and so
+    every last bit of the intervals) is the one this table has always had."""
     n = w.sum(axis=1, dtype=np.float64)
     auc, ap = weighted_ranking_metrics(y, p, w, order)
     return {
-        "log_loss": w @ _row_log_loss(y, p).astype(w.dtype) / n,
-        "brier_score": w @ ((p - y) ** 2).astype(w.dtype) / n,
+        "log_loss": _row_log_loss(y, p).astype(w.dtype) @ w_columns / n,
+        "brier_score": ((p - y) ** 2).astype(w.dtype) @ w_columns / n,
         "roc_auc": auc,
         "pr_auc": ap,
     }
@@ -216,8 +220,9 @@ def bootstrap_metrics(
         b = min(chunk, n_bootstrap - start)
         w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(b)]
                      ).astype(np.float32)
+        w_columns = np.ascontiguousarray(w.T)
         for model, p in predictions.items():
-            for metric, values in _replicate_metrics(y, p, w, orders[model]).items():
+            for metric, values in _replicate_metrics(y, p, w, w_columns, orders[model]).items():
                 out[model][metric][start:start + b] = values
     return out
 

@@ -71,23 +71,27 @@ def _counterfactual(features: pl.DataFrame, group: ReasonGroup, ref: dict) -> pl
 
 def reason_contributions(
     model, features: pl.DataFrame, references: list[dict], *, probability: np.ndarray | None = None,
+    trees: BoostedTreeCache | None = None,
 ) -> np.ndarray:
     """(n_customers, n_groups) matrix: drop in P(churn) when the group is the reference customer's.
 
     Columns follow :data:`REASON_GROUPS`; ``references`` their reference rows
-    (:func:`reference_customer`). ``model`` has ``predict(features) -> P(churn)``.
+    (:func:`reference_customer`). ``model`` has ``predict(features) -> P(churn)``; ``trees``
+    is its :class:`BoostedTreeCache` on ``features`` when the caller built it already.
     """
     p = model.predict(features) if probability is None else probability
     out = np.zeros((features.height, len(REASON_GROUPS)), dtype=np.float64)
     if features.height == 0:
         return out
-    trees = BoostedTreeCache.of(model, features)
+    trees = BoostedTreeCache.of(model, features) if trees is None else trees
     for j, (group, ref) in enumerate(zip(REASON_GROUPS, references, strict=True)):
         counterfactual = _counterfactual(features, group, ref)
         # A customer whose group already is the reference's (e.g. no reviews, no tickets: most
         # customers) is its own counterfactual: contribution 0, no prediction needed. The
         # models score each row on its own, so predicting only the changed rows is the same.
-        changed = changed_rows(features, counterfactual)
+        # only the swapped columns can differ (the others are the customer's own)
+        swapped = [c for c in counterfactual.columns if c in group.features or c == _DERIVED]
+        changed = changed_rows(features.select(swapped), counterfactual.select(swapped))
         if changed.any():
             rows = counterfactual.filter(pl.Series(changed))
             p_cf = model.predict(rows) if trees is None else trees.predict(rows, changed)
@@ -145,16 +149,32 @@ class BoostedTreeCache:
         before = self.X[mask]
         differs = ~((before == X) | (np.isnan(before) & np.isnan(X)))
         changed_columns = set(np.flatnonzero(differs.any(axis=0)).tolist())
-        leaves = self.leaves[mask]
         self.last_reused_trees = sum(1 for f in self.split_features if not f & changed_columns)
+        # column by column (the cache is column-major): no copy of the whole cache per group
+        return self._probability(X.shape[0], (
+            self._leaf(tree, X) if self.split_features[t] & changed_columns else self.leaves[:, t][mask]
+            for t, tree in enumerate(self.trees)))
+
+    def predict_cached(self) -> np.ndarray:
+        """``model.predict(features)`` of the cached rows themselves, from the cached leaves."""
+        return self._probability(self.X.shape[0], (self.leaves[:, t] for t in range(len(self.trees))))
+
+    def _probability(self, n: int, leaf_values) -> np.ndarray:
         # same start and order of additions as HistGradientBoostingClassifier._raw_predict
-        raw = np.zeros((X.shape[0], 1), dtype=self.hgb._baseline_prediction.dtype, order="F")
+        raw = np.zeros((n, 1), dtype=self.hgb._baseline_prediction.dtype, order="F")
         raw += self.hgb._baseline_prediction
-        for t, tree in enumerate(self.trees):
-            raw[:, 0] += self._leaf(tree, X) if self.split_features[t] & changed_columns else leaves[:, t]
-        p = np.asarray(self.hgb._loss.predict_proba(raw)[:, self.positive], dtype=np.float64)
-        calibrator = self.model.calibrator
-        return p if calibrator is None or len(p) == 0 else calibrator.apply(p)
+        for values in leaf_values:
+            raw[:, 0] += values
+        return self.model.calibrate(np.asarray(self.hgb._loss.predict_proba(raw)[:, self.positive],
+                                               dtype=np.float64))
+
+
+def predict_with_trees(model, features: pl.DataFrame) -> tuple[np.ndarray, BoostedTreeCache | None]:
+    """P(churn) of every row of ``features`` and, for a boosted-tree model, its
+    :class:`BoostedTreeCache` (caching every tree's leaves IS the prediction: one pass serves
+    the scores and the reasons)."""
+    trees = BoostedTreeCache.of(model, features)
+    return (model.predict(features) if trees is None else trees.predict_cached()), trees
 
 
 def changed_rows(before: pl.DataFrame, after: pl.DataFrame) -> np.ndarray:
@@ -285,6 +305,7 @@ def top_reasons(
     top_k: int,
     min_delta: float,
     probability: np.ndarray | None = None,
+    trees: BoostedTreeCache | None = None,
 ) -> pl.DataFrame:
     """``reason_1`` .. ``reason_{top_k}`` (strings, null when fewer reasons), one row per row of
     ``features`` in the same order; reference customers from ``features`` itself.
@@ -297,7 +318,7 @@ def top_reasons(
     if n == 0:
         return pl.DataFrame(schema={name: pl.String for name in names})
     references = [reference_customer(features, g) for g in REASON_GROUPS]
-    contrib = reason_contributions(model, features, references, probability=probability)
+    contrib = reason_contributions(model, features, references, probability=probability, trees=trees)
     k = min(top_k, contrib.shape[1])
     order = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
     delta = np.take_along_axis(contrib, order, axis=1).ravel()
