@@ -157,22 +157,29 @@ def weighted_ranking_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, order:
     order = np.argsort(p, kind="stable") if order is None else order
     sorted_p = p[order]
     starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
-    ws = w[:, order]
-    pos = ws * np.asarray(y, dtype=ws.dtype)[order][None, :]
-    neg = ws - pos
+    neg = w[:, order]
+    pos = neg * np.asarray(y, dtype=neg.dtype)[order][None, :]
+    neg -= pos
     if len(starts) < len(order):
         pos, neg = np.add.reduceat(pos, starts, axis=1), np.add.reduceat(neg, starts, axis=1)
     n_pos, n_neg = pos.sum(axis=1, dtype=np.float64), neg.sum(axis=1, dtype=np.float64)
-    cum_pos, cum_neg = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
-    below = cum_neg - neg
-    auc_num = np.sum(pos * (below + 0.5 * neg), axis=1, dtype=np.float64)
-    # positives / negatives at or above each threshold, from the same two running sums:
-    # exact, because weights are counts (integers, exact in float32 below 2**24)
-    ctp = cum_pos[:, -1:] - cum_pos + pos
-    cfp = cum_neg[:, -1:] - below
-    total = ctp + cfp
-    precision = np.divide(ctp, total, out=np.zeros_like(ctp), where=total > 0)
-    ap_num = np.sum((pos * precision)[:, ::-1], axis=1, dtype=np.float64)
+    # in place where a buffer is no longer needed (the matrices are replicates x customers);
+    # every value is an integer count, exact in float32 below 2**24
+    below = np.cumsum(neg, axis=1)
+    total_neg = below[:, -1:].copy()
+    below -= neg
+    work = neg * 0.5
+    work += below
+    work *= pos
+    auc_num = work.sum(axis=1, dtype=np.float64)
+    # positives / negatives at or above each threshold, from the same running sums
+    ctp = np.cumsum(pos, axis=1, out=work)
+    np.subtract(ctp[:, -1:].copy(), ctp, out=ctp)
+    ctp += pos
+    cfp = np.subtract(total_neg, below, out=below)
+    total = np.add(ctp, cfp, out=cfp)
+    precision = np.divide(ctp, total, out=ctp, where=total > 0)  # ctp is 0 where total is
+    ap_num = np.sum(np.multiply(pos, precision, out=precision)[:, ::-1], axis=1, dtype=np.float64)
     den = n_pos * n_neg
     auc = np.divide(auc_num, den, out=np.full(len(den), np.nan), where=den > 0)
     ap = np.divide(ap_num, n_pos, out=np.full(len(n_pos), np.nan), where=n_pos > 0)
