@@ -112,6 +112,11 @@ class BoostedTreeCache:
     that split on a changed column and adds up the same values in the same order: the result
     is bit-identical to ``model.predict`` (a unit test checks it), at a fraction of the cost
     for groups that few trees use (text, country, tickets ...).
+
+    Reads scikit-learn's fitted internals (``_predictors``, ``_bin_mapper``,
+    ``_baseline_prediction``, ``_loss``, ``_preprocess_X``; scikit-learn 1.9): the bit-identity
+    test fails first if a version changes them. Memory: one float64 per row and tree (about
+    0.2 GB for 240k scored customers and 92 trees).
     """
 
     def __init__(self, model, features: pl.DataFrame) -> None:
