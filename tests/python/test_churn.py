@@ -46,10 +46,13 @@ from ecom_growth.churn.fit import choose_variant
 from ecom_growth.churn.models import (
     BGNBD,
     GRADIENT_BOOSTING,
+    BaseRateModel,
+    SklearnChurnModel,
     customer_holdout,
     fit_calibrator,
 )
 from ecom_growth.churn.reasons import (
+    BoostedTreeCache,
     _counterfactual,
     changed_rows,
     reason_contributions,
@@ -266,11 +269,11 @@ def test_weighted_auc_and_average_precision_equal_sklearn_with_weights_and_ties(
     y = rng.integers(0, 2, n)
     y[:2] = [0, 1]
     p = np.round(rng.random(n), 1)  # coarse: many ties
-    w = rng.integers(1, 4, (n, 3)).astype(np.float64)
+    w = rng.integers(1, 4, (3, n)).astype(np.float64)  # one row per replicate
     auc, ap = weighted_ranking_metrics(y, p, w)
     for b in range(3):
-        assert auc[b] == pytest.approx(roc_auc_score(y, p, sample_weight=w[:, b]))
-        assert ap[b] == pytest.approx(average_precision_score(y, p, sample_weight=w[:, b]))
+        assert auc[b] == pytest.approx(roc_auc_score(y, p, sample_weight=w[b]))
+        assert ap[b] == pytest.approx(average_precision_score(y, p, sample_weight=w[b]))
 
 
 def test_bootstrap_is_reproducible_paired_and_centred():
@@ -531,6 +534,29 @@ def test_reason_contributions_equal_predicting_every_counterfactual_row(models, 
     brute = np.column_stack([p - model.predict(_counterfactual(features, g, r)) for g, r in zip(REASON_GROUPS, references)])
     assert (fast == 0).any(axis=0).sum() >= 2  # some groups are the reference's for some customers
     np.testing.assert_allclose(fast, brute, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", [None, "sigmoid", "isotonic"])
+def test_boosted_tree_cache_predicts_counterfactuals_bit_identically(models, snapshots, method):
+    row = models.filter((pl.col("model") == "hist_gradient_boosting") & (pl.col("role") == "validation")).row(0, named=True)
+    fitted = load_model(row["estimator"], row["estimator_sha256"])
+    features = prepare_features(validate_snapshots(snapshots).filter(pl.col("is_scoring_snapshot")).sort("customer_id"))
+    raw = fitted.predict_raw(features)
+    y = (raw > np.median(raw)).astype(int)  # any labels: the calibrator only has to be non-trivial
+    model = SklearnChurnModel(fitted.estimator, None if method is None else fit_calibrator(method, raw, y))
+    cache = BoostedTreeCache.of(model, features)
+    assert cache is not None and BoostedTreeCache.of(BaseRateModel(0.5), features) is None
+    np.testing.assert_array_equal(cache.predict_cached(), model.predict(features))
+    reused = 0
+    for group, ref in zip(REASON_GROUPS, [reference_customer(features, g) for g in REASON_GROUPS]):
+        counterfactual = _counterfactual(features, group, ref)
+        changed = changed_rows(features, counterfactual)
+        if not changed.any():
+            continue
+        rows = counterfactual.filter(pl.Series(changed))
+        np.testing.assert_array_equal(cache.predict(rows, changed), model.predict(rows))
+        reused += cache.last_reused_trees
+    assert reused > 0  # some groups leave some trees untouched (else the cache saves nothing)
 
 
 def test_scores_columns_tiers_and_as_of(scores, snapshots):

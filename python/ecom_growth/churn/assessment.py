@@ -122,13 +122,17 @@ def stored_predictions(model_table: pl.DataFrame, snapshots: pl.DataFrame, n_thr
 
 def _stored_predictions(model_table: pl.DataFrame, snapshots: pl.DataFrame) -> list[_Prediction]:
     table = validate_snapshots(snapshots).filter(~pl.col("is_scoring_snapshot"))
+    by_date: dict = {}  # target date -> (labels, features): every model of a split shares them
     out = []
     for row in model_table.filter(pl.col("role").is_in(SPLITS)).sort("role", "model").iter_rows(named=True):
-        rows = table.filter(pl.col("snapshot_date") == row["target_snapshot_date"]).sort("customer_id")
-        y = rows.get_column("is_churned").cast(pl.Int64).to_numpy()
+        target = row["target_snapshot_date"]
+        if target not in by_date:
+            rows = table.filter(pl.col("snapshot_date") == target).sort("customer_id")
+            by_date[target] = (rows.get_column("is_churned").cast(pl.Int64).to_numpy(), prepare_features(rows))
+        y, features = by_date[target]
         p = None
         if row["estimator"] is not None:
-            p = load_model(row["estimator"], row["estimator_sha256"]).predict(prepare_features(rows))
+            p = load_model(row["estimator"], row["estimator_sha256"]).predict(features)
         out.append(_Prediction(row["model"], row["role"], row, y, p))
     return out
 

@@ -144,30 +144,42 @@ def reliability_table(y_true: np.ndarray, p: np.ndarray, *, n_bins: int = 10) ->
 
 def weighted_ranking_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, order: np.ndarray | None = None
                              ) -> tuple[np.ndarray, np.ndarray]:
-    """(ROC-AUC, average precision) for each column of the weight matrix ``w`` (n x replicates).
+    """(ROC-AUC, average precision) for each ROW of the weight matrix ``w`` (replicates x n).
 
     Equal to ``sklearn.metrics.roc_auc_score`` / ``average_precision_score`` with
-    ``sample_weight=w[:, b]`` (ties in p count half for the AUC and form one threshold for AP).
+    ``sample_weight=w[b]`` (ties in p count half for the AUC and form one threshold for AP).
     One sort serves both: runs of tied p are summed, the AUC accumulates negatives from the low
     end, average precision accumulates from the high end (the same runs, reversed).
     ``order`` is ``np.argsort(p, kind="stable")`` when the caller has it (one sort per model
-    serves every chunk of bootstrap replicates).
+    serves every chunk of bootstrap replicates). Replicates are rows so that every cumulative
+    sum and reduction runs along contiguous memory (columns were 5x slower at 1M customers).
     """
     order = np.argsort(p, kind="stable") if order is None else order
     sorted_p = p[order]
     starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
-    ws = w[order]
-    pos = ws * np.asarray(y, dtype=ws.dtype)[order][:, None]
-    neg = ws - pos
+    neg = w[:, order]
+    pos = neg * np.asarray(y, dtype=neg.dtype)[order][None, :]
+    neg -= pos
     if len(starts) < len(order):
-        pos, neg = np.add.reduceat(pos, starts, axis=0), np.add.reduceat(neg, starts, axis=0)
-    n_pos, n_neg = pos.sum(axis=0, dtype=np.float64), neg.sum(axis=0, dtype=np.float64)
-    below = np.cumsum(neg, axis=0) - neg
-    auc_num = np.sum(pos * (below + 0.5 * neg), axis=0, dtype=np.float64)
-    tp, fp = pos[::-1], neg[::-1]
-    ctp, cfp = np.cumsum(tp, axis=0), np.cumsum(fp, axis=0)
-    precision = np.divide(ctp, ctp + cfp, out=np.zeros_like(ctp), where=(ctp + cfp) > 0)
-    ap_num = np.sum(tp * precision, axis=0, dtype=np.float64)
+        pos, neg = np.add.reduceat(pos, starts, axis=1), np.add.reduceat(neg, starts, axis=1)
+    n_pos, n_neg = pos.sum(axis=1, dtype=np.float64), neg.sum(axis=1, dtype=np.float64)
+    # in place where a buffer is no longer needed (the matrices are replicates x customers);
+    # every value is an integer count, exact in float32 below 2**24
+    below = np.cumsum(neg, axis=1)
+    total_neg = below[:, -1:].copy()
+    below -= neg
+    work = neg * 0.5
+    work += below
+    work *= pos
+    auc_num = work.sum(axis=1, dtype=np.float64)
+    # positives / negatives at or above each threshold, from the same running sums
+    ctp = np.cumsum(pos, axis=1, out=work)
+    np.subtract(ctp[:, -1:].copy(), ctp, out=ctp)
+    ctp += pos
+    cfp = np.subtract(total_neg, below, out=below)
+    total = np.add(ctp, cfp, out=cfp)
+    precision = np.divide(ctp, total, out=ctp, where=total > 0)  # ctp is 0 where total is
+    ap_num = np.sum(np.multiply(pos, precision, out=precision)[:, ::-1], axis=1, dtype=np.float64)
     den = n_pos * n_neg
     auc = np.divide(auc_num, den, out=np.full(len(den), np.nan), where=den > 0)
     ap = np.divide(ap_num, n_pos, out=np.full(len(n_pos), np.nan), where=n_pos > 0)
@@ -178,12 +190,16 @@ METRICS: tuple[str, ...] = ("log_loss", "brier_score", "roc_auc", "pr_auc")
 DIFF_METRICS: tuple[str, ...] = ("log_loss", "brier_score")
 
 
-def _replicate_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, order: np.ndarray) -> dict[str, np.ndarray]:
-    n = w.sum(axis=0, dtype=np.float64)
+def _replicate_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray, w_columns: np.ndarray,
+                       order: np.ndarray) -> dict[str, np.ndarray]:
+    """``w`` is replicates x n, ``w_columns`` the same counts as a C-ordered n x replicates
+    copy: the float32 means are taken as ``v @ w_columns``, whose summation order (and so
+    every last bit of the intervals) is the one this table has always had."""
+    n = w.sum(axis=1, dtype=np.float64)
     auc, ap = weighted_ranking_metrics(y, p, w, order)
     return {
-        "log_loss": _row_log_loss(y, p).astype(w.dtype) @ w / n,
-        "brier_score": ((p - y) ** 2).astype(w.dtype) @ w / n,
+        "log_loss": _row_log_loss(y, p).astype(w.dtype) @ w_columns / n,
+        "brier_score": ((p - y) ** 2).astype(w.dtype) @ w_columns / n,
         "roc_auc": auc,
         "pr_auc": ap,
     }
@@ -197,7 +213,7 @@ def bootstrap_metrics(
 
     Returns model -> metric -> array of ``n_bootstrap`` values. Resample b draws n customers
     with replacement (multinomial counts), seeded by ``random_state``; chunks of replicates
-    keep memory at ``n x chunk`` floats. Counts and sums are float32 (half the memory traffic;
+    keep memory at ``chunk x n`` floats. Counts and sums are float32 (half the memory traffic;
     integer counts and their running sums are exact there up to 16.7M rows, and an interval
     does not need more than six significant digits).
     """
@@ -209,10 +225,11 @@ def bootstrap_metrics(
     orders = {m: np.argsort(p, kind="stable") for m, p in predictions.items()}
     for start in range(0, n_bootstrap, chunk):
         b = min(chunk, n_bootstrap - start)
-        w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(b)],
-                     axis=1).astype(np.float32)
+        w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(b)]
+                     ).astype(np.float32)
+        w_columns = np.ascontiguousarray(w.T)
         for model, p in predictions.items():
-            for metric, values in _replicate_metrics(y, p, w, orders[model]).items():
+            for metric, values in _replicate_metrics(y, p, w, w_columns, orders[model]).items():
                 out[model][metric][start:start + b] = values
     return out
 

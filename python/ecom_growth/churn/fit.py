@@ -267,14 +267,18 @@ def _fit_role(name: str, role: str, data: _Data, train_dates: Sequence[date], ta
     chosen: str | None = None
     if validation is not None:
         X_val, y_val = validation
-        losses = {m: log_loss_score(y_val, v.predict(X_val)) for m, v in variants.items()}
+        raw = variants[None].predict_raw(X_val)  # the variants share the estimator: predict once
+        losses = {m: log_loss_score(y_val, v.calibrate(raw)) for m, v in variants.items()}
         chosen = choose_variant(losses)
         logger.info("churn: %s validation log loss by calibration %s", name,
                     {str(m): round(v, 5) for m, v in losses.items()})
     elif method in variants:
         chosen = method
-    return _row(name, role, variants[chosen], n_used=n_used, calibration=chosen,
-                seconds=time.perf_counter() - t0, **common)
+    row = _row(name, role, variants[chosen], n_used=n_used, calibration=chosen,
+               seconds=time.perf_counter() - t0, **common)
+    if validation is not None:
+        row["selection_log_loss"] = losses[chosen]
+    return row
 
 
 def _without_text_row(name: str, data: _Data, plan: SplitPlan, s: _Settings, method: str | None) -> dict:
@@ -386,7 +390,7 @@ def _fit_all(table: pl.DataFrame, bgnbd_summary: pl.DataFrame, s: _Settings) -> 
         methods[name] = row["calibration_method"]
         rows.append(row)
     for row in rows:
-        if row["_model"] is not None:
+        if row["_model"] is not None and row["selection_log_loss"] is None:
             p = row["_model"].predict(data.X[val_idx])
             row["selection_log_loss"] = log_loss_score(data.y[val_idx], p)
     scored = [r for r in rows if r["selection_log_loss"] is not None]

@@ -261,7 +261,11 @@ class SklearnChurnModel:
         return np.asarray(proba[:, list(self.estimator.classes_).index(1)], dtype=np.float64)
 
     def predict(self, features: pl.DataFrame) -> np.ndarray:
-        p = self.predict_raw(features)
+        return self.calibrate(self.predict_raw(features))
+
+    def calibrate(self, p: np.ndarray) -> np.ndarray:
+        """The calibrated probabilities from raw ones (``predict`` = ``calibrate(predict_raw)``):
+        variants sharing one estimator predict once and calibrate each."""
         return p if self.calibrator is None or len(p) == 0 else self.calibrator.apply(p)
 
 

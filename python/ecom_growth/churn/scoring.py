@@ -15,7 +15,7 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from ecom_growth.churn.features import prepare_features, validate_snapshots
-from ecom_growth.churn.reasons import top_reasons
+from ecom_growth.churn.reasons import predict_with_trees, top_reasons
 from ecom_growth.churn.store import load_model
 
 LOWEST_TIER = "low"
@@ -113,9 +113,9 @@ def score_customers(
     else:
         model = load_model(row["estimator"], row["estimator_sha256"])
         with threadpool_limits(limits=n_threads):
-            values = model.predict(features)
+            values, trees = predict_with_trees(model, features)
             reasons = top_reasons(model, features, top_k=TOP_REASONS, min_delta=min_reason_delta,
-                                  probability=values)
+                                  probability=values, trees=trees)
         p = pl.Series("churn_probability", values, dtype=pl.Float64)
         tier = assign_risk_tiers(values, tiers)
     return pl.DataFrame({
