@@ -156,7 +156,13 @@ def test_read_coded_inputs_reads_what_the_model_sends_and_gives_the_same_table(f
     inputs = read_coded_inputs(con, interactions=con.table("interactions"), labels=con.table("labels"),
                                customers=con.table("customers"), products=con.table("products"), snapshot=snapshot)
     assert "note" not in inputs.interactions.columns
-    assert inputs.interactions.get_column("customer_id").dtype == pl.Int32
+    for split in ("validation", "test"):  # each split is read on its own, when asked
+        rows = inputs.interactions(split)
+        assert rows.columns == inputs.interactions.columns and "split" not in rows.columns
+        assert rows.get_column("customer_id").dtype == pl.Int32
+        assert rows.height == train.filter(pl.col("split") == split).height
+    with pytest.raises(ValueError, match="unknown split"):
+        inputs.interactions("train")
     assert inputs.user_ids.to_list() == sorted(set(train["customer_id"]) | set(labels["customer_id"])
                                                | set(customers["customer_id"]))
     coded = evaluate_recommenders(inputs.interactions, inputs.labels, customers=inputs.customers,
@@ -212,7 +218,8 @@ def test_read_coded_inputs_reads_a_consistent_snapshot():
     inputs = read_coded_inputs(con, interactions=con.table("interactions"), labels=con.table("labels"),
                                customers=con.table("customers"), products=con.table("products"),
                                snapshot=(datetime(2024, 3, 1), "d1"))
-    assert inputs.labels.height == inputs.interactions.height == 1
+    assert inputs.labels.height == inputs.interactions("test").height == 1
+    assert inputs.interactions("validation").height == 0
 
 
 def test_evaluation_snapshot_is_the_recommender_row_and_refuses_anything_else():

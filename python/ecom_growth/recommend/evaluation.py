@@ -41,7 +41,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,12 +214,48 @@ def coded_sql(source: str, columns: Sequence[str], code_tables: Mapping[str, str
 
 
 @dataclass(frozen=True)
+class CodedSplits:
+    """The interactions of the evaluation, read one split at a time when called (``reader(split)``:
+    that split's rows without the ``split`` column, ids as the codes of ``user_codes`` /
+    ``item_codes``). The evaluation reads the validation split, evaluates it and lets it go
+    before it reads the test split, so only one split's frame is resident at once (each is
+    ~0.8 GB at 1M customers). ``columns``: what each read returns."""
+
+    session: Any
+    source: str
+    columns: list[str]
+    user_codes: pl.DataFrame
+    item_codes: pl.DataFrame
+
+    def __call__(self, split: str) -> pl.DataFrame:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+        with _registered_codes(self.session, self.user_codes, self.item_codes) as code_tables:
+            return self.session.sql(coded_sql(self.source, self.columns, code_tables, split=split)).pl()
+
+
+@contextmanager
+def _registered_codes(session: Any, user_codes: pl.DataFrame, item_codes: pl.DataFrame) -> Iterator[dict[str, str]]:
+    """The code maps registered in ``session`` for :func:`coded_sql`, unregistered on exit."""
+    code_tables = {USER_COL: "_recommender_evaluation_customer_codes",
+                   ITEM_COL: "_recommender_evaluation_product_codes"}
+    session.register(code_tables[USER_COL], user_codes)
+    session.register(code_tables[ITEM_COL], item_codes)
+    try:
+        yield code_tables
+    finally:
+        for table in code_tables.values():
+            session.unregister(table)
+
+
+@dataclass(frozen=True)
 class CodedInputs:
     """The evaluation's inputs with customer_id / product_id as Int32 codes (:func:`code_map`
-    order), as :func:`evaluate_recommenders` takes them; ``user_ids`` is the customer_id of
-    each code (the validation sample is drawn on the ids, so its choices do not change)."""
+    order), as :func:`evaluate_recommenders` takes them; ``interactions`` reads a split when
+    called (:class:`CodedSplits`); ``user_ids`` is the customer_id of each code (the validation
+    sample is drawn on the ids, so its choices do not change)."""
 
-    interactions: pl.DataFrame
+    interactions: CodedSplits
     labels: pl.DataFrame
     customers: pl.DataFrame
     products: pl.DataFrame
@@ -267,8 +304,8 @@ def read_coded_inputs(session: Any, *, interactions: Any, labels: Any, customers
     splits, int_holdout_purchases, dim_customers, dim_products) with the ids turned into integer
     codes by DuckDB, so the evaluation never holds tens of millions of id strings (at 1M
     customers the string frame was 6 GB of the model's peak). Only the columns the evaluation
-    reads are loaded, the splits one after the other and not rechunked (the evaluation slices
-    each split without a copy). The one function of this module that reads.
+    reads are loaded, and the interactions one split at a time, when the evaluation asks for it
+    (:class:`CodedSplits`). The one function of this module that reads.
 
     ``snapshot``: the (as_of, settings_digest) of :func:`evaluation_snapshot`; ValueError when the
     interactions or the labels hold rows of any other snapshot (never evaluate a stale training
@@ -280,27 +317,19 @@ def read_coded_inputs(session: Any, *, interactions: Any, labels: Any, customers
             raise ValueError(f"{name} holds {others} rows of another evaluation snapshot than "
                              f"int_evaluation_snapshots (as_of {snapshot[0]}): build them together, "
                              "e.g. dbt build -s +ml_recommender_evaluation")
-    code_tables = {"customer_id": "_recommender_evaluation_customer_codes",
-                   "product_id": "_recommender_evaluation_product_codes"}
     user_codes, item_codes = (
         code_map(session.sql(distinct_ids_sql(column, [r.sql_query() for r in sources])).pl().to_series())
         for column, sources in ((USER_COL, (interactions, labels, customers)), (ITEM_COL, (interactions, labels, products))))
-    session.register(code_tables[USER_COL], user_codes)
-    session.register(code_tables[ITEM_COL], item_codes)
-    try:
-        columns = evaluation_columns(interactions.columns)
-        coded_interactions = pl.concat(
-            [session.sql(coded_sql(interactions.sql_query(), columns, code_tables, split=split)).pl() for split in SPLITS],
-            rechunk=False)
+    columns = [c for c in evaluation_columns(interactions.columns) if c != "split"]
+    with _registered_codes(session, user_codes, item_codes) as code_tables:
         labels_, customers_, products_ = (
             session.sql(coded_sql(relation.sql_query(), relation_columns, code_tables)).pl()
             for relation, relation_columns in ((labels, ["split", USER_COL, ITEM_COL]),
                                                (customers, [USER_COL, "acquisition_channel"]),
                                                (products, [ITEM_COL, "category"])))
-    finally:
-        for table in code_tables.values():
-            session.unregister(table)
-    return CodedInputs(interactions=coded_interactions, labels=labels_, customers=customers_, products=products_,
+    splits = CodedSplits(session=session, source=interactions.sql_query(), columns=columns,
+                         user_codes=user_codes, item_codes=item_codes)
+    return CodedInputs(interactions=splits, labels=labels_, customers=customers_, products=products_,
                        user_ids=user_codes.get_column(USER_COL))
 
 
@@ -740,7 +769,7 @@ def _best(scored: _Scored, cands: list[Candidate], k: int) -> Candidate:
 
 
 def evaluate_recommenders(
-    train: pl.DataFrame,
+    train: pl.DataFrame | CodedSplits,
     labels: pl.DataFrame,
     *,
     customers: pl.DataFrame,
@@ -751,7 +780,8 @@ def evaluate_recommenders(
     """Validation + test evaluation of every model family (module docstring).
 
     ``train``: interactions (customer_id, product_id, strength, purchase_count, ...) with a
-    ``split`` column: the training side of each split. ``labels``: distinct (split,
+    ``split`` column: the training side of each split; or a :class:`CodedSplits` that reads one
+    split's rows (coded ids, no ``split`` column) when asked. ``labels``: distinct (split,
     customer_id, product_id) bought in each split's label window. ``customers``: customer_id,
     acquisition_channel. ``products``: product_id, category. The ids may be integer codes
     whose order is the ids' order (``code_map``; every frame coded alike), which is much cheaper
@@ -763,12 +793,23 @@ def evaluate_recommenders(
     ``is_served``: the family ml_recommendations serves (best validation NDCG@10 overall).
     """
     ks = _check_ks(config.ks)
-    for frame, name, cols in ((train, "train", ("split", USER_COL, ITEM_COL, "strength")),
-                              (labels, "labels", ("split", USER_COL, ITEM_COL)),
+    for frame, name, cols in ((labels, "labels", ("split", USER_COL, ITEM_COL)),
                               (customers, "customers", (USER_COL, "acquisition_channel")),
                               (products, "products", (ITEM_COL, "category"))):
         require_columns(frame, cols, name)
-    if user_ids is None and train.get_column(USER_COL).dtype.is_integer():
+    if isinstance(train, pl.DataFrame):
+        require_columns(train, ("split", USER_COL, ITEM_COL, "strength"), "train")
+        coded = train.get_column(USER_COL).dtype.is_integer()
+        frame = train
+
+        def read_split(split: str) -> pl.DataFrame:
+            return _split_rows(frame, split)
+    else:  # a reader: rows of one split at a time, ids always integer codes
+        missing = {USER_COL, ITEM_COL, "strength"} - set(train.columns)
+        if missing:
+            raise ValueError(f"train is missing column(s) {sorted(missing)}")
+        coded, read_split = True, train
+    if user_ids is None and coded:
         raise ValueError("integer customer codes need user_ids (the samples are drawn on customer_id)")
     customers = pl.DataFrame([as_ids(customers.get_column(USER_COL)),
                               customers.get_column(CHANNEL_COL).cast(pl.String)])
@@ -783,7 +824,7 @@ def evaluate_recommenders(
     best_baseline: Candidate | None = None
     for split_number, split in enumerate(SPLITS):
         seed = config.random_state + split_number
-        split_train = _split_rows(train, split)
+        split_train = read_split(split)
         split_labels = labels.filter(pl.col("split") == split)
         bought = purchased_pairs(split_train)  # once per split: filters, novelty and relevance share it
         relevant = relevant_items(split_train, split_labels, filter_purchased=config.filter_purchased,
@@ -828,6 +869,8 @@ def evaluate_recommenders(
         baseline = best_baseline or _best(scored, [c for c in cands if c.family in BASELINES], selection_k)
         als = chosen.get("als") or next(c for c in cands if c.family == "als")
         rows += _difference_rows(split, scored, als, baseline, ks=ks, config=config, seed=seed)
+        # this split's frames go before the next split is read (one split resident at a time)
+        del split_train, bought, relevant, scored
     status, reason = ("degraded", "; ".join(reasons)) if reasons else ("ok", None)
     if not rows:  # nothing evaluable: one row carries the status and the configured ALS
         base = next(c for c in all_candidates if c.family == "als")
