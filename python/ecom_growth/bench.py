@@ -11,8 +11,11 @@ Optionally (``stages=True``) every stage of DBT_STAGES as its own ``dbt`` proces
 
 Peak memory: the sum of the resident sizes of the whole process tree, sampled every 0.2 s
 (dbt runs Python models in-process, but DuckDB or a library may start helpers), and the
-child's own ru_maxrss (os.wait4). dbt stages also contribute per-model times from
-run_results.json. Results go to <out>/bench_<customers>.json and .md.
+child's own ru_maxrss (os.wait4). The samples are kept as a timeline (the largest per second),
+so a dbt stage can say which nodes were running at its peak and each model's highest tree RSS
+while it ran: with threads 2 the peak is a sum, and the cut has to go where it happens. dbt
+stages also contribute per-model times from run_results.json. Results go to
+<out>/bench_<customers>.json and .md.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,12 @@ class StageResult:
     # dbt nodes (models, tests, seeds) that errored, failed or were skipped; a failing data test
     # is recorded here and the benchmark goes on
     failures: list[dict] = field(default_factory=list)
+    # [seconds since the stage started, largest tree RSS MB sampled in that second]
+    memory_timeline: list[list[float]] = field(default_factory=list)
+    started_at: float = 0.0  # epoch seconds (aligns the timeline with run_results.json)
+    # the dbt nodes that were running when the tree's RSS peaked, and that moment (seconds)
+    peak_at_seconds: float | None = None
+    running_at_peak: list[str] = field(default_factory=list)
 
 
 def _children() -> dict[int, list[int]]:
@@ -85,13 +94,17 @@ def tree_rss_mb(pid: int) -> float:
 def run_stage(stage: str, command: list[str], env: dict[str, str], cwd: Path) -> StageResult:
     """Run one stage as a child process: wall time, its own ru_maxrss and its tree's peak RSS."""
     log.info("bench stage %s: %s", stage, " ".join(command))
-    start = time.perf_counter()
+    started_at, start = time.time(), time.perf_counter()
     proc = subprocess.Popen(command, env=env, cwd=cwd)
     peak, done = [0.0], threading.Event()
+    per_second: dict[int, float] = {}
 
     def sample() -> None:
         while not done.wait(0.2):
-            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+            rss = tree_rss_mb(proc.pid)
+            peak[0] = max(peak[0], rss)
+            second = int(time.perf_counter() - start)
+            per_second[second] = max(per_second.get(second, 0.0), rss)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -103,7 +116,46 @@ def run_stage(stage: str, command: list[str], env: dict[str, str], cwd: Path) ->
     # ru_maxrss is KiB on Linux.
     return StageResult(stage, command, round(wall, 2), round(usage.ru_maxrss / 1024, 1), proc.returncode,
                        peak_tree_rss_mb=round(max(peak[0], usage.ru_maxrss / 1024), 1),
-                       load_average_1m=round(os.getloadavg()[0], 2))
+                       load_average_1m=round(os.getloadavg()[0], 2),
+                       memory_timeline=[[t, round(mb, 1)] for t, mb in sorted(per_second.items())],
+                       started_at=started_at)
+
+
+def _node_intervals(target_path: Path, started_at: float) -> list[dict]:
+    """Each dbt node's execute interval in seconds since the stage started (run_results.json)."""
+    results_file = target_path / "run_results.json"
+    if not results_file.exists():
+        return []
+    intervals = []
+    for r in json.loads(results_file.read_text())["results"]:
+        execute = [t for t in r.get("timing", []) if t.get("name") == "execute" and t.get("started_at")]
+        if not execute:
+            continue
+        begin, end = (datetime.fromisoformat(execute[0][k].replace("Z", "+00:00")).timestamp() - started_at
+                      for k in ("started_at", "completed_at"))
+        intervals.append({"node": r["unique_id"].split(".", 2)[-1], "kind": r["unique_id"].split(".", 1)[0],
+                          "start": begin, "end": end})
+    return intervals
+
+
+def attribute_memory(intervals: list[dict], timeline: list[list[float]]) -> tuple[float | None, list[str], dict]:
+    """(second of the peak, nodes running then, model -> highest tree RSS MB while it ran).
+
+    ``timeline`` holds [second, MB] (the largest sample of that second); a node runs at second t
+    when its interval overlaps [t, t + 1)."""
+    if not timeline:
+        return None, [], {}
+
+    def running(t: float) -> list[dict]:
+        return [i for i in intervals if i["start"] < t + 1 and i["end"] >= t]
+
+    peak_second, _ = max(timeline, key=lambda point: point[1])
+    per_model: dict[str, float] = {}
+    for second, mb in timeline:
+        for i in running(second):
+            if i["kind"] == "model":
+                per_model[i["node"]] = max(per_model.get(i["node"], 0.0), mb)
+    return peak_second, sorted(i["node"] for i in running(peak_second)), per_model
 
 
 def dbt_model_timings(target_path: Path) -> list[dict]:
@@ -234,8 +286,13 @@ def run_benchmark(
             break  # the full build left no warehouse to refresh
         env = _dbt_env(work_dir, raw, db, name.replace(" ", "_"))
         result = run_stage(f"dbt build ({name})", [dbt, "build", *extra], env, project_dir)
-        result.models = dbt_model_timings(work_dir / f"target_{name.replace(' ', '_')}")
-        result.failures = dbt_failures(work_dir / f"target_{name.replace(' ', '_')}")
+        target = work_dir / f"target_{name.replace(' ', '_')}"
+        result.models = dbt_model_timings(target)
+        result.failures = dbt_failures(target)
+        result.peak_at_seconds, result.running_at_peak, model_peaks = attribute_memory(
+            _node_intervals(target, result.started_at), result.memory_timeline)
+        for m in result.models:
+            m["peak_tree_rss_mb"] = model_peaks.get(m["node"])
         if result.exit_code != 0:
             log.warning("%s exited %s; failed nodes: %s", name, result.exit_code,
                         ", ".join(f["node"] for f in result.failures) or "none recorded")
@@ -312,8 +369,19 @@ def render_markdown(report: dict) -> str:
         lines += ["", "## Failed dbt nodes", "", "| stage | node | status | message |", "|---|---|---|---|"]
         lines += [f"| {stage} | {f['node']} | {f['status']} | {f['message'].replace('|', '/')} |"
                   for stage, f in failed]
-    lines += ["", "## Slowest models", "", "| stage | model | seconds |", "|---|---|---:|"]
+    lines += ["", "## Slowest models", "", "| stage | model | seconds | tree RSS MB while it ran (max) |",
+              "|---|---|---:|---:|"]
     for s in report["stages"]:
         for m in s["models"][:12]:
-            lines.append(f"| {s['stage']} | {m['node']} | {m['seconds']} |")
+            lines.append(f"| {s['stage']} | {m['node']} | {m['seconds']} | {m.get('peak_tree_rss_mb') or ''} |")
+    peaks = [s for s in report["stages"] if s.get("running_at_peak")]
+    if peaks:
+        lines += ["", "## At the memory peak", "", "| stage | peak tree RSS MB | at second | nodes running |",
+                  "|---|---:|---:|---|"]
+        lines += [f"| {s['stage']} | {s['peak_tree_rss_mb']} | {s['peak_at_seconds']} | "
+                  f"{', '.join(s['running_at_peak'])} |" for s in peaks]
+        lines += ["", "| stage | model | highest tree RSS MB while it ran | seconds |", "|---|---|---:|---:|"]
+        for s in peaks:
+            ranked = sorted((m for m in s["models"] if m.get("peak_tree_rss_mb")), key=lambda m: -m["peak_tree_rss_mb"])
+            lines += [f"| {s['stage']} | {m['node']} | {m['peak_tree_rss_mb']} | {m['seconds']} |" for m in ranked[:8]]
     return "\n".join(lines) + "\n"

@@ -4,7 +4,7 @@ recorded and the daily refresh still runs; --full-only runs one build on one dat
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,3 +82,40 @@ def test_render_markdown_without_failures_has_no_failure_section() -> None:
               "stages": [{"stage": "s", "wall_seconds": 1, "peak_tree_rss_mb": 1, "peak_rss_mb": 1,
                           "load_average_1m": 0, "exit_code": 0, "models": [], "failures": []}]}
     assert "Failed dbt nodes" not in render_markdown(report)
+
+
+def _timed_results(target: Path, started_at: float, nodes: dict[str, tuple[float, float]]) -> None:
+    """run_results.json whose nodes executed over [start, end] seconds after ``started_at``."""
+    def iso(offset: float) -> str:
+        return datetime.fromtimestamp(started_at + offset, tz=UTC).isoformat().replace("+00:00", "Z")
+
+    target.mkdir(parents=True, exist_ok=True)
+    results = [{"unique_id": f"{'test' if name.startswith('t_') else 'model'}.ecom_growth.{name}",
+                "status": "success", "execution_time": end - start,
+                "timing": [{"name": "compile", "started_at": iso(start - 0.5), "completed_at": iso(start)},
+                           {"name": "execute", "started_at": iso(start), "completed_at": iso(end)}]}
+               for name, (start, end) in nodes.items()]
+    results.append({"unique_id": "model.ecom_growth.m_never_ran", "status": "skipped", "execution_time": 0,
+                    "timing": []})
+    (target / "run_results.json").write_text(json.dumps({"results": results}))
+
+
+def test_memory_is_attributed_to_the_nodes_running_at_each_second(tmp_path: Path) -> None:
+    started_at = 1_800_000_000.0
+    _timed_results(tmp_path, started_at, {"m_big": (2.2, 6.8), "m_small": (0.0, 3.5), "t_grain": (5.0, 5.4),
+                                          "m_late": (8.0, 9.0)})
+    intervals = bench._node_intervals(tmp_path, started_at)
+    assert {i["node"]: (round(i["start"], 3), round(i["end"], 3)) for i in intervals} == {
+        "m_big": (2.2, 6.8), "m_small": (0.0, 3.5), "t_grain": (5.0, 5.4), "m_late": (8.0, 9.0)}
+    timeline = [[0, 100.0], [1, 150.0], [2, 300.0], [3, 320.0], [4, 280.0], [5, 900.0], [6, 400.0], [7, 90.0],
+                [8, 200.0]]
+    peak_second, running, per_model = bench.attribute_memory(intervals, timeline)
+    assert peak_second == 5
+    assert running == ["m_big", "t_grain"]  # m_small ended at 3.5; tests are listed, not ranked
+    assert per_model == {"m_small": 320.0, "m_big": 900.0, "m_late": 200.0}
+
+
+def test_memory_attribution_without_samples_or_run_results(tmp_path: Path) -> None:
+    assert bench._node_intervals(tmp_path / "missing", 0.0) == []
+    assert bench.attribute_memory([], []) == (None, [], {})
+    assert bench.attribute_memory([], [[0, 10.0]]) == (0, [], {})
