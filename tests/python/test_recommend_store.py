@@ -335,3 +335,36 @@ def test_the_fit_on_fit_columns_equals_the_fit_on_every_serving_column() -> None
     narrow = item_factor_table(read_coded_interactions(con.table("frame"), fit_columns(CODED.columns, 30)), params,
                                min_users=1, min_items=1, min_interactions=1)
     assert every.drop("fit_seconds").equals(narrow.drop("fit_seconds"))
+
+
+def test_purchase_rows_keep_the_purchases_and_their_codes():
+    from ecom_growth.recommend.matrix import purchased_pairs
+    from ecom_growth.recommend.store import code_interactions, decoded, purchase_rows
+
+    coded = code_interactions(CODED)
+    kept = purchase_rows(coded)
+    assert kept.maps is coded.maps  # codes unchanged: the same id arrays decode them
+    assert decoded(kept).collect().get_column("purchase_count").to_list() == [1, 2, 1]  # 0 and null are not
+    assert purchased_pairs(decoded(kept).collect()).sort("customer_id").equals(
+        purchased_pairs(CODED).sort("customer_id"))
+    no_counts = code_interactions(CODED.drop("purchase_count"))
+    assert purchase_rows(no_counts) is no_counts  # without purchase_count every row is a purchase
+
+
+def test_served_als_top_up_from_purchase_rows_equals_the_full_interactions(shop):
+    # views (purchase_count 0) among the interactions, a customer with no history and n close to
+    # the catalogue: many customers need a popularity top-up, which now decodes purchases only
+    interactions, customers, _ = shop
+    rng = np.random.default_rng(4)
+    with_views = interactions.with_columns(purchase_count=pl.Series(rng.integers(0, 3, interactions.height)))
+    items = item_factor_table(with_views, PARAMS, **MINIMUMS)
+    users = user_factor_table(with_views, items)
+    model, matrix, maps = stored_model(with_views, items, users=users)
+    n = maps.n_items - 3
+    for filter_purchased in (True, False):
+        direct = recommend_top_n(model, matrix, maps, customers, interactions=with_views, n=n,
+                                 filter_purchased=filter_purchased)
+        assert direct.filter(pl.col("source") != "als").height > 0  # the top-up path runs
+        stored = serve_recommendations(with_views, customers, evaluation=served("als", PARAMS), item_factors=items,
+                                       user_factors=users, n=n, filter_purchased=filter_purchased)
+        assert stored.select(direct.columns).equals(direct)

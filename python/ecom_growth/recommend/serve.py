@@ -29,6 +29,7 @@ from ecom_growth.recommend.store import (
     as_coded,
     decoded,
     item_factor_status,
+    purchase_rows,
     purchased_matrix,
     stored_model,
 )
@@ -68,7 +69,9 @@ def serve_recommendations(
             model, matrix, maps = stored_model(coded, item_factors, users=user_factors,
                                                num_threads=num_threads)
             filter_matrix = purchased_matrix(coded, maps) if filter_purchased else None
-            interactions = decoded(coded)  # strings only if a customer needs a popularity top-up
+            # a popularity top-up (customers the model leaves short) reads purchases only: the
+            # pairs to skip and popularity by purchasers; strings only if some customer needs one
+            interactions = decoded(purchase_rows(coded))
         else:
             reason = f"{reason}; serving most-popular products instead"
     purchased = None  # served ALS: filter_matrix (the top-up derives the pairs if it needs them)
