@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.events.logging import AdapterLogger
@@ -73,12 +74,53 @@ def _release_freed_memory() -> None:
     trim(0)
 
 
+def _set_memory_limit(session: Any, limit: str | None) -> bool:
+    """``SET memory_limit`` on the DuckDB database behind ``session`` (a global setting: every
+    cursor of the database sees it; None: DuckDB's default again). DuckDB evicts cached blocks to
+    get under a lower limit; when it cannot (pinned blocks of a running query) it refuses, and
+    the build goes on with the limit it had: a warning, never a failed model."""
+    try:
+        session.execute("RESET memory_limit" if limit is None else f"SET memory_limit = '{limit}'")
+    except Exception as error:  # duckdb.Error; the slot must not fail the model over a cap
+        log.warning(f"could not set DuckDB memory_limit to {limit}: {error}")
+        return False
+    return True
+
+
 @contextmanager
-def python_model_slot(name: str, *, exclusive: bool, lock: threading.Lock = _PYTHON_MODEL_LOCK) -> Iterator[None]:
+def _memory_capped(session: Any, limit: str | None, restore: str | None) -> Iterator[None]:
+    """Hold DuckDB's memory_limit at ``limit`` inside the block, then set it back to ``restore``:
+    the profile's value (None: the profile sets none, so DuckDB's default). Not the value DuckDB
+    reports (``current_setting`` rounds it, e.g. 3GB reads back as 2.7 GiB)."""
+    if session is None or not limit:
+        yield
+        return
+    capped = _set_memory_limit(session, limit)
+    try:
+        yield
+    finally:
+        if capped:
+            _set_memory_limit(session, restore)
+
+
+@contextmanager
+def python_model_slot(
+    name: str,
+    *,
+    exclusive: bool,
+    lock: threading.Lock = _PYTHON_MODEL_LOCK,
+    session: Any = None,
+    memory_limit: str | None = None,
+    restore_memory_limit: str | None = None,
+) -> Iterator[None]:
     """Run a Python model's body (read, compute, write its table) inside this block.
 
     ``exclusive``: hold the process-wide lock, so at most one Python model's frames are alive at a
-    time. Either way the model's freed memory is returned to the OS when the block ends.
+    time, and, with ``memory_limit`` (var python_models_one_at_a_time_memory_limit), cap DuckDB's
+    buffer pool at that while the model runs: the pool otherwise still holds up to the profile's
+    limit of cached table blocks from earlier models, on top of the model's frames (issue 16:
+    the build's peak RSS). ``restore_memory_limit`` is set again at the end. Either way the
+    model's freed memory is returned to the OS when the block ends.
     """
     if not exclusive:
         try:
@@ -92,6 +134,7 @@ def python_model_slot(name: str, *, exclusive: bool, lock: threading.Lock = _PYT
         if waited >= 1.0:
             log.info(f"python model {name} waited {waited:.1f}s for the Python model slot")
         try:
-            yield
+            with _memory_capped(session, memory_limit, restore_memory_limit):
+                yield
         finally:
             _release_freed_memory()

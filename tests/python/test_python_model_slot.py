@@ -53,3 +53,54 @@ def test_written_marker_is_a_single_object() -> None:
     from ecom_growth import dbt_plugin
 
     assert dbt_plugin.WRITTEN is WRITTEN and repr(WRITTEN) == "WRITTEN"
+
+
+def _limit(con) -> str:
+    return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def test_exclusive_slot_caps_duckdb_memory_and_restores_the_profile_limit() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '3GB'")
+    profile = _limit(con)
+    session = con.cursor()  # dbt-duckdb hands the model a cursor; the setting is the database's
+    with python_model_slot("m", exclusive=True, lock=threading.Lock(), session=session, memory_limit="500MB",
+                           restore_memory_limit="3GB"):
+        assert _limit(con) == _limit(duckdb.connect().execute("SET memory_limit = '500MB'")) != profile
+    assert _limit(con) == profile
+    with pytest.raises(RuntimeError), python_model_slot("m", exclusive=True, lock=threading.Lock(), session=session,
+                                                        memory_limit="500MB", restore_memory_limit="3GB"):
+        raise RuntimeError("model failed")
+    assert _limit(con) == profile  # restored when the model fails too
+    default = _limit(duckdb.connect())
+    with python_model_slot("m", exclusive=True, lock=threading.Lock(), session=session, memory_limit="500MB"):
+        assert _limit(con) != default
+    assert _limit(con) == default  # a profile without memory_limit: DuckDB's default again
+
+
+def test_shared_slot_and_no_cap_leave_the_limit_alone() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '3GB'")
+    before = _limit(con)
+    with python_model_slot("m", exclusive=False, lock=threading.Lock(), session=con, memory_limit="500MB"):
+        assert _limit(con) == before
+    with python_model_slot("m", exclusive=True, lock=threading.Lock(), session=con, memory_limit=None):
+        assert _limit(con) == before
+
+
+def test_a_refused_cap_is_a_warning_not_a_failed_model(caplog) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '3GB'")
+    before = _limit(con)
+    ran = []
+    with python_model_slot("m", exclusive=True, lock=threading.Lock(), session=con, memory_limit="not a size",
+                           restore_memory_limit="3GB"):
+        ran.append(True)
+    assert ran == [True] and _limit(con) == before
+    assert "could not set DuckDB memory_limit to not a size" in caplog.text
