@@ -42,7 +42,11 @@
     view/add-to-cart events per (product, day, type); per completed order item (orders, units,
     cents of revenue) per (product, day); the price spell in effect at the end of each change day;
     purchase-only days (a row whose only activity is a purchase event); every stored product's
-    category (and that it still is in stg_shop__products, which the model inner-joins). -#}
+    category (and that it still is in stg_shop__products, which the model inner-joins).
+    The input side reads every row before `start` (all before as_of: start <= date(as_of)) and
+    does not drop products missing from stg_shop__products as the model does: staging rejects
+    such rows (orphan_fk), and if one got through it would only make a check differ, and the
+    build recompute every day (a false alarm costs time, never a wrong row). -#}
 {% macro product_daily_demand_changes(start) -%}
 {%- set before = "date '" ~ start ~ "'" -%}
 with stored as (
@@ -56,19 +60,17 @@ products as (
 events as (
     select product_id, cast(occurred_at as date) as demand_date, event_type
     from {{ ref('stg_shop__events') }}
-    where occurred_at < cast({{ before }} as {{ dbt.type_timestamp() }}) and occurred_at <= {{ as_of() }}
-        and product_id in (select products.product_id from products)
+    where occurred_at < cast({{ before }} as {{ dbt.type_timestamp() }}) and product_id is not null
 ),
 
 sales as (
     select product_id, cast(ordered_at as date) as demand_date, quantity, revenue
     from {{ ref('fct_order_items') }}
     where is_completed and ordered_at < cast({{ before }} as {{ dbt.type_timestamp() }})
-        and product_id in (select products.product_id from products)
 ),
 
 purchases as (
-    select distinct product_id, demand_date from events where event_type = 'purchase'
+    select product_id, demand_date from events where event_type = 'purchase'
 )
 
 select
@@ -98,22 +100,24 @@ select
         from {{ ref('int_product_price_spells') }}
         where valid_from_date < {{ before }}
             and (valid_to is null or cast(valid_to as date) > valid_from_date)
-            and product_id in (select products.product_id from products)
     ), 0) - coalesce((
         select sum(cast({{ raw_row_hash(['product_id', 'demand_date', 'list_price', 'is_promotion']) }} as hugeint))
         from stored where has_price_change
     ), 0)                                                                   as price_changes,
+    -- a purchase event's day missing, or a day whose only activity is purchases without one
+    -- (one full join; several purchases of a day only repeat a row that counts 0 or >= 1 anyway)
     (
-        select count(*) from purchases
-        where not exists (
-            select 1 from stored
-            where stored.product_id = purchases.product_id and stored.demand_date = purchases.demand_date)
-    ) + (
-        select count(*) from stored
-        where stored.views = 0 and stored.add_to_carts = 0 and stored.orders = 0 and not stored.has_price_change
-            and not exists (
-                select 1 from purchases
-                where purchases.product_id = stored.product_id and purchases.demand_date = stored.demand_date)
+        select count(*)
+        from purchases
+        full outer join (
+            select
+                product_id,
+                demand_date,
+                views = 0 and add_to_carts = 0 and orders = 0 and not has_price_change as is_purchase_only
+            from stored
+        ) as stored_days
+            on purchases.product_id = stored_days.product_id and purchases.demand_date = stored_days.demand_date
+        where stored_days.product_id is null or (purchases.product_id is null and stored_days.is_purchase_only)
     )                                                                       as purchase_days,
     (
         select count(*)
