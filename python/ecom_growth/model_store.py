@@ -114,6 +114,16 @@ def settings_digest(settings: Mapping[str, object]) -> str:
     return compute_fit_id([json.dumps(settings, sort_keys=True, default=str)])
 
 
+def relation_digest(relation) -> str:
+    """16 hex digits over a DuckDB relation's rows as a multiset (their count and the sum of a hash
+    of each row, computed in DuckDB: nothing is loaded into Python). Equal contents give equal
+    digests whatever the row order; for a model whose output is a function of a table (a digest
+    from another DuckDB version differs, which only recomputes)."""
+    columns = ", ".join('"' + name.replace('"', '""') + '"' for name in relation.columns)
+    count, total = relation.aggregate(f"count(*), sum(hash({columns}))").fetchall()[0]
+    return compute_fit_id([str(count), str(total)])
+
+
 def with_settings_digest(table: pl.DataFrame, digest: str) -> pl.DataFrame:
     """``table`` with the column settings_digest (the settings it was fitted with) on every row."""
     return table.with_columns(pl.lit(digest, pl.String).alias(SETTINGS_DIGEST_COL))
@@ -154,6 +164,11 @@ def stored_fit(table: pl.DataFrame | None) -> tuple[str, datetime] | None:
     return fit_id, fitted_at
 
 
+def _status_ok(table: pl.DataFrame) -> bool:
+    """Whether every row's status is 'ok' (true for a table without a status column)."""
+    return "status" not in table.columns or set(table.get_column("status").to_list()) == {"ok"}
+
+
 def reusable_fit(
     previous: pl.DataFrame | None,
     *,
@@ -175,7 +190,7 @@ def reusable_fit(
     fit = stored_fit(previous)
     if fit is None or as_of is None:
         return False
-    if require_status_ok and "status" in previous.columns and set(previous.get_column("status").to_list()) != {"ok"}:
+    if require_status_ok and not _status_ok(previous):
         return False
     if settings is not None and not same_settings(previous, settings):
         return False
@@ -206,14 +221,22 @@ def with_fit_of(table: pl.DataFrame, model_table: pl.DataFrame) -> pl.DataFrame:
     return with_fit_metadata(table, fit_id=fit_id, fitted_at=fitted_at)
 
 
-def reusable_with_fit(previous: pl.DataFrame | None, model_table: pl.DataFrame, *, retrain_after_days: int) -> bool:
-    """Whether a table computed from a stored model (evaluation, calibration) may be kept: only
-    when ``ml_retrain_after_days`` > 0 and it was computed from the very fit the model table
-    holds now (a refit, or a partial rebuild, recomputes it)."""
+def reusable_with_fit(previous: pl.DataFrame | None, model_table: pl.DataFrame, *, retrain_after_days: int,
+                      settings: str | None = None, require_status_ok: bool = False) -> bool:
+    """Whether a table computed from a stored model (evaluation, calibration, similar products)
+    may be kept: only when ``ml_retrain_after_days`` > 0 and it was computed from the very fit
+    the model table holds now (a refit, or a partial rebuild, recomputes it); given a
+    ``settings`` digest, only with the settings it was computed with (:func:`same_settings`);
+    with ``require_status_ok``, only when every row's status is 'ok' (a degraded table's
+    fallback may read other inputs)."""
     if int(retrain_after_days) <= 0:
         return False
     before, now = stored_fit(previous), stored_fit(model_table)
-    return before is not None and now is not None and before == now
+    if before is None or now is None or before != now:
+        return False
+    if require_status_ok and not _status_ok(previous):
+        return False
+    return settings is None or same_settings(previous, settings)
 
 
 def kept_fit(session, relation, *, as_of: datetime, retrain_after_days: int,
@@ -228,9 +251,12 @@ def kept_fit(session, relation, *, as_of: datetime, retrain_after_days: int,
     return previous if keep else None
 
 
-def kept_with_fit(session, relation, model_table: pl.DataFrame, *, retrain_after_days: int) -> pl.DataFrame | None:
+def kept_with_fit(session, relation, model_table: pl.DataFrame, *, retrain_after_days: int,
+                  settings: str | None = None, require_status_ok: bool = False) -> pl.DataFrame | None:
     """A derived table's previous contents when :func:`reusable_with_fit` keeps it, else None."""
     if int(retrain_after_days) <= 0:
         return None
     previous = previous_relation(session, relation)
-    return previous if reusable_with_fit(previous, model_table, retrain_after_days=retrain_after_days) else None
+    keep = reusable_with_fit(previous, model_table, retrain_after_days=retrain_after_days, settings=settings,
+                             require_status_ok=require_status_ok)
+    return previous if keep else None

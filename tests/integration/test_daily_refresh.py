@@ -3,8 +3,10 @@ regenerated with one more day (the simulator is prefix-stable: a day is appended
 rebuild with ml_retrain_after_days keeps every stored fit (same fit_id and fitted_at: ALS,
 churn, CLV, review sentiment, ticket intents, uplift, the demand-forecast backtest and the price
 elasticities, and the evaluations kept with them) while scoring the new day, new customers,
-reviews and tickets included (the demand forecast and price recommendations are recomputed from
-the kept backtest and elasticities); without the var the same data is refitted; with the var but
+reviews and tickets included (the demand forecast and price recommendations are computed from
+the kept backtest and elasticities; the similar products of the kept ALS fit are kept, as_of
+moved; they, the demand forecast and the price recommendations (kept while their inputs are
+unchanged) equal their recomputation); without the var the same data is refitted; with the var but
 a changed setting (an ALS, churn, CLV, text, uplift, forecast or pricing var) the stored fits are
 not kept. The recommender evaluation's inputs (int_evaluation_snapshots: training side and labels)
 are kept or rebuilt as one snapshot, and the evaluation always reads one snapshot whole.
@@ -84,6 +86,8 @@ def state(db: Path) -> dict:
             "scored_values": {t: dict(con.execute(f"select {key}, {SCORE_VALUES[t]} from ml.{t} group by all").fetchall())
                               for t, (_, key) in SCORED.items()},
             "snapshot": snapshot_state(con),
+            "similar": con.sql("select * from ml.ml_similar_products order by product_id, rank").pl(),
+            "kept_when_unchanged": {t: con.sql(f"select * from ml.{t} order by all").pl() for t in KEPT_WHEN_UNCHANGED},
         }
 
 
@@ -139,6 +143,22 @@ def build(work: Path, raw: Path, db: Path, day: str, extra_vars: str | None = No
     return state(db)
 
 
+# tables a daily build keeps when what they are computed from is unchanged
+KEPT_WHEN_UNCHANGED = ("ml_similar_products", "ml_demand_forecast", "ml_price_recommendations")
+
+
+def recomputed(work: Path, raw: Path, source_db: Path) -> dict:
+    """KEPT_WHEN_UNCHANGED recomputed (var ml_retrain_after_days 0: nothing is kept) on a copy of
+    the day-two warehouse."""
+    db = work / "recomputed.duckdb"
+    shutil.copy(source_db, db)
+    variables = "{" + f"as_of: '{DAY_TWO} 23:59:59', {BASE_VARS}, ml_retrain_after_days: 0" + "}"
+    result = run_dbt(["run", "-s", *KEPT_WHEN_UNCHANGED, "--vars", variables], dbt_env(work, raw, db))
+    assert result.returncode == 0, result.stdout[-4000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: con.sql(f"select * from ml.{t} order by all").pl() for t in KEPT_WHEN_UNCHANGED}
+
+
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory) -> dict[str, dict]:
     work = tmp_path_factory.mktemp("daily_refresh")
@@ -148,11 +168,13 @@ def builds(tmp_path_factory) -> dict[str, dict]:
     assert seeded.returncode == 0, seeded.stdout[-4000:]
     day_one = build(work, before, db, DAY_ONE)
     shutil.copy(db, work / "day_one.duckdb")
+    day_two_kept = build(work, after, db, DAY_TWO, DAILY)
     return {
         "raw_after": after,
         "day_one_db": work / "day_one.duckdb",
         "day_one": day_one,
-        "day_two_kept": build(work, after, db, DAY_TWO, DAILY),
+        "day_two_kept": day_two_kept,
+        "recomputed": recomputed(work, after, db),
         "day_two_refit": build(work, after, db, DAY_TWO),
         "day_two_changed_settings": build(work, after, db, DAY_TWO, CHANGED_SETTINGS),
     }
@@ -214,11 +236,35 @@ def test_a_daily_build_scores_the_new_days_customers_reviews_and_tickets_with_th
         assert any(before.get(key) != scored[key] for key in new), table
 
 
+def test_a_daily_build_keeps_the_similar_products_of_the_kept_fit_and_moves_their_as_of(builds):
+    from polars.testing import assert_frame_equal
+
+    first, kept = builds["day_one"], builds["day_two_kept"]
+    item_fit = kept["fits"]["ml_als_item_factors"][0][:2]
+    for state in (first, kept):
+        assert state["similar"].select("fit_id", "fitted_at").unique().rows() == [item_fit]
+        assert state["similar"].get_column("status").unique().to_list() == ["ok"]
+    assert kept["similar"].get_column("as_of").unique().to_list() == [kept["as_of"]]
+    assert_frame_equal(kept["similar"].drop("as_of"), first["similar"].drop("as_of"), check_exact=True)
+
+
+def test_what_a_daily_build_keeps_equals_its_recomputation(builds):
+    """Similar products, the demand forecast and the price recommendations, kept or not, are
+    exactly what a recomputation from the same stored fits and data gives."""
+    from polars.testing import assert_frame_equal
+
+    kept = builds["day_two_kept"]["kept_when_unchanged"]
+    for table in KEPT_WHEN_UNCHANGED:
+        assert kept[table].height > 0, table
+        assert_frame_equal(kept[table], builds["recomputed"][table], check_exact=True)
+
+
 def test_without_the_var_the_same_data_is_refitted(builds):
     kept, refit = builds["day_two_kept"], builds["day_two_refit"]
     for table in MODEL_TABLES:
         assert {at for _, at, _ in refit["fits"][table]} == {refit["as_of"]}, table
     assert refit["fits"]["ml_als_item_factors"][0][0] != kept["fits"]["ml_als_item_factors"][0][0]
+    assert refit["similar"].select("fit_id", "fitted_at").unique().rows() == [refit["fits"]["ml_als_item_factors"][0][:2]]
 
 
 def test_a_changed_setting_refits_even_with_the_var(builds):

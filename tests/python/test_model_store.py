@@ -22,6 +22,7 @@ from ecom_growth.model_store import (
     kept_fit,
     kept_with_fit,
     previous_relation,
+    relation_digest,
     reusable_fit,
     reusable_with_fit,
     same_settings,
@@ -99,6 +100,57 @@ def test_a_derived_table_is_kept_only_with_the_fit_it_was_computed_from():
     assert not reusable_with_fit(derived, model, retrain_after_days=0)
     assert not reusable_with_fit(derived, stored(fit_id="m2"), retrain_after_days=7)
     assert not reusable_with_fit(None, model, retrain_after_days=7)
+
+
+def test_a_derived_table_is_kept_only_with_its_settings_and_when_required_only_if_ok():
+    model, digest = stored(fit_id="m1"), settings_digest({"top_n": 10})
+    derived = with_settings_digest(with_fit_of(pl.DataFrame({"status": ["ok", "ok"]}), model), digest)
+    assert reusable_with_fit(derived, model, retrain_after_days=7, settings=digest, require_status_ok=True)
+    assert not reusable_with_fit(derived, model, retrain_after_days=7, settings=settings_digest({"top_n": 5}))
+    # computed before the table recorded its settings (an older release): recomputed
+    assert not reusable_with_fit(with_fit_of(pl.DataFrame({"status": ["ok"]}), model), model, retrain_after_days=7,
+                                 settings=digest)
+    degraded = derived.with_columns(status=pl.Series(["ok", "degraded"]))
+    assert reusable_with_fit(degraded, model, retrain_after_days=7, settings=digest)
+    assert not reusable_with_fit(degraded, model, retrain_after_days=7, settings=digest, require_status_ok=True)
+    assert not reusable_with_fit(derived, stored(fit_id="m2"), retrain_after_days=7, settings=digest,
+                                 require_status_ok=True)
+    assert not reusable_with_fit(derived, model, retrain_after_days=0, settings=digest, require_status_ok=True)
+
+
+def test_ok_similar_products_read_only_the_stored_factors_so_a_kept_fit_may_keep_them(shop):  # noqa: F811
+    """What lets ml_similar_products keep its table with a kept ALS fit: with an ok fit, new
+    products and changed categories (dim_products) and new interactions change nothing."""
+    interactions, _, products = shop
+    items = item_factor_table(interactions, PARAMS, fitted_at=FITTED, **MINIMUMS)
+    assert items.get_column("status").unique().to_list() == ["ok"]
+    before = similar_products_table(items, products, None, n=3)
+    changed = pl.concat([
+        products.select(pl.col("product_id").cast(pl.String), pl.lit("another category").alias("category")),
+        pl.DataFrame({"product_id": ["brand_new_product"], "category": ["new"]}),
+    ])
+    more = pl.concat([interactions, interactions.head(5).with_columns(pl.lit("newbie").alias("customer_id"))])
+    assert similar_products_table(items, changed, more, n=3).equals(before)
+
+
+def test_relation_digest_is_a_digest_of_the_rows_as_a_multiset():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("create table t as select * from (values (1, 2.5, 'x'), (2, null, 'y'), (3, 0.0, null)) v(a, b, c)")
+    digest = relation_digest(con.sql("select * from t"))
+    assert relation_digest(con.sql("select * from t order by a desc")) == digest
+    assert relation_digest(con.sql("select a, b, c from t")) == digest
+    changed = {
+        "value": "select a, case when a = 1 then 2.6 else b end as b, c from t",
+        "null": "select a, b, case when a = 3 then 'z' else c end as c from t",
+        "duplicate": "select * from t union all select * from t where a = 1",
+        "removed": "select * from t where a <> 2",
+        "columns": "select a, b from t",
+    }
+    digests = {name: relation_digest(con.sql(sql)) for name, sql in changed.items()}
+    assert digest not in digests.values() and len(set(digests.values())) == len(digests)
+    assert relation_digest(con.sql("select * from t where false")) == relation_digest(con.sql("select * from t limit 0"))
 
 
 def counting(monkeypatch, module, name) -> list:
@@ -204,3 +256,5 @@ def test_dbt_models_read_their_previous_table_only_when_a_fit_may_be_kept():
     assert kept_fit(con, this, as_of=later, retrain_after_days=7, settings=settings_digest({"x": 1})) is None
     assert kept_with_fit(con, this, stored(), retrain_after_days=7).equals(stored())
     assert kept_with_fit(con, this, stored(fit_id="other"), retrain_after_days=7) is None
+    assert kept_with_fit(con, this, stored(), retrain_after_days=7, settings=settings_digest({"x": 1})) is None
+    assert kept_with_fit(con, this, stored(), retrain_after_days=7, require_status_ok=True).equals(stored())

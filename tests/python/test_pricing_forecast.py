@@ -147,6 +147,19 @@ def test_demand_forecast_serves_the_selected_models_mean_and_median():
     assert np.allclose(categories["forecast_units"].to_numpy(), [expected[0::2].sum(), expected[1::2].sum()])
 
 
+def test_the_forecast_is_a_function_of_the_panels_rows_not_their_order():
+    """What lets ml_demand_forecast keep its table while the panel's rows (relation_digest: a
+    multiset digest) are unchanged: boosting included, a shuffled panel gives the same forecast."""
+    weekly = _weekly(_poisson_units(12, 80), ["a", "b"] * 6)
+    evaluation = backtest_table(weekly, SETTINGS)
+    assert "gradient_boosting" in set(evaluation["model"])
+    boosting = evaluation.with_columns(is_selected=pl.col("model") == "gradient_boosting")
+    for chosen in (evaluation, boosting):
+        forecast = demand_forecast(weekly, chosen, SETTINGS)
+        shuffled = demand_forecast(weekly.sample(fraction=1.0, shuffle=True, seed=8), chosen, SETTINGS)
+        assert forecast.equals(shuffled)
+
+
 def test_shop_season_ratio_separates_a_planted_season_from_growth():
     from ecom_growth.pricing.forecast import shop_season_ratio
 

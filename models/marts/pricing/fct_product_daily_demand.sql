@@ -1,6 +1,13 @@
 -- Sparse product x day demand panel up to as_of: a row for every day on which a product sold
 -- (completed orders), was viewed or carted, or changed price. A dense grid (50k products x
 -- 730 days) would be mostly zeros; fct_product_weekly_demand is the dense panel the models use.
+-- Incremental by day: a later build recomputes only the days from `since` after proving the
+-- stored days before it unchanged, else every day (macros/pricing/product_daily_demand.sql).
+{{ config(materialized='incremental', incremental_strategy='day_window', on_schema_change='fail',
+          meta={'day_window_column': 'demand_date'}) }}
+{%- set since = product_daily_demand_window() %}
+-- day window start: {{ since or 'none' }}
+{%- set since_at = "cast(date '" ~ since ~ "' as " ~ dbt.type_timestamp() ~ ")" if since else none %}
 with sales as (
     select
         product_id,
@@ -11,6 +18,7 @@ with sales as (
         cast(sum(revenue) as double)                   as revenue
     from {{ ref('fct_order_items') }}
     where is_completed
+    {%- if since %} and ordered_at >= {{ since_at }}{% endif %}
     group by 1, 2
 ),
 
@@ -22,12 +30,16 @@ browsing as (
         sum(case when event_type = 'add_to_cart' then 1 else 0 end)     as add_to_carts
     from {{ ref('stg_shop__events') }}
     where occurred_at <= {{ as_of() }} and product_id is not null
+    {%- if since %} and occurred_at >= {{ since_at }}{% endif %}
     group by 1, 2
 ),
 
 changes as (
     select distinct product_id, valid_from_date as demand_date
     from {{ ref('int_product_price_spells') }}
+    {%- if since %}
+    where valid_from_date >= date '{{ since }}'
+    {%- endif %}
 ),
 
 activity as (
