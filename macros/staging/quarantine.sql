@@ -14,8 +14,13 @@
 
 {#- Timestamps go through utc_timestamp (offsets converted, naive values read in
     var('source_timezone')), so every staged timestamp is naive UTC on any machine. -#}
-{% macro typed_column(column, data_type) -%}
-    {%- if data_type | lower == dbt.type_timestamp() | lower -%}
+{#- raw_type (raw_column_type): the type the raw file stores the column as. A native, naive
+    TIMESTAMP needs no text parsing: native_utc_timestamp gives exactly what utc_timestamp gives
+    on its text (parsing it cost ~0.6 us a row: 29M events at 1M customers). -#}
+{% macro typed_column(column, data_type, raw_type=none) -%}
+    {%- if data_type | lower == dbt.type_timestamp() | lower and (raw_type or '') | upper == 'TIMESTAMP' -%}
+    {{ native_utc_timestamp(column) }} as {{ column }},
+    {%- elif data_type | lower == dbt.type_timestamp() | lower -%}
     {{ utc_timestamp(column) }} as {{ column }},
     {%- elif data_type | lower == 'date' -%}
     {{ calendar_date(column) }} as {{ column }},
@@ -23,6 +28,19 @@
     {{ safe_cast(column, data_type) }} as {{ column }},
     {%- endif %}
     cast({{ column }} as varchar) as {{ column }}__raw
+{%- endmacro %}
+
+{#- utc_timestamp of a native naive TIMESTAMP without the round trip through text. Its text is
+    'YYYY-MM-DD hh:mm:ss[.ffffff]' (BC dates end the date with ' (BC)'): no offset, no Z/UTC, so
+    utc_timestamp takes its last branch and gets the value back, except where the text does not
+    start with four digits and a dash: +-infinity and years past 9999 (null). Naive values are
+    read in var source_timezone, as there. -#}
+{% macro native_utc_timestamp(column) -%}
+    {%- set source_tz = var('source_timezone') -%}
+    case when isfinite({{ column }}) and {{ column }} < timestamp '10000-01-01' then
+        {%- if source_tz | upper == 'UTC' %} {{ column }}
+        {%- else %} timezone('UTC', timezone({{ sql_literal(source_tz) }}, {{ column }}))
+        {%- endif %} end
 {%- endmacro %}
 
 {% macro text_column(column, lower=false) -%}
