@@ -22,20 +22,10 @@
 {#- With one cutoff every signal read is before it (both reads filter on it): no per-aggregate
     FILTER, which cost 3-8% of the query's CPU at 250k customers for nothing (same rows). -#}
 {%- set single = cutoffs | length == 1 -%}
-{#- Output column -> the decayed sum it shows. strength and strength_half_life_<configured>d are
-    the same sum: computed (and converted to double, ~0.2 us a value) once per distinct half-life. -#}
 {%- set half_lives = [var('interaction_half_life_days')] + interaction_half_lives() -%}
 {%- set strength_names = ['strength'] -%}
 {%- for half_life in interaction_half_lives() -%}
     {%- do strength_names.append('strength_half_life_' ~ half_life ~ 'd') -%}
-{%- endfor -%}
-{%- set distinct_half_lives = [] -%}
-{%- set strength_sources = {} -%}
-{%- for half_life in half_lives -%}
-    {%- if half_life | string not in distinct_half_lives -%}
-        {%- do distinct_half_lives.append(half_life | string) -%}
-    {%- endif -%}
-    {%- do strength_sources.update({strength_names[loop.index0]: 'decayed_' ~ (distinct_half_lives.index(half_life | string) + 1)}) -%}
 {%- endfor -%}
 with weights as (
     select signal, weight from {{ ref('event_weights') }}
@@ -109,8 +99,8 @@ per_cutoff as (
                                                                                                  as quantity_purchased_{{ i }},
         -- a float sum depends on the order rows arrive in (threads, file layout): sum exact
         -- decimals instead, so strength is bit-identical on every rebuild
-        {%- for half_life in distinct_half_lives %}
-        {{ decayed_strength(half_life, 'age_days_' ~ i, before) }} as decayed_{{ loop.index }}_{{ i }},
+        {%- for half_life in half_lives %}
+        {{ decayed_strength(half_life, 'age_days_' ~ i, before) }} as {{ strength_names[loop.index0] }}_{{ i }},
         {%- endfor %}
         min(interacted_at){{ when }}                                                             as first_interaction_at_{{ i }},
         max(interacted_at){{ when }}                                                             as last_interaction_at_{{ i }}
@@ -139,13 +129,12 @@ select
     per_cutoff.product_id,
     {%- for column in ['view_count', 'add_to_cart_count', 'purchase_event_count', 'purchase_count', 'quantity_purchased']
         + strength_names + ['first_interaction_at', 'last_interaction_at'] %}
-    {%- set source = strength_sources.get(column, column) %}
     {%- if split_column %}
     case splits.cutoff_index
-        {%- for cutoff in cutoffs %} when {{ loop.index }} then per_cutoff.{{ source }}_{{ loop.index }}{% endfor %}
+        {%- for cutoff in cutoffs %} when {{ loop.index }} then per_cutoff.{{ column }}_{{ loop.index }}{% endfor %}
     end as {{ column }}
     {%- else %}
-    per_cutoff.{{ source }}_1 as {{ column }}
+    per_cutoff.{{ column }}_1 as {{ column }}
     {%- endif %}
     {%- if not loop.last %},{% endif %}
     {%- endfor %}
