@@ -37,6 +37,20 @@
     {%- do return(none) -%}
 {%- endmacro %}
 
+{#- The type DuckDB reads a raw column as (e.g. 'TIMESTAMP', 'VARCHAR'), or none (no file, or while
+    dbt parses). Lets typed_column skip text parsing for columns the file already types natively. -#}
+{% macro raw_column_type(table_name, column) -%}
+    {%- if not execute -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {%- set reader = raw_table_reader(table_name) -%}
+    {%- if reader is none -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {%- set types = run_query("select column_type from (describe select * from " ~ reader ~ ") where lower(column_name) = lower('" ~ column ~ "')").columns[0].values() -%}
+    {%- do return(types[0] | upper if types | length > 0 else none) -%}
+{%- endmacro %}
+
 {#- select <contract columns> from the raw file (every column kept as the file types it;
     staging casts). row_hash: also raw_row_hash, the fingerprint incremental loads check
     (macros/staging/incremental.sql); window: only a cheap superset of that window's rows. -#}

@@ -13,7 +13,7 @@ typed as (
         {{ text_column('session_id') }},
         {{ text_column('event_type', lower=true) }},
         {{ text_column('product_id') }},
-        {{ typed_column('occurred_at', dbt.type_timestamp()) }},
+        {{ typed_column('occurred_at', dbt.type_timestamp(), raw_type=raw_column_type('events', 'occurred_at')) }},
         raw_row_hash
     from source
 )

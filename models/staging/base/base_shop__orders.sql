@@ -10,7 +10,7 @@ typed as (
     select
         {{ text_column('order_id') }},
         {{ text_column('customer_id') }},
-        {{ typed_column('ordered_at', dbt.type_timestamp()) }},
+        {{ typed_column('ordered_at', dbt.type_timestamp(), raw_type=raw_column_type('orders', 'ordered_at')) }},
         {{ text_column('status', lower=true) }},
         {{ typed_column('order_total', 'decimal(18, 2)') }},
         {{ typed_column('discount_total', 'decimal(18, 2)') }},
