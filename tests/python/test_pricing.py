@@ -17,7 +17,12 @@ from ecom_growth.pricing.elasticity import (
     price_elasticities,
     with_blocks,
 )
-from ecom_growth.pricing.recommend import allowed_neighbours, price_recommendations
+from ecom_growth.pricing.recommend import (
+    CURRENT_PRICE_COLUMNS,
+    allowed_neighbours,
+    current_prices,
+    price_recommendations,
+)
 
 REC_ARGS = {"max_step": 0.10, "price_endings_cents": [99], "min_price_changes": 3, "min_improvement": 0.0}
 
@@ -356,3 +361,20 @@ def test_product_missing_from_the_elasticity_table_is_degraded_with_a_reason():
     assert row["recommended_price"] == row["current_price"]
     kept = price_recommendations(_products(), _elasticity(-2.0, -2.5, -1.5), **REC_ARGS).row(0, named=True)
     assert kept["status"] == "ok" and kept["status_reason"] is None
+
+
+def test_current_price_is_the_latest_regular_week_and_the_baseline_its_last_regular_weeks():
+    weeks = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(5)]
+    weekly = pl.DataFrame({
+        "product_id": ["a"] * 5 + ["b"] * 2, "category": ["c"] * 7, "week_start": weeks + weeks[:2],
+        "units": [1, 2, 3, 4, 50, 7, 9], "list_price": [10.0, 10.0, 12.0, 12.0, 8.0, 5.0, 5.5],
+        "is_promotion": [False, False, False, None, True, False, False],
+        "revenue": [0.0] * 7,  # a column current_prices does not read (the dbt model leaves it out)
+    })
+    costs = pl.DataFrame({"product_id": ["a"], "unit_cost": [4]})
+    out = current_prices(weekly, costs, baseline_weeks=2)
+    # a: the promotional week 5 is skipped (null counts as regular); b: no cost row
+    assert out.rows() == [("a", "c", 12.0, 3.5, 4.0), ("b", "c", 5.5, 8.0, None)]
+    assert current_prices(weekly.select(CURRENT_PRICE_COLUMNS), costs, baseline_weeks=2).equals(out)
+    with pytest.raises(pl.exceptions.ColumnNotFoundError):
+        current_prices(weekly.drop("is_promotion"), costs, baseline_weeks=2)

@@ -6,7 +6,7 @@ elasticity fit (fit_id, fitted_at), settings, weekly panel and product costs (se
 covers digests of both tables' rows): recomputing would give the same rows."""
 
 from ecom_growth.model_store import kept_with_fit, relation_digest, settings_digest, with_fit_of, with_settings_digest
-from ecom_growth.pricing.recommend import current_prices, parse_int_list, price_recommendations
+from ecom_growth.pricing.recommend import CURRENT_PRICE_COLUMNS, current_prices, parse_int_list, price_recommendations
 
 
 def model(dbt, session):
@@ -25,7 +25,8 @@ def model(dbt, session):
                          settings=digest)
     if kept is not None:
         return kept
-    products = current_prices(weekly.pl(), costs.pl(), baseline_weeks=settings["pricing_baseline_weeks"])
+    panel = weekly.project(", ".join(CURRENT_PRICE_COLUMNS)).pl()  # only the columns it reads
+    products = current_prices(panel, costs.pl(), baseline_weeks=settings["pricing_baseline_weeks"])
     recommendations = price_recommendations(
         products,
         elasticity,

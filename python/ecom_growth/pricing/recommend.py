@@ -176,11 +176,17 @@ def price_recommendations(
     return out.select([pl.col(c).cast(t) for c, t in RECOMMENDATION_SCHEMA.items()])
 
 
+# the weekly panel's columns current_prices reads (the dbt model reads only these: at 1M customers
+# the whole mart is ~2 GB of frames next to the recommender evaluation)
+CURRENT_PRICE_COLUMNS = ("product_id", "category", "week_start", "units", "list_price", "is_promotion")
+
+
 def current_prices(weekly: pl.DataFrame, costs: pl.DataFrame, *, baseline_weeks: int) -> pl.DataFrame:
     """Per product of the weekly panel: the regular (non-promotional) price of its latest such
     week, its unit cost (null if missing) and the baseline: mean weekly units over its last
-    ``baseline_weeks`` non-promotional weeks (demand at the regular price)."""
-    regular = weekly.filter(~pl.col("is_promotion").fill_null(False)).sort("product_id", "week_start")
+    ``baseline_weeks`` non-promotional weeks (demand at the regular price). Reads
+    ``CURRENT_PRICE_COLUMNS`` only."""
+    regular = weekly.select(CURRENT_PRICE_COLUMNS).filter(~pl.col("is_promotion").fill_null(False)).sort("product_id", "week_start")
     base = regular.group_by("product_id").agg(
         pl.col("category").last(), pl.col("list_price").last().alias("current_price"),
         pl.col("units").tail(baseline_weeks).mean().cast(pl.Float64).alias("baseline_weekly_units"),
