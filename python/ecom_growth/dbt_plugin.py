@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -87,13 +88,26 @@ def _set_memory_limit(session: Any, limit: str | None) -> bool:
     return True
 
 
+_SIZE_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30,
+               "TIB": 2**40}
+
+
+def size_in_bytes(size: str | None) -> float | None:
+    """A DuckDB size setting ('3GB', '1500MB', '2.5 GiB') in bytes; None when it is not one."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", size or "")
+    if match is None or match.group(2).upper() not in _SIZE_UNITS:
+        return None
+    return float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+
+
 @contextmanager
 def _memory_capped(session: Any, limit: str | None, restore: str | None) -> Iterator[None]:
     """Hold DuckDB's memory_limit at ``limit`` inside the block, then set it back to ``restore``:
     the profile's value (None: the profile sets none, so DuckDB's default). Not the value DuckDB
     reports (``current_setting`` rounds it, e.g. 3GB reads back as 2.7 GiB)."""
-    if session is None or not limit:
-        yield
+    cap, profile = size_in_bytes(limit), size_in_bytes(restore)
+    if session is None or not limit or (cap is not None and profile is not None and cap >= profile):
+        yield  # no cap, or the profile's limit is already at or below it: never raise a limit
         return
     capped = _set_memory_limit(session, limit)
     try:

@@ -104,3 +104,25 @@ def test_a_refused_cap_is_a_warning_not_a_failed_model(caplog) -> None:
         ran.append(True)
     assert ran == [True] and _limit(con) == before
     assert "could not set DuckDB memory_limit to not a size" in caplog.text
+
+
+def test_the_cap_never_raises_a_lower_profile_limit() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '1GB'")
+    before = _limit(con)
+    with python_model_slot("m", exclusive=True, lock=threading.Lock(), session=con, memory_limit="1500MB",
+                           restore_memory_limit="1GB"):
+        assert _limit(con) == before
+    assert _limit(con) == before
+
+
+def test_size_in_bytes_reads_duckdb_sizes() -> None:
+    from ecom_growth.dbt_plugin import size_in_bytes
+
+    assert size_in_bytes("3GB") == 3e9 and size_in_bytes("1500MB") == 1.5e9
+    assert size_in_bytes(" 2.5 GiB ") == 2.5 * 2**30 and size_in_bytes("512kb") == 512e3
+    assert size_in_bytes("100") is None  # no unit: not read (the cap then applies as configured)
+    for bad in (None, "", "lots", "3 parsecs", "GB"):
+        assert size_in_bytes(bad) is None
