@@ -227,6 +227,13 @@ def test_gamma_gamma_fit_problem_names_the_runaway():
     assert gamma_gamma_fit_problem(fit) is None
     runaway = GammaGammaFit(math.exp(20), 3.0, 60.0, 0.1, 0.1, 0.1, -10.0, 50, False, 0.0)
     assert "p -> infinity" in gamma_gamma_fit_problem(runaway)
+    # stopped short of the box with finite standard errors (one CPU's rounding on constant order
+    # values): a within-customer CV 1/sqrt(p) under 1% is the same degeneracy
+    stalled = GammaGammaFit(19906.0, 65099.0, 81.8, 8245.0, 26760.0, 13.1, -10.0, 50, True, 0.0)
+    assert "not identified" in gamma_gamma_fit_problem(stalled)
+    assert "1/sqrt(p) = 7.1e-03" in gamma_gamma_fit_problem(stalled)
+    edge = GammaGammaFit(9999.0, 3.0, 60.0, 0.1, 0.1, 0.1, -10.0, 50, True, 0.0)  # CV 1.0001%: usable
+    assert gamma_gamma_fit_problem(edge) is None
 
 
 def test_fallback_purchase_rate_shrinks_to_the_pooled_rate():

@@ -425,7 +425,9 @@ def test_norm_pruned_top_k_equals_brute_force(k, caplog):
     expected_ids, expected_scores = topk(items, users, k)
     with caplog.at_level(logging.INFO, logger="ecom_growth.recommend.topn"):
         ids, scores = _norm_pruned_topk(items, users, k, threads=0, head_items=200)
-    assert np.array_equal(ids, expected_ids) and np.array_equal(scores, expected_scores)
+    assert np.array_equal(ids, expected_ids)
+    # the head is a gemm of another shape: some CPUs (AMD EPYC) round it 1-2 float32 ulps apart
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-6, atol=0)
     settled = int(caplog.text.split(" of 300 users settled")[0].rsplit(" ", 1)[-1])
     assert settled > 0  # the head settled some users (the flat-norm test below: none)
     # a head too small for k, or a catalogue too small to prune: plain top-k

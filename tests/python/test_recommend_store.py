@@ -7,6 +7,7 @@ import json
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from ecom_growth.recommend import (
     fit_als,
@@ -95,7 +96,7 @@ def test_new_customers_are_folded_in_by_the_same_solve(shop):
     items = item_factor_table(interactions, PARAMS, **MINIMUMS)
     users = user_factor_table(interactions, items)
     # a stored user table without the last customer: the solve fills them in identically
-    model, _, _ = stored_model(interactions, items, users=users.head(users.height - 1))
+    model, _ = stored_model(interactions, items, users=users.head(users.height - 1))
     assert np.array_equal(model.user_factors, users.get_column("factors").to_numpy())
 
 
@@ -104,9 +105,31 @@ def test_products_without_stored_factors_are_left_out_of_the_solve(shop):
     interactions, *_ = shop
     items = item_factor_table(interactions, PARAMS, **MINIMUMS)
     dropped = items.get_column("product_id")[-1]
-    _, matrix, maps = stored_model(interactions, items.filter(pl.col("product_id") != dropped), users=None)
+    kept_items = items.filter(pl.col("product_id") != dropped)
+    model, maps = stored_model(interactions, kept_items, users=None)
     assert dropped not in maps.item_ids.to_list()
-    assert matrix.nnz == interactions.filter(pl.col("product_id") != dropped).height
+    # the solve saw the other products' interactions only: the same factors as without its rows
+    without, without_maps = stored_model(interactions.filter(pl.col("product_id") != dropped), kept_items, users=None)
+    assert without_maps.user_ids.equals(maps.user_ids)
+    assert np.array_equal(model.user_factors, without.user_factors)
+
+
+def test_stored_user_factors_need_no_confidence_matrix(shop, monkeypatch):
+    # every customer has stored factors: serving never builds the confidence matrix (at 1M
+    # customers its copies were a GB of ml_recommendations' peak); a missing one needs it
+    import ecom_growth.recommend.store as store
+
+    interactions, *_ = shop
+    items = item_factor_table(interactions, PARAMS, **MINIMUMS)
+    users = user_factor_table(interactions, items)
+    built = []
+    real = store.rows_matrix
+    monkeypatch.setattr(store, "rows_matrix", lambda *a, **k: built.append(1) or real(*a, **k))
+    model, maps = stored_model(interactions, items, users=users)
+    assert built == [] and maps.user_ids.equals(users.get_column("customer_id"))
+    assert np.array_equal(model.user_factors, users.get_column("factors").to_numpy())
+    stored_model(interactions, items, users=users.head(users.height - 1))
+    assert built == [1]
 
 
 @pytest.mark.parametrize(
@@ -359,7 +382,9 @@ def test_served_als_top_up_from_purchase_rows_equals_the_full_interactions(shop)
     with_views = interactions.with_columns(purchase_count=pl.Series(rng.integers(0, 3, interactions.height)))
     items = item_factor_table(with_views, PARAMS, **MINIMUMS)
     users = user_factor_table(with_views, items)
-    model, matrix, maps = stored_model(with_views, items, users=users)
+    model, maps = stored_model(with_views, items, users=users)
+    matrix, _ = interaction_matrix(with_views, weighting="log", alpha=5.0, log_eps=1.0)  # the fit's matrix
+    assert matrix.shape == (maps.n_users, maps.n_items)
     n = maps.n_items - 3
     for filter_purchased in (True, False):
         direct = recommend_top_n(model, matrix, maps, customers, interactions=with_views, n=n,
@@ -368,3 +393,50 @@ def test_served_als_top_up_from_purchase_rows_equals_the_full_interactions(shop)
         stored = serve_recommendations(with_views, customers, evaluation=served("als", PARAMS), item_factors=items,
                                        user_factors=users, n=n, filter_purchased=filter_purchased)
         assert stored.select(direct.columns).equals(direct)
+
+
+def test_recommendation_columns_read_what_the_served_family_ranks_with(shop):
+    from ecom_growth.recommend.serve import recommendation_columns
+
+    interactions, *_ = shop
+    available = ["customer_id", "product_id", "purchase_count", "views", "strength", "strength_half_life_14d",
+                 "strength_half_life_30d"]
+    items = item_factor_table(interactions, PARAMS, **MINIMUMS).with_columns(
+        hyperparameters=pl.lit('{"half_life_days": 14}'))
+    degraded = items.with_columns(status=pl.lit("degraded"), status_reason=pl.lit("too few users"))
+    ids = ["customer_id", "product_id", "purchase_count"]
+    assert recommendation_columns(available, served("als"), items) == [*ids, "strength_half_life_14d"]
+    assert recommendation_columns(available, served("als"), degraded) == [*ids, "strength"]
+    assert recommendation_columns(available, served("recent_popular", {"half_life_days": 30}), items) == [
+        *ids, "strength_half_life_30d"]
+    assert recommendation_columns(available, served("item_knn", {"neighbours": 5}), items) == [*ids, "strength"]
+    # table order, and no purchase_count when the table has none
+    assert recommendation_columns(["strength", "product_id", "customer_id"], served("most_popular"), items) == [
+        "strength", "product_id", "customer_id"]
+    with pytest.raises(ValueError, match="strength_half_life_90d"):
+        recommendation_columns(available, served("recent_popular", {"half_life_days": 90}), items)
+
+
+@pytest.mark.parametrize(("family", "params", "fit_status"), [
+    ("als", {}, "ok"), ("als", {}, "degraded"), ("recent_popular", {"by": "strength", "half_life_days": 14}, "ok"),
+    ("most_popular", {"by": "purchasers"}, "ok"), ("item_knn", {"neighbours": 20, "shrinkage": 5.0}, "ok"),
+])
+def test_serving_from_the_recommendation_columns_equals_serving_from_every_column(shop, family, params, fit_status):
+    from ecom_growth.recommend.serve import recommendation_columns
+
+    interactions, customers, _ = shop
+    rng = np.random.default_rng(11)
+    wide = interactions.with_columns(
+        purchase_count=pl.Series(rng.integers(0, 3, interactions.height)),
+        strength_half_life_14d=pl.col("strength") * pl.Series(rng.uniform(0.0, 1.0, interactions.height)),
+        strength_half_life_30d=pl.col("strength") * 0.5,
+    )
+    items = item_factor_table(wide, {**PARAMS, "half_life_days": 14}, **MINIMUMS)
+    if fit_status == "degraded":
+        items = items.with_columns(status=pl.lit("degraded"), status_reason=pl.lit("too few users"))
+    users = user_factor_table(wide, items)
+    evaluation = served(family, params)
+    narrow = wide.select(recommendation_columns(wide.columns, evaluation, items))
+    assert narrow.width < wide.width
+    args = {"evaluation": evaluation, "item_factors": items, "user_factors": users, "n": 7, "filter_purchased": True}
+    assert_frame_equal(serve_recommendations(narrow, customers, **args), serve_recommendations(wide, customers, **args))

@@ -45,6 +45,12 @@ MIN_MEAN_DROPOUT = 1e-4
 # Pooled within-customer coefficient of variation of repeat order values treated as zero
 # (prices in cents: identical values give exactly 0).
 MIN_WITHIN_CUSTOMER_CV = 1e-6
+# The same degeneracy seen in a fit: Gamma-Gamma's within-customer CV of order values is
+# 1/sqrt(p). Without variation the likelihood keeps rising as p grows, and where the optimiser
+# stops is up to floating point (seen: the +-exp(20) box on one CPU, p = 2e4 with finite standard
+# errors on another). A fitted CV under 1% (p > 1e4; real shops: 0.2-1, the simulator ~0.5) is
+# that case.
+MIN_FITTED_SPEND_CV = 0.01
 BGNBD_FALLBACK = "a no-dropout Poisson estimate (own repeat rate shrunk to the pooled rate, p_alive 1)"
 
 
@@ -175,7 +181,12 @@ def purchase_fit_problem(fit: BGNBDFit | ParetoNBDFit) -> str | None:
 def gamma_gamma_fit_problem(fit: GammaGammaFit) -> str | None:
     """Why a Gamma-Gamma fit should not be used, or None."""
     se = np.array([fit.p_se, fit.q_se, fit.gamma_se])
-    return _fit_problem(GAMMA_GAMMA_PARAMETERS, fit.params, se, fit.converged)
+    problem = _fit_problem(GAMMA_GAMMA_PARAMETERS, fit.params, se, fit.converged)
+    cv = 1.0 / np.sqrt(fit.p)
+    if problem is None and cv < MIN_FITTED_SPEND_CV:
+        return (f"the fit puts the within-customer variation of order values at 1/sqrt(p) = {cv:.1e}: "
+                "order values do not vary within customers, so p and q are not identified on this data")
+    return problem
 
 
 # --- fallbacks ----------------------------------------------------------------------------------

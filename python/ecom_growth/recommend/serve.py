@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
 from ecom_growth.recommend.evaluation import served_model
 from ecom_growth.recommend.knn import fit_item_knn
@@ -28,9 +29,11 @@ from ecom_growth.recommend.store import (
     CodedInteractions,
     as_coded,
     decoded,
+    fit_columns,
     item_factor_status,
     purchase_rows,
     purchased_matrix,
+    stored_fit_columns,
     stored_model,
 )
 from ecom_growth.recommend.topn import SIMILAR_SCHEMA, recommend_top_n, similar_products
@@ -38,6 +41,23 @@ from ecom_growth.recommend.topn import SIMILAR_SCHEMA, recommend_top_n, similar_
 
 def _with_status(frame: pl.DataFrame, status: str, reason: str | None) -> pl.DataFrame:
     return frame.with_columns(pl.lit(status).alias("status"), pl.lit(reason, pl.String).alias("status_reason"))
+
+
+def recommendation_columns(available: list[str], evaluation: pl.DataFrame, item_factors: pl.DataFrame) -> list[str]:
+    """The columns of the interactions table that ``serve_recommendations`` reads for the served
+    family, in table order: the ids, ``purchase_count`` (the purchase filter and popularity by
+    purchasers) and the one strength column that family ranks with (served ALS: the stored fit's
+    half-life, which decides the customers it ranks; recent popularity: its chosen half-life;
+    otherwise ``strength``). At 1M customers the other half-life columns were a third of the
+    18M-row frame the model loads."""
+    family, params = served_model(evaluation)
+    if family == "als" and item_factor_status(item_factors)[0] == STATUS_OK:
+        read = stored_fit_columns(available, item_factors)
+    elif family == "recent_popular":
+        read = fit_columns(available, params.get("half_life_days"))
+    else:  # degraded ALS (popularity), most popular and item kNN read the undecayed strength
+        read = fit_columns(available, None)
+    return [c for c in available if c in read or c == "purchase_count"]
 
 
 def serve_recommendations(
@@ -66,8 +86,9 @@ def serve_recommendations(
         status, reason = item_factor_status(item_factors)
         if status == STATUS_OK:
             coded = as_coded(interactions)
-            model, matrix, maps = stored_model(coded, item_factors, users=user_factors,
-                                               num_threads=num_threads)
+            model, maps = stored_model(coded, item_factors, users=user_factors, num_threads=num_threads)
+            # a factor model ranks from its factors: the matrix only gives the catalogue's shape
+            matrix = sp.csr_matrix((maps.n_users, maps.n_items), dtype=np.float32)
             filter_matrix = purchased_matrix(coded, maps) if filter_purchased else None
             # a popularity top-up (customers the model leaves short) reads purchases only: the
             # pairs to skip and popularity by purchasers; strings only if some customer needs one

@@ -185,6 +185,22 @@ def compact(coded: CodedInteractions, rows: pl.Series | None = None) -> tuple[Co
     return CodedInteractions(frame=frame, maps=maps), recode_i
 
 
+def matrix_rows(
+    coded: CodedInteractions, *, half_life_days: int | None, item_mask: np.ndarray | None = None
+) -> tuple[CodedInteractions, np.ndarray]:
+    """The rows of the confidence matrix (strength > 0 at ``half_life_days``, items of
+    ``item_mask``), re-coded over the ids they use (``compact``): their maps are the matrix's
+    maps. Only the codes and that one strength column are carried (at 1M customers the other
+    value columns would double the copy). Also returns the full -> matrix item code array."""
+    column = "strength" if half_life_days is None else strength_column(half_life_days)
+    require_columns(coded.frame, (column,), "interactions")
+    rows = pl.col(column) > 0
+    if item_mask is not None:
+        rows = rows & pl.lit(pl.Series(item_mask).gather(coded.frame.get_column("item_idx")))
+    narrow = CodedInteractions(coded.frame.select(*CODE_COLS, column), coded.maps)
+    return compact(narrow, narrow.frame.select(rows).to_series())
+
+
 def coded_matrix(
     coded: CodedInteractions, *, half_life_days: int | None, weighting: str, item_mask: np.ndarray | None = None,
     **weights: Any,
@@ -193,14 +209,14 @@ def coded_matrix(
     matrix as ``matrix.interaction_matrix(matrix.with_half_life(frame, half_life_days), ...)`` on
     the string frame (rows with strength <= 0 at that half-life left out, ids re-coded over what
     remains), from the codes. ``item_mask``: only items whose mask is True (``known_products``)."""
+    kept, recode_items = matrix_rows(coded, half_life_days=half_life_days, item_mask=item_mask)
+    return rows_matrix(kept, half_life_days=half_life_days, weighting=weighting, **weights), kept.maps, recode_items
+
+
+def rows_matrix(kept: CodedInteractions, *, half_life_days: int | None, weighting: str, **weights: Any) -> sp.csr_matrix:
+    """The confidence CSR of ``matrix_rows``' rows (in their maps' index space)."""
     column = "strength" if half_life_days is None else strength_column(half_life_days)
-    require_columns(coded.frame, (column,), "interactions")
-    rows = pl.col(column) > 0
-    if item_mask is not None:
-        rows = rows & pl.lit(pl.Series(item_mask).gather(coded.frame.get_column("item_idx")))
-    kept, recode_items = compact(coded, coded.frame.select(rows).to_series())
-    strength = kept.frame.get_column(column).cast(pl.Float64)
-    values = strength.to_numpy()
+    values = kept.frame.get_column(column).cast(pl.Float64).to_numpy()
     bad = ~np.isfinite(values)  # > 0 holds after the filter; infinities (and NaN) must not pass
     if bad.any():
         raise ValueError(f"interactions.{column} must be finite and > 0; {int(bad.sum())} row(s) are not")
@@ -213,7 +229,7 @@ def coded_matrix(
     matrix = confidence(raw, weighting=weighting, **weights)
     log.info("interaction matrix: %d users x %d items, %d nonzeros, weighting=%s",
              kept.maps.n_users, kept.maps.n_items, matrix.nnz, weighting)
-    return matrix, kept.maps, recode_items
+    return matrix
 
 
 def purchased_matrix(coded: CodedInteractions, maps: IdMaps) -> sp.csr_matrix:
@@ -364,7 +380,7 @@ def user_factor_table(interactions: pl.DataFrame | CodedInteractions, item_table
             {USER_COL: [None], "factors": [None], "status": [status], "status_reason": [reason]},
             schema={USER_COL: pl.String, "factors": _factor_dtype(k), "status": pl.String, "status_reason": pl.String},
         ).with_columns(pl.lit(fit_id, pl.String).alias(FIT_ID_COL))
-    model, _, maps = stored_model(interactions, item_table, users=None, num_threads=num_threads)
+    model, maps = stored_model(interactions, item_table, users=None, num_threads=num_threads)
     return pl.DataFrame(
         [maps.user_ids.rename(USER_COL), pl.Series("factors", model.user_factors, dtype=_factor_dtype(k))]
     ).with_columns(pl.lit(STATUS_OK).alias("status"), pl.lit(None, pl.String).alias("status_reason"),
@@ -378,7 +394,8 @@ def stored_model(
     users: pl.DataFrame | None,
     num_threads: int = 0,
 ):
-    """(model, confidence matrix, maps) rebuilt from stored factors.
+    """(model, maps) rebuilt from stored factors: the model ranks every customer of ``maps``
+    from its factors (``topn.model_scores`` reads no confidence values).
 
     ``users``: the user factor table (customer_id, factors); None solves them from the item
     factors (what ``user_factor_table`` stores, so both give identical factors).
@@ -387,24 +404,27 @@ def stored_model(
     if status != STATUS_OK:
         raise ValueError(f"the stored ALS model is {status}: {reason}")
     coded = as_coded(interactions)
-    matrix, maps, _ = coded_matrix(
-        coded, half_life_days=params.get("half_life_days"), weighting=str(params["weighting"]),
-        item_mask=known_products(coded.maps, item_table), **{k: params[k] for k in WEIGHT_KEYS if k in params},
-    )
+    half_life, item_mask = params.get("half_life_days"), known_products(coded.maps, item_table)
+    rows, _ = matrix_rows(coded, half_life_days=half_life, item_mask=item_mask)
+    maps = rows.maps
     model = model_from_item_factors(_stored_items(item_table, maps), regularization=float(params["regularization"]),
                                     num_threads=num_threads)
-    if users is None:
-        model.user_factors = solve_users(model, matrix, num_threads=num_threads)
-    else:
+    factors = None
+    if users is not None:
         aligned = pl.DataFrame({USER_COL: maps.user_ids}).join(
             users.select(USER_COL, "factors"), on=USER_COL, how="left", maintain_order="left"
         )
-        if aligned.get_column("factors").null_count():
-            # customers new since the stored solve: fold them in with the same formula
-            model.user_factors = solve_users(model, matrix, num_threads=num_threads)
-        else:
-            model.user_factors = aligned.get_column("factors").to_numpy().astype(np.float32)
-    return model, matrix, maps
+        if not aligned.get_column("factors").null_count():
+            factors = aligned.get_column("factors").to_numpy().astype(np.float32)
+    if factors is None:
+        # no user table, or customers new since the stored solve: solve (everyone) with the same
+        # formula; only then is the confidence matrix built (at 1M customers its transient copies
+        # were a GB of the top-N model's peak)
+        matrix = rows_matrix(rows, half_life_days=half_life, weighting=str(params["weighting"]),
+                             **{k: params[k] for k in WEIGHT_KEYS if k in params})
+        factors = solve_users(model, matrix, num_threads=num_threads)
+    model.user_factors = factors
+    return model, maps
 
 
 def known_products(maps: IdMaps, item_table: pl.DataFrame) -> np.ndarray | None:

@@ -120,8 +120,10 @@ def _norm_pruned_topk(
     norm (``head_items``, kept in index order) and keep that answer for users whose k-th best head score beats
     ``|u|`` times the largest norm outside the head (with a margin for rounding); only the other
     users are scored against every item. The head scores are the same dot products as the full
-    ones, so ids and scores are identical; at 1M customers x 50k products the brute-force
-    scoring was most of ml_recommendations' CPU."""
+    ones, so the ids are the same and the scores equal up to BLAS rounding (the head is a gemm of
+    another shape, which some CPUs' kernels round 1-2 float32 ulps differently: seen on AMD
+    EPYC, not on Intel); at 1M customers x 50k products the brute-force scoring was most of
+    ml_recommendations' CPU. Either way the same input gives the same output on one machine."""
     from implicit.cpu.topk import topk
 
     n_items = items.shape[0]
