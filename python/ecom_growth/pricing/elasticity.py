@@ -274,19 +274,25 @@ def price_elasticities(
     # only the panel's columns: the mart is wide, and every filter and sort below copies them all
     weekly = with_blocks(weekly.select(PANEL_COLUMNS), block_weeks)
     weekly = weekly.join(count_price_changes(weekly), on="product_id", how="left")
+    # per product totals once (small); the panel itself is only kept as the sold rows split by
+    # category: at 1M customers (5M product-weeks) each further copy of it was ~0.3 GB
+    products = weekly.group_by("category", "product_id").agg(
+        pl.col("n_price_changes").first(), pl.col("units").sum().cast(pl.Int64)
+    )
     sold = weekly.filter(pl.col("units").sum().over("product_id") > 0)
+    del weekly
     sold = sold.filter(pl.col("units").sum().over("category", "week_start") > 0)
     # one pass splits the panel by category (a filter per category rescanned all of it)
     sold_by_category = sold.partition_by("category", as_dict=True)
+    nothing_sold = sold.clear()
+    del sold
     controls = CONTROLS.format(block=block_weeks)
     rows: list[dict] = []
     product_frames: list[pl.DataFrame] = []
-    for (category,), panel in sorted(weekly.group_by("category"), key=lambda kv: kv[0]):
-        panel_sold = (sold_by_category.get((category,), sold.clear()) if category is not None
-                      else sold.clear()).sort("product_id", "week_start")
-        per_product = panel.group_by("product_id").agg(
-            pl.col("n_price_changes").first(), pl.col("units").sum().cast(pl.Int64)
-        ).sort("product_id")
+    for (category,), per_product in sorted(products.group_by("category"), key=lambda kv: kv[0]):
+        panel_sold = (sold_by_category.pop((category,), nothing_sold) if category is not None
+                      else nothing_sold).sort("product_id", "week_start")
+        per_product = per_product.drop("category").sort("product_id")
         category_changes = int(panel_sold.group_by("product_id").agg(pl.col("n_price_changes").first())["n_price_changes"].sum())
         base = {"level": "category", "category": category, "product_id": None, "raw_elasticity": None,
                 "shrinkage_weight": None, "n_price_changes": category_changes,
