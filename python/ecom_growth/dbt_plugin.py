@@ -14,6 +14,9 @@ the project's override of dbt-duckdb's ``py_write_table`` macro, macros/utils/py
 dbt-duckdb runs Python models inside the dbt process, so with ``threads: 2`` two models' frames
 would sit in memory at once on top of DuckDB's buffer pool; with var ``python_models_one_at_a_time``
 they run one after the other (SQL models still run beside them).
+
+Loading it also installs critical-path-first scheduling of dbt's nodes (``ecom_growth.dbt_schedule``;
+dbt-duckdb loads plugins when the first connection opens, before any node runs).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.events.logging import AdapterLogger
+
+from ecom_growth import dbt_schedule
 
 log = AdapterLogger("ecom_growth")
 
@@ -47,6 +52,9 @@ def configure_session(cursor, environ: os._Environ | dict[str, str] = os.environ
 
 
 class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        dbt_schedule.install()
+
     def configure_cursor(self, cursor) -> None:
         configure_session(cursor)
 
