@@ -59,3 +59,13 @@ def test_reused_buffers_give_the_same_products_and_must_be_large_enough():
         csr_product(a, b, buffers=(np.empty(10, dtype=np.int32), np.empty(10, dtype=np.float64)))
     with pytest.raises(ValueError, match="buffers"):  # values of another dtype than the product's
         csr_product(a, b, buffers=(np.empty(500, dtype=np.int32), np.empty(500, dtype=np.float32)))
+
+
+def test_without_the_private_kernel_the_product_is_scipys(monkeypatch):
+    from ecom_growth.recommend import sparseproduct
+
+    monkeypatch.setattr(sparseproduct, "csr_matmat", None)
+    rng = np.random.default_rng(3)
+    a = sp.random(10, 8, density=0.3, format="csr", random_state=rng)
+    b = sp.random(8, 9, density=0.3, format="csr", random_state=rng)
+    assert _same_arrays(csr_product(a, b), a @ b)
