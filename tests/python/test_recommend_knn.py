@@ -18,6 +18,7 @@ from ecom_growth.recommend import (
 )
 from ecom_growth.recommend.bootstrap import bootstrap_means
 from ecom_growth.recommend.evaluation import temporal_split
+from ecom_growth.recommend.knn import fit_item_knn_grid
 from ecom_growth.recommend.metrics import list_diversity_novelty
 
 # ------------------------------------------------------------------ item kNN
@@ -198,3 +199,86 @@ def test_item_item_scores_in_blocks_equal_one_block(monkeypatch):
     monkeypatch.setattr(topn, "_ITEM_ITEM_BLOCK_USERS", 2)
     blocked = topn.model_scores(model, matrix, users, n=4, filter_matrix=matrix)
     assert whole.height > 0 and blocked.equals(whole)
+
+
+def test_co_buy_counts_equal_x_transpose_x_in_every_block(monkeypatch):
+    from ecom_growth.recommend import knn
+
+    rng = np.random.default_rng(4)
+    x = (rng.random((50, 23)) < 0.2).astype(np.float32)
+    x[7] = 0  # a customer without items
+    x[:, 5] = 0  # an item nobody bought: an empty row
+    x[:, 6] = 0
+    x[3, 6] = 2.5  # an item with one buyer (values are ignored: the pattern counts)
+    monkeypatch.setattr(knn, "_BLOCK_CELLS", 23 * 4)  # blocks of 4 items: 6 blocks, the last one short
+    blocks = knn._item_blocks(23)
+    assert len(blocks) == 6 and len(blocks[-1]) == 3
+    counts = (x != 0).astype(np.int64).T @ (x != 0).astype(np.int64)
+    counter = knn._CoBuyCounter(sp.csr_matrix(x), blocks)
+    for block in blocks:  # the buffers are reused: each block is checked before the next is counted
+        co = counter.rows(block)
+        got = sp.csr_matrix((co.counts, co.indices, co.indptr), shape=(len(block), 23)).toarray()
+        assert np.array_equal(got, counts[block.start : block.stop]), block
+
+
+def test_empty_catalogue_one_item_and_no_customers():
+    for shape in [(3, 0), (0, 4), (0, 0)]:
+        grid = fit_item_knn_grid(sp.csr_matrix(shape, dtype=np.float32), neighbours=[1, 2], shrinkage=[0.0])
+        assert all(m.similarity.shape == (shape[1], shape[1]) and m.similarity.nnz == 0 for m in grid.values())
+    one_item = fit_item_knn(sp.csr_matrix(np.ones((3, 1), dtype=np.float32)), neighbours=5, shrinkage=1.0)
+    assert one_item.similarity.shape == (1, 1) and one_item.similarity.nnz == 0  # no self-similarity
+
+
+@pytest.mark.parametrize("dense_share", [0.0, 2.0])
+def test_ties_at_the_k_boundary_go_to_the_lowest_items_in_every_block(monkeypatch, dense_share):
+    from ecom_growth.recommend import knn
+
+    monkeypatch.setattr(knn, "_DENSE_SHARE", dense_share)
+    monkeypatch.setattr(knn, "_BLOCK_CELLS", 12)  # blocks of 2 items
+    x = sp.csr_matrix(np.ones((3, 6), dtype=np.float32))  # every pair equally similar
+    grid = fit_item_knn_grid(x, neighbours=[2, 4], shrinkage=[0.0, 1.0])
+    for (k, _), model in grid.items():
+        sim = model.similarity
+        assert sim.has_sorted_indices
+        for j in range(6):
+            assert sim[j].indices.tolist() == [i for i in range(6) if i != j][:k], (k, j)
+
+
+def _reference_item_item(matrix: np.ndarray, sim: np.ndarray, filtered: np.ndarray, users, n: int) -> list:
+    """Dense: scores = history @ similarity, filtered items and scores <= 0 dropped, then the n
+    best by (-score, item)."""
+    out = []
+    for u in users:
+        scores = matrix[u] @ sim
+        items = [i for i in np.lexsort((np.arange(scores.size), -scores)) if scores[i] > 0 and not filtered[u, i]]
+        out += [(int(u), int(i), float(scores[i]), p) for p, i in enumerate(items[:n])]
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_item_item_scores_equal_a_dense_reference_when_the_best_items_are_filtered(n):
+    from ecom_growth.recommend import topn
+
+    rng = np.random.default_rng(9)
+    matrix = (rng.random((30, 12)) < 0.3).astype(np.float64)
+    sim = rng.integers(0, 3, size=(12, 12)).astype(np.float64)  # small integers: tied scores
+    sim[:, :4] = 5.0  # items 0-3 score highest for everyone ...
+    filtered = np.zeros_like(matrix, dtype=bool)
+    filtered[:20, :4] = True  # ... and are filtered for most users: their n best come from further down
+    filtered[matrix > 0] = True
+    filtered[25] = True  # a user with everything filtered
+    users = np.array([0, 5, 25, 29, 3, 17], dtype=np.int32)
+    got = topn.model_scores(SimpleModel(sp.csr_matrix(sim)), sp.csr_matrix(matrix), users, n=n,
+                            filter_matrix=sp.csr_matrix(filtered.astype(np.float32)))
+    expected = _reference_item_item(matrix, sim, filtered, sorted(users.tolist()), n)
+    assert got.rows() == expected and 25 not in got.get_column("user_idx").to_list()
+    unfiltered = topn.model_scores(SimpleModel(sp.csr_matrix(sim)), sp.csr_matrix(matrix), users, n=n,
+                                   filter_matrix=None)
+    assert unfiltered.rows() == _reference_item_item(matrix, sim, np.zeros_like(filtered), sorted(users.tolist()), n)
+
+
+class SimpleModel:
+    """An item-item model: only its similarity matrix."""
+
+    def __init__(self, similarity: sp.csr_matrix) -> None:
+        self.similarity = similarity

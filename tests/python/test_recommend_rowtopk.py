@@ -17,6 +17,10 @@ def _reference(matrix: sp.csr_matrix, k: int) -> set[tuple[int, int]]:
 
 
 def _selected(matrix: sp.csr_matrix, k: int) -> set[tuple[int, int]]:
+    return _selected_with(matrix, k)
+
+
+def _selected_with(matrix: sp.csr_matrix, k: int | np.ndarray) -> set[tuple[int, int]]:
     mask = top_k_per_row(matrix.indptr, matrix.indices, matrix.data, k)
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
     return set(zip(rows[mask].tolist(), matrix.indices[mask].tolist(), strict=True))
@@ -70,3 +74,16 @@ def test_rejects_k_below_one_and_nan():
         top_k_per_row(matrix.indptr, matrix.indices, matrix.data, 0)
     with pytest.raises(ValueError, match="NaN"):
         top_k_per_row(matrix.indptr, matrix.indices, matrix.data, 1)
+
+
+def test_a_k_per_row_matches_the_reference_row_by_row():
+    rng = np.random.default_rng(11)
+    dense = rng.integers(0, 4, size=(20, 15)).astype(np.float64)
+    dense[rng.random(dense.shape) < 0.3] = 0
+    matrix = _shuffled_within_rows(sp.csr_matrix(dense), rng)
+    ks = rng.integers(1, 17, size=20)  # some rows longer than their k, some shorter
+    selected = _selected_with(matrix, ks)
+    assert selected == {(r, c) for r in range(20) for rr, c in _reference(matrix, int(ks[r])) if rr == r}
+    assert selected != _selected(matrix, int(ks.max()))
+    with pytest.raises(ValueError, match="k must be"):
+        top_k_per_row(matrix.indptr, matrix.indices, matrix.data, np.where(ks == ks[0], 0, ks))

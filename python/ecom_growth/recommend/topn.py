@@ -33,6 +33,7 @@ from ecom_growth.recommend.matrix import (
     require_columns,
 )
 from ecom_growth.recommend.rowtopk import top_k_per_row
+from ecom_growth.recommend.sparseproduct import csr_product
 
 log = logging.getLogger(__name__)
 
@@ -260,22 +261,35 @@ def _item_item_block(
     """Top ``n`` of ``user_items @ similarity`` for one block of distinct users (see
     model_scores): score > 0 only (0 = no neighbour evidence: left to the fallback), filtered
     items removed, ties to the lower item index. Each user's n best are selected in the sparse
-    scores (``rowtopk``), so only n rows per user are ever sorted."""
-    scores = sp.csr_matrix(matrix[user_idx] @ sim)
-    if filter_matrix is not None:
-        seen = sp.csr_matrix(filter_matrix[user_idx], dtype=np.float64, copy=True)
-        seen.data[:] = 1.0
-        scores = sp.csr_matrix(scores - scores.multiply(seen))  # a filtered item's score becomes 0
-    scores.data[~(scores.data > 0)] = 0.0
-    scores.eliminate_zeros()
-    top = top_k_per_row(scores.indptr, scores.indices, scores.data, n)
-    rows = np.repeat(np.arange(len(user_idx), dtype=np.int64), np.diff(scores.indptr))[top]
+    scores (``rowtopk``), so only n rows per user are ever sorted.
+
+    The filter is applied after a first selection, not to every score: a user's n best
+    unfiltered items are among the ``n + f`` best of all (``f`` = the user's filtered items), so
+    only those candidates are looked up (removing the filtered items from the whole score matrix
+    was a third of the scoring at 1M customers)."""
+    scores = csr_product(matrix[user_idx], sim)  # = matrix[user_idx] @ sim (sparseproduct)
+    scores.data[~(scores.data > 0)] = 0.0  # non-positive (and NaN) scores rank last and are dropped below
+    seen = None if filter_matrix is None else sp.csr_matrix(filter_matrix[user_idx])
+    room = n if seen is None else n + np.diff(seen.indptr)
+    top = np.flatnonzero(top_k_per_row(scores.indptr, scores.indices, scores.data, room))
+    rows = np.searchsorted(scores.indptr, top, side="right") - 1
+    items = scores.indices[top].astype(np.int64)
+    keep = scores.data[top] > 0
+    if seen is not None and seen.nnz:
+        n_items = scores.shape[1]
+        filtered = np.sort(np.repeat(np.arange(len(user_idx), dtype=np.int64), np.diff(seen.indptr)) * n_items
+                           + seen.indices)
+        key = rows * n_items + items
+        at = np.minimum(np.searchsorted(filtered, key), filtered.size - 1)
+        keep &= filtered[at] != key
+    top, rows, items = top[keep], rows[keep], items[keep]
+    best = top_k_per_row(np.searchsorted(rows, np.arange(len(user_idx) + 1)), items, scores.data[top], n)
     return (
         pl.DataFrame(
             {
-                "user_idx": np.asarray(user_idx, dtype=np.int32)[rows],
-                "item_idx": scores.indices[top].astype(np.int32),
-                "score": scores.data[top].astype(np.float64),
+                "user_idx": np.asarray(user_idx, dtype=np.int32)[rows[best]],
+                "item_idx": items[best].astype(np.int32),
+                "score": scores.data[top[best]].astype(np.float64),
             }
         )
         .sort(["user_idx", "score", "item_idx"], descending=[False, True, False])
