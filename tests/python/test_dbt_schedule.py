@@ -21,11 +21,14 @@ from ecom_growth.dbt_schedule import (
     get_when_a_thread_is_free,
     install,
     measured_times,
+    mode,
     node_kind,
     node_weights,
     rescore_queue,
     schedule_critical_path_first,
 )
+
+STATIC = {"ECOM_GROWTH_CRITICAL_PATH_FIRST": "1"}  # static weights when there are no previous times
 
 
 def _node(resource_type: str, language: str = "sql", materialized: str = "table") -> SimpleNamespace:
@@ -234,9 +237,25 @@ def test_schedule_uses_the_previous_runs_times(tmp_path: Path, logged: _Log) -> 
 def test_schedule_with_static_weights(tmp_path: Path, logged: _Log) -> None:
     graph, manifest = _chain_and_tests()
     task = _task(graph, manifest, tmp_path / "absent.json")
-    schedule_critical_path_first(task, environ={})
+    schedule_critical_path_first(task, environ=STATIC)
     assert _drain(task.job_queue)[:5] == ["model.p.root", "model.p.view", "model.p.z1", "model.p.z2", "model.p.z3"]
     assert logged.warning == [] and len(logged.info) == 1 and "static weights" in logged.info[0]
+
+
+def test_without_a_previous_runs_times_dbts_order_is_kept(tmp_path: Path, logged: _Log) -> None:
+    graph, manifest = _chain_and_tests()
+    task = _task(graph.copy(), manifest, tmp_path / "absent.json")
+    schedule_critical_path_first(task, environ={})
+    assert _drain(task.job_queue) == _drain(GraphQueue(graph.copy(), manifest, set(graph)))
+    assert "get" not in vars(task.job_queue)  # dbt's own get: nodes go to the pool as they are ready
+    assert logged.warning == [] and len(logged.info) == 1 and "waits for a previous run's times" in logged.info[0]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", "timed"), ("timed", "timed"), ("0", "off"), ("Off", "off"),
+                                                 ("no", "off"), ("1", "always"), ("true", "always"), ("x", "timed")])
+def test_mode_from_the_switch(value: str, expected: str) -> None:
+    assert mode({"ECOM_GROWTH_CRITICAL_PATH_FIRST": value}) == expected
+    assert mode({}) == "timed"
 
 
 def test_switched_off_leaves_dbts_order(tmp_path: Path, logged: _Log) -> None:
@@ -268,7 +287,7 @@ def _tests_and_a_chain() -> tuple[nx.DiGraph, _Manifest]:
 def test_a_node_ready_later_beats_nodes_ready_earlier_while_the_threads_are_busy(tmp_path: Path, logged: _Log) -> None:
     graph, manifest = _tests_and_a_chain()
     task = _task(graph, manifest, tmp_path / "absent.json", threads=1)
-    schedule_critical_path_first(task, environ={})
+    schedule_critical_path_first(task, environ=STATIC)
     queue = task.job_queue
     assert queue.get().unique_id == "model.p.a"
     thread, got = _get_in_a_thread(queue)  # dbt's main thread asking for the next node
@@ -327,7 +346,7 @@ def test_unexpected_internals_leave_dbts_order_with_one_warning(tmp_path: Path, 
         queue = task.job_queue
         _broken_by(change, queue)
         before = (getattr(queue, "_scores", None), list(queue.inner.queue))
-    schedule_critical_path_first(task, environ={})  # must not raise
+    schedule_critical_path_first(task, environ=STATIC)  # must not raise
     assert len(logged.warning) == 1 and "dbt's own order" in logged.warning[0] and logged.info == []
     if change != "no job_queue":
         assert (getattr(queue, "_scores", None), list(queue.inner.queue)) == before
