@@ -12,17 +12,17 @@ that way behind shallow tests and small models. Here (list scheduling):
   everything ready at that moment and a chain node never queues behind earlier-ready tests.
 
 Costs: the execution times of a previous run's ``run_results.json`` in the target path (a shop's
-second build schedules by its real costs). Without them dbt's own order is kept (``mode``: static
-weights by kind, a Python model costing more than a table, more than a view or a test, were
-slower at 1M), unless ``ECOM_GROWTH_CRITICAL_PATH_FIRST=1``.
+second build schedules by its real costs), or with ``ECOM_GROWTH_CRITICAL_PATH_FIRST=1`` and no
+such times static weights by kind (a Python model costs more than a table, more than a view or a
+test). Off by default: on 2 cores it did not pay at 1M customers (``mode``).
 
 Installed by the dbt-duckdb plugin (``ecom_growth.dbt_plugin``), which dbt-duckdb loads when the
 first connection opens: in ``before_run``, after dbt built the queue and before any thread takes
 a node. The plugin wraps ``GraphRunnableTask.execute_nodes`` (called right after ``before_run``,
 before the thread pool exists) so the task's own queue is re-scored in place, under its locks,
 and its ``get`` waits for a free thread. Scheduling never changes what a node computes, only when
-it starts. Anything unexpected in dbt's internals: one warning and dbt's own order. Off:
-``ECOM_GROWTH_CRITICAL_PATH_FIRST=0``; ``=1``: also without a previous run's times.
+it starts. Anything unexpected in dbt's internals: one warning and dbt's own order. On:
+``ECOM_GROWTH_CRITICAL_PATH_FIRST=timed`` (a previous run's times only) or ``=1``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from dbt.adapters.events.logging import AdapterLogger
 log = AdapterLogger("ecom_growth")
 
 SWITCH_ENV = "ECOM_GROWTH_CRITICAL_PATH_FIRST"
-_OFF_VALUES = {"0", "false", "no", "off"}
 
 # Static cost per kind, relative (at 1M customers: Python models ~10-170 s, tables ~1-70 s, tests
 # and views well under a second). The order matters more than the ratios: simulating the 1M build
@@ -59,16 +58,16 @@ _ALWAYS_VALUES = {"1", "true", "yes", "on", "always"}
 
 
 def mode(environ: Mapping[str, str] = os.environ) -> str:
-    """'off' (dbt's order), 'always' (static weights when there are no previous times) or, by
-    default, 'timed': only with a previous run's execution times. At 1M customers the static
-    weights were slower than dbt's order (651 s against 603 s; the previous run's times: 579 s):
-    the chain's Python models are multi-threaded (implicit's ALS, OpenMP), and started early they
-    share the 2 cores with everything else, while a first guess at costs (every Python model 100)
-    also started small text models before the events' dedupe."""
+    """'off' (dbt's order, the default), 'timed' (only with a previous run's execution times) or
+    'always' (static weights when there are no previous times). Off by default because at 1M
+    customers on 2 cores it did not pay: full builds of 651 s (static weights), 564 and 634 s (a
+    previous run's times) against 603 s in dbt's order, same code and data. The chain's Python
+    models are multi-threaded (implicit's ALS, OpenMP): started early they share the 2 cores with
+    everything else instead of having them alone at the end. Worth trying with more cores."""
     value = environ.get(SWITCH_ENV, "").strip().lower()
-    if value in _OFF_VALUES:
-        return "off"
-    return "always" if value in _ALWAYS_VALUES else "timed"
+    if value in _ALWAYS_VALUES:
+        return "always"
+    return "timed" if value == "timed" else "off"
 
 
 def node_kind(node: Any) -> str:
@@ -176,7 +175,7 @@ def schedule_critical_path_first(task: Any, environ: Mapping[str, str] = os.envi
     not what this expects, one warning and dbt's own order."""
     chosen = mode(environ)
     if chosen == "off":
-        log.info(f"critical-path-first scheduling off ({SWITCH_ENV}); dbt's depth order")
+        log.info(f"critical-path-first scheduling off: dbt's depth order ({SWITCH_ENV}=timed or 1 turns it on)")
         return
     try:
         queue = task.job_queue
@@ -198,8 +197,7 @@ def schedule_critical_path_first(task: Any, environ: Mapping[str, str] = os.envi
         return
     timed = sum(node_id in measured for node_id in kinds)
     source = f"{timed} timed by the previous {run_results}" if timed else "static weights (no previous run's times)"
-    log.info(f"critical-path-first scheduling on {len(kinds)} nodes, one per free thread: {source}; "
-             f"off: {SWITCH_ENV}=0")
+    log.info(f"critical-path-first scheduling on {len(kinds)} nodes, one per free thread: {source} ({SWITCH_ENV})")
 
 
 _MARK = "_ecom_growth_critical_path_first"

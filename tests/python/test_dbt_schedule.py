@@ -29,6 +29,7 @@ from ecom_growth.dbt_schedule import (
 )
 
 STATIC = {"ECOM_GROWTH_CRITICAL_PATH_FIRST": "1"}  # static weights when there are no previous times
+TIMED = {"ECOM_GROWTH_CRITICAL_PATH_FIRST": "timed"}  # only with a previous run's times
 
 
 def _node(resource_type: str, language: str = "sql", materialized: str = "table") -> SimpleNamespace:
@@ -229,7 +230,7 @@ def test_schedule_uses_the_previous_runs_times(tmp_path: Path, logged: _Log) -> 
          "execution_time": 50.0 if n.startswith("test.") else 0.01} for n in graph])
     task = _task(graph, manifest, path)
     task.job_queue.mark_done(task.job_queue.get(block=False).unique_id)
-    schedule_critical_path_first(task, environ={})
+    schedule_critical_path_first(task, environ=TIMED)
     assert _drain(task.job_queue)[:2] == ["test.p.a_test_0", "test.p.a_test_1"]
     assert logged.warning == [] and len(logged.info) == 1 and "6 timed by the previous" in logged.info[0]
 
@@ -245,17 +246,27 @@ def test_schedule_with_static_weights(tmp_path: Path, logged: _Log) -> None:
 def test_without_a_previous_runs_times_dbts_order_is_kept(tmp_path: Path, logged: _Log) -> None:
     graph, manifest = _chain_and_tests()
     task = _task(graph.copy(), manifest, tmp_path / "absent.json")
-    schedule_critical_path_first(task, environ={})
+    schedule_critical_path_first(task, environ=TIMED)
     assert _drain(task.job_queue) == _drain(GraphQueue(graph.copy(), manifest, set(graph)))
     assert "get" not in vars(task.job_queue)  # dbt's own get: nodes go to the pool as they are ready
     assert logged.warning == [] and len(logged.info) == 1 and "waits for a previous run's times" in logged.info[0]
 
 
-@pytest.mark.parametrize(("value", "expected"), [("", "timed"), ("timed", "timed"), ("0", "off"), ("Off", "off"),
-                                                 ("no", "off"), ("1", "always"), ("true", "always"), ("x", "timed")])
+@pytest.mark.parametrize(("value", "expected"), [("", "off"), ("timed", "timed"), (" Timed ", "timed"), ("0", "off"),
+                                                 ("no", "off"), ("1", "always"), ("true", "always"), ("x", "off")])
 def test_mode_from_the_switch(value: str, expected: str) -> None:
     assert mode({"ECOM_GROWTH_CRITICAL_PATH_FIRST": value}) == expected
-    assert mode({}) == "timed"
+    assert mode({}) == "off"  # off by default: it did not pay at 1M on 2 cores
+
+
+def test_off_by_default(tmp_path: Path, logged: _Log) -> None:
+    graph, manifest = _chain_and_tests()
+    path = _write_run_results(tmp_path / "run_results.json", [
+        {"unique_id": n, "status": "success", "execution_time": 1.0} for n in graph])
+    task = _task(graph.copy(), manifest, path)
+    schedule_critical_path_first(task, environ={})
+    assert _drain(task.job_queue) == _drain(GraphQueue(graph.copy(), manifest, set(graph)))
+    assert logged.warning == [] and len(logged.info) == 1 and "off" in logged.info[0]
 
 
 def test_switched_off_leaves_dbts_order(tmp_path: Path, logged: _Log) -> None:
