@@ -4,6 +4,8 @@ recorded and the daily refresh still runs; --full-only runs one build on one dat
 from __future__ import annotations
 
 import json
+import os
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -119,3 +121,14 @@ def test_memory_attribution_without_samples_or_run_results(tmp_path: Path) -> No
     assert bench._node_intervals(tmp_path / "missing", 0.0) == []
     assert bench.attribute_memory([], []) == (None, [], {})
     assert bench.attribute_memory([], [[0, 10.0]]) == (0, [], {})
+
+
+def test_run_stage_reports_the_child_cpu_and_the_markdown_shows_it(tmp_path: Path) -> None:
+    # a child that spins ~0.3 s of CPU, then sleeps 0.2 s (wall counts the sleep, CPU does not)
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\ntime.sleep(0.2)"
+    result = bench.run_stage("burn", [sys.executable, "-c", burn], dict(os.environ), tmp_path)
+    assert result.exit_code == 0
+    assert 0.25 <= result.cpu_seconds <= result.wall_seconds
+    report = {"customers": 10, "machine": {"cpus": 2, "platform": "x"}, "ok": True, "summary": {},
+              "stages": [{**result.__dict__, "models": [], "failures": []}]}
+    assert f"| burn | {result.wall_seconds} | {result.cpu_seconds} |" in render_markdown(report)

@@ -25,7 +25,7 @@ from ecom_growth.recommend import (
     synthetic_purchases,
 )
 from ecom_growth.recommend.evaluation import temporal_split
-from ecom_growth.recommend.topn import factor_top_n
+from ecom_growth.recommend.topn import _pairs_in, factor_top_n
 
 
 def interactions(rows: list[tuple[str, str, float, int]]) -> pl.DataFrame:
@@ -452,3 +452,19 @@ def test_norm_pruned_top_k_needs_the_full_scoring_when_norms_are_flat(caplog):
     assert "0 of 50 users settled" in caplog.text
     expected_ids, expected_scores = topk(items, users, 3)
     assert np.array_equal(ids, expected_ids) and np.array_equal(scores, expected_scores)
+
+
+def test_pairs_in_finds_stored_entries_whatever_the_index_order() -> None:
+    # row 0 stores columns 3 and 1 (unsorted, one explicit zero), row 1 nothing, row 2 column 0
+    csr = sp.csr_matrix((np.array([1.0, 0.0, 2.0]), np.array([3, 1, 0]), np.array([0, 2, 2, 3])), shape=(3, 4))
+    assert not csr.has_sorted_indices
+    rows = np.array([0, 0, 0, 1, 2, 2])
+    items = np.array([1, 3, 2, 1, 0, 3])
+    assert _pairs_in(csr, rows, items).tolist() == [True, True, False, False, True, False]
+    assert not csr.has_sorted_indices  # the caller's matrix is not re-ordered
+    # broadcasting: a column of rows against a matrix of candidate items
+    got = _pairs_in(csr, np.arange(3)[:, None], np.array([[1, 2], [0, 1], [0, 3]]))
+    assert got.tolist() == [[True, False], [False, False], [True, False]]
+    # nothing stored: nothing found, shape kept
+    assert _pairs_in(sp.csr_matrix((3, 4)), np.arange(3)[:, None], np.zeros((3, 2), dtype=np.int64)).shape == (3, 2)
+    assert not _pairs_in(sp.csr_matrix((3, 4)), np.array([0]), np.array([0])).any()

@@ -236,9 +236,7 @@ def purchased_matrix(coded: CodedInteractions, maps: IdMaps) -> sp.csr_matrix:
     """Binary users x items CSR of what each customer bought (``purchase_count > 0``, or every
     row without that column), in ``maps``' index space: ``matrix.indicator_matrix(
     purchased_pairs(...), maps)`` from the codes. Pairs outside ``maps`` are dropped."""
-    frame = coded.frame
-    if "purchase_count" in frame.columns:
-        frame = frame.filter(pl.col("purchase_count").fill_null(0) > 0)
+    frame = purchase_rows(coded).frame
     recode_u = _positions(coded.maps.user_ids, maps.user_ids)
     recode_i = _positions(coded.maps.item_ids, maps.item_ids)
     users = recode_u[frame.get_column("user_idx").to_numpy()]

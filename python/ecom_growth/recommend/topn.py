@@ -177,14 +177,7 @@ def factor_top_n(
         rows = np.flatnonzero(group == g)
         k = int(min(top + 2**g - 1, n_items))
         ids, scores = _norm_pruned_topk(items, np.ascontiguousarray(users[rows]), k, threads)
-        sub = blocked[rows]
-        keys = np.repeat(np.arange(rows.size, dtype=np.int64), np.diff(sub.indptr)) * n_items + sub.indices
-        candidates = np.arange(rows.size, dtype=np.int64)[:, None] * n_items + ids
-        if keys.size:
-            at = np.minimum(np.searchsorted(keys, candidates), keys.size - 1)
-            is_blocked = keys[at] == candidates
-        else:
-            is_blocked = np.zeros(candidates.shape, dtype=bool)
+        is_blocked = _pairs_in(blocked[rows], np.arange(rows.size, dtype=np.int64)[:, None], ids)
         valid = ~is_blocked & (scores > _INVALID_SCORE)
         slot = np.cumsum(valid, axis=1) - 1
         keep = valid & (slot < top)
@@ -192,6 +185,24 @@ def factor_top_n(
         out_ids[rows[r], slot[r, c]] = ids[r, c]
         out_scores[rows[r], slot[r, c]] = scores[r, c]
     return out_ids, out_scores
+
+
+def _pairs_in(csr: sp.csr_matrix, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Whether each (rows[i], items[i]) is a stored entry of ``csr`` (rows and items broadcast
+    together; any shape): one vectorised sorted-key lookup (key = row * n_columns + column)
+    instead of a scipy lookup per pair."""
+    rows, items = np.broadcast_arrays(np.asarray(rows, dtype=np.int64), np.asarray(items, dtype=np.int64))
+    if csr.nnz == 0:
+        return np.zeros(rows.shape, dtype=bool)
+    csr = csr.tocsr()  # a copy only when not CSR already
+    if not csr.has_sorted_indices:
+        csr = csr.copy()
+        csr.sort_indices()  # row-major keys with sorted columns are sorted: no np.sort
+    n_columns = csr.shape[1]
+    keys = np.repeat(np.arange(csr.shape[0], dtype=np.int64), np.diff(csr.indptr)) * n_columns + csr.indices
+    wanted = rows * n_columns + items
+    at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+    return keys[at] == wanted
 
 
 def model_scores(
@@ -275,13 +286,8 @@ def _item_item_block(
     rows = np.searchsorted(scores.indptr, top, side="right") - 1
     items = scores.indices[top].astype(np.int64)
     keep = scores.data[top] > 0
-    if seen is not None and seen.nnz:
-        n_items = scores.shape[1]
-        filtered = np.sort(np.repeat(np.arange(len(user_idx), dtype=np.int64), np.diff(seen.indptr)) * n_items
-                           + seen.indices)
-        key = rows * n_items + items
-        at = np.minimum(np.searchsorted(filtered, key), filtered.size - 1)
-        keep &= filtered[at] != key
+    if seen is not None:
+        keep &= ~_pairs_in(seen, rows, items)
     top, rows, items = top[keep], rows[keep], items[keep]
     best = top_k_per_row(np.searchsorted(rows, np.arange(len(user_idx) + 1)), items, scores.data[top], n)
     return (
