@@ -337,9 +337,11 @@ def summarise(headline: dict[str, StageResult]) -> dict:
     if full is not None:
         seconds = {m["node"]: m["seconds"] for m in full.models}
         summary.update(full_build_seconds=full.wall_seconds, full_build_peak_tree_rss_mb=full.peak_tree_rss_mb,
+                       full_build_cpu_seconds=full.cpu_seconds,
                        churn_fit_score_reasons_seconds=round(sum(seconds.get(m, 0.0) for m in CHURN_MODELS), 2))
     if daily is not None:
         summary["daily_refresh_seconds"] = daily.wall_seconds
+        summary["daily_refresh_cpu_seconds"] = daily.cpu_seconds
         summary["daily_refresh_peak_tree_rss_mb"] = daily.peak_tree_rss_mb
         if full is not None and full.wall_seconds:
             summary["daily_over_full"] = round(daily.wall_seconds / full.wall_seconds, 3)

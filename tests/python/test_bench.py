@@ -52,7 +52,8 @@ def stubbed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         target = Path(env["DBT_TARGET_PATH"])
         failing = "full build" in stage
         _run_results(target, {"m1": "success", "t_grain": "fail" if failing else "pass"})
-        return StageResult(stage, command, 2.0, 100.0, 1 if failing else 0, peak_tree_rss_mb=120.0)
+        return StageResult(stage, command, 2.0, 100.0, 1 if failing else 0, peak_tree_rss_mb=120.0,
+                           cpu_seconds=3.5 if failing else 1.5)
 
     monkeypatch.setattr(bench, "_generate", fake_generate)
     monkeypatch.setattr(bench, "run_stage", fake_run_stage)
@@ -67,6 +68,7 @@ def test_failing_full_build_is_recorded_and_daily_refresh_still_runs(stubbed, tm
     full = next(s for s in report["stages"] if s["stage"] == "dbt build (full build)")
     assert [f["node"] for f in full["failures"]] == ["t_grain"]
     assert "daily_refresh_seconds" in report["summary"]
+    assert (report["summary"]["full_build_cpu_seconds"], report["summary"]["daily_refresh_cpu_seconds"]) == (3.5, 1.5)
     markdown = (tmp_path / "out" / "bench_1000.md").read_text()
     assert "## Failed dbt nodes" in markdown and "t_grain" in markdown
 
