@@ -319,15 +319,86 @@ def run_benchmark(
     report = {
         "customers": customers,
         "seed": seed,
+        "commit": _git_commit(project_dir),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "summary": summarise(headline),
         "als_vs_implicit": als_result,
         "ok": all(s.exit_code == 0 for s in steps),
         "stages": [asdict(s) for s in steps],
     }
+    # the report this one replaces: its headline and per-model times are rendered beside the new ones
+    report["previous"] = previous_digest(_read_report(out_dir / f"bench_{customers}.json"))
     (out_dir / f"bench_{customers}.json").write_text(json.dumps(report, indent=2))
     (out_dir / f"bench_{customers}.md").write_text(render_markdown(report))
     return report
+
+
+def _git_commit(project_dir: Path) -> str | None:
+    """The measured code's commit (with ``-dirty`` for uncommitted changes), None outside git."""
+    try:
+        commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=project_dir,
+                                capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit or None
+
+
+def _read_report(path: Path) -> dict | None:
+    """A report written earlier, or None (missing, or not a report: a warning, never a failure)."""
+    if not path.exists():
+        return None
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        log.warning("previous report %s not readable (%s): no comparison", path, error)
+        return None
+    return report if isinstance(report, dict) and "summary" in report else None
+
+
+def previous_digest(previous: dict | None) -> dict | None:
+    """What the comparison needs of a previous report: its commit, summary (+ the ALS ratio) and
+    each dbt stage's per-model seconds. Nested previous reports are dropped (one step back)."""
+    if previous is None:
+        return None
+    summary = dict(previous.get("summary") or {})
+    ratio = (previous.get("als_vs_implicit") or {}).get("pipeline_over_direct_wall")
+    if ratio is not None:
+        summary["als_pipeline_over_raw_implicit"] = ratio
+    return {
+        "commit": previous.get("commit"),
+        "summary": summary,
+        "models": {s["stage"]: {m["node"]: m["seconds"] for m in s.get("models", [])}
+                   for s in previous.get("stages", []) if s.get("models")},
+    }
+
+
+def comparison_lines(report: dict) -> list[str]:
+    """Markdown: the headline and the slowest models of ``report`` beside its ``previous``."""
+    previous = report.get("previous")
+    if not previous:
+        return []
+    now = dict(report["summary"])
+    ratio = (report.get("als_vs_implicit") or {}).get("pipeline_over_direct_wall")
+    if ratio is not None:
+        now["als_pipeline_over_raw_implicit"] = ratio
+
+    def change(old, new) -> str:
+        if not isinstance(old, int | float) or not isinstance(new, int | float) or not old:
+            return ""
+        return f"{(new - old) / old:+.0%}"
+
+    lines = ["", f"## Compared with the previous report (commit {previous.get('commit') or 'not recorded'})", "",
+             "| measure | previous | this | change |", "|---|---:|---:|---:|"]
+    for key in [*now, *(k for k in previous["summary"] if k not in now)]:
+        old, new = previous["summary"].get(key, ""), now.get(key, "")
+        lines.append(f"| {key} | {old} | {new} | {change(old, new)} |")
+    lines += ["", "| stage | model | previous s | this s | change |", "|---|---|---:|---:|---:|"]
+    for s in report["stages"]:
+        before = previous["models"].get(s["stage"], {})
+        for m in s["models"][:12]:
+            old = before.get(m["node"], "")
+            lines.append(f"| {s['stage']} | {m['node']} | {old} | {m['seconds']} | {change(old, m['seconds'])} |")
+    return lines
 
 
 def summarise(headline: dict[str, StageResult]) -> dict:
@@ -352,7 +423,8 @@ def render_markdown(report: dict) -> str:
     lines = [
         f"# Benchmark: {report['customers']:,} customers",
         "",
-        f"{report['machine']['cpus']} CPUs, {report['machine']['platform']}; ok={report['ok']}",
+        f"{report['machine']['cpus']} CPUs, {report['machine']['platform']}; commit {report.get('commit') or 'not recorded'}; "
+        f"ok={report['ok']}",
         "",
         "## Headline",
         "",
@@ -370,6 +442,7 @@ def render_markdown(report: dict) -> str:
     for s in report["stages"]:
         lines.append(f"| {s['stage']} | {s['wall_seconds']} | {s.get('cpu_seconds', '')} | {s['peak_tree_rss_mb']} | "
                      f"{s['peak_rss_mb']} | {s['load_average_1m']} | {s['exit_code']} |")
+    lines += comparison_lines(report)
     failed = [(s["stage"], f) for s in report["stages"] for f in s.get("failures", [])]
     if failed:
         lines += ["", "## Failed dbt nodes", "", "| stage | node | status | message |", "|---|---|---|---|"]

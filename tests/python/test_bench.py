@@ -134,3 +134,45 @@ def test_run_stage_reports_the_child_cpu_and_the_markdown_shows_it(tmp_path: Pat
     report = {"customers": 10, "machine": {"cpus": 2, "platform": "x"}, "ok": True, "summary": {},
               "stages": [{**result.__dict__, "models": [], "failures": []}]}
     assert f"| burn | {result.wall_seconds} | {result.cpu_seconds} |" in render_markdown(report)
+
+
+def test_a_second_run_is_compared_with_the_report_it_replaces(stubbed, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = run_benchmark(1000, tmp_path, tmp_path / "work", out, als=False)
+    assert first["previous"] is None
+    assert "Compared with the previous report" not in (out / "bench_1000.md").read_text()
+    second = run_benchmark(1000, tmp_path, tmp_path / "work", out, als=False)
+    assert second["previous"]["summary"]["full_build_cpu_seconds"] == first["summary"]["full_build_cpu_seconds"]
+    assert second["previous"]["models"]["dbt build (full build)"] == {"m1": 1.0}  # models, not tests
+    assert "previous" not in second["previous"]  # one step back, not a chain
+    markdown = (out / "bench_1000.md").read_text()
+    assert "## Compared with the previous report" in markdown
+    assert "| full_build_cpu_seconds | 3.5 | 3.5 | +0% |" in markdown
+    assert "| dbt build (full build) | m1 | 1.0 | 1.0 | +0% |" in markdown
+
+
+def test_comparison_shows_changes_and_blanks_for_what_the_previous_run_lacked() -> None:
+    previous = {"commit": "abc", "summary": {"full_build_seconds": 200.0, "daily_over_full": 0.3},
+                "als_vs_implicit": {"pipeline_over_direct_wall": 0.8},
+                "stages": [{"stage": "dbt build (full build)", "models": [{"node": "m_old", "seconds": 10.0}]}]}
+    report = {"summary": {"full_build_seconds": 150.0}, "als_vs_implicit": None,
+              "previous": bench.previous_digest(previous),
+              "stages": [{"stage": "dbt build (full build)",
+                          "models": [{"node": "m_old", "seconds": 5.0}, {"node": "m_new", "seconds": 2.0}]}]}
+    lines = bench.comparison_lines(report)
+    assert lines[1] == "## Compared with the previous report (commit abc)"
+    assert "| full_build_seconds | 200.0 | 150.0 | -25% |" in lines
+    assert "| daily_over_full | 0.3 |  |  |" in lines  # measured before, not now
+    assert "| als_pipeline_over_raw_implicit | 0.8 |  |  |" in lines
+    assert "| dbt build (full build) | m_old | 10.0 | 5.0 | -50% |" in lines
+    assert "| dbt build (full build) | m_new |  | 2.0 |  |" in lines
+    assert bench.comparison_lines({**report, "previous": None}) == []
+
+
+def test_an_unreadable_previous_report_is_no_comparison(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "other.json").write_text('["not a report"]')
+    assert bench._read_report(tmp_path / "bad.json") is None
+    assert bench._read_report(tmp_path / "other.json") is None
+    assert bench._read_report(tmp_path / "missing.json") is None
+    assert bench.previous_digest(None) is None
