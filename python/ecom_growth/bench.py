@@ -437,11 +437,14 @@ def render_markdown(report: dict) -> str:
         lines += [f"| ALS stage wall s (project pipeline) | {als['pipeline']['wall_seconds']} |",
                   f"| raw implicit wall s (fit + recommend + similar) | {als['direct_implicit']['wall_seconds']} |",
                   f"| ALS pipeline / raw implicit | {als['pipeline_over_direct_wall']} |"]
-    lines += ["", "| stage | wall s | CPU s | peak tree RSS MB | own peak RSS MB | load 1m at end | exit |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+    # cores busy = CPU s / wall s: at the machine's core count the stage was CPU-bound (no node order helps)
+    lines += ["", "| stage | wall s | CPU s | cores busy (mean) | peak tree RSS MB | own peak RSS MB | load 1m at end | exit |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for s in report["stages"]:
-        lines.append(f"| {s['stage']} | {s['wall_seconds']} | {s.get('cpu_seconds', '')} | {s['peak_tree_rss_mb']} | "
-                     f"{s['peak_rss_mb']} | {s['load_average_1m']} | {s['exit_code']} |")
+        cpu = s.get("cpu_seconds")
+        busy = f"{cpu / s['wall_seconds']:.2f}" if cpu and s["wall_seconds"] else ""
+        lines.append(f"| {s['stage']} | {s['wall_seconds']} | {cpu if cpu is not None else ''} | {busy} | "
+                     f"{s['peak_tree_rss_mb']} | {s['peak_rss_mb']} | {s['load_average_1m']} | {s['exit_code']} |")
     lines += comparison_lines(report)
     failed = [(s["stage"], f) for s in report["stages"] for f in s.get("failures", [])]
     if failed:

@@ -133,7 +133,8 @@ def test_run_stage_reports_the_child_cpu_and_the_markdown_shows_it(tmp_path: Pat
     assert 0.25 <= result.cpu_seconds <= result.wall_seconds
     report = {"customers": 10, "machine": {"cpus": 2, "platform": "x"}, "ok": True, "summary": {},
               "stages": [{**result.__dict__, "models": [], "failures": []}]}
-    assert f"| burn | {result.wall_seconds} | {result.cpu_seconds} |" in render_markdown(report)
+    busy = f"{result.cpu_seconds / result.wall_seconds:.2f}"
+    assert f"| burn | {result.wall_seconds} | {result.cpu_seconds} | {busy} |" in render_markdown(report)
 
 
 def test_a_second_run_is_compared_with_the_report_it_replaces(stubbed, tmp_path: Path) -> None:
