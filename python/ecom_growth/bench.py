@@ -14,8 +14,11 @@ Peak memory: the sum of the resident sizes of the whole process tree, sampled ev
 child's own ru_maxrss (os.wait4). The samples are kept as a timeline (the largest per second),
 so a dbt stage can say which nodes were running at its peak and each model's highest tree RSS
 while it ran: with threads 2 the peak is a sum, and the cut has to go where it happens. dbt
-stages also contribute per-model times from run_results.json. Results go to
-<out>/bench_<customers>.json and .md.
+stages also contribute per-model times from run_results.json. CPU: the child's user + system
+seconds (os.wait4); CPU / wall is the mean number of busy cores, and at the machine's core count
+a stage is CPU-bound (its wall cannot drop below CPU / cores in any node order). Results go to
+<out>/bench_<customers>.json and .md, with the commit measured and the report they replace
+rendered beside them (headline and slowest models, with the change).
 """
 
 from __future__ import annotations
