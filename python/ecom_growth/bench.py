@@ -272,6 +272,7 @@ def run_benchmark(
     scaling runs. A full build that fails a test (or a model) is recorded in the report (the
     stage's ``failures``, ``ok`` false) and the daily refresh still runs on its warehouse.
     """
+    commit = _git_commit(project_dir)  # before the builds: the code that is measured
     work_dir.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     raw_before, raw_after = work_dir / "raw_before", work_dir / "raw"
@@ -322,7 +323,7 @@ def run_benchmark(
     report = {
         "customers": customers,
         "seed": seed,
-        "commit": _git_commit(project_dir),
+        "commit": commit,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "summary": summarise(headline),
         "als_vs_implicit": als_result,

@@ -177,3 +177,12 @@ def test_an_unreadable_previous_report_is_no_comparison(tmp_path: Path) -> None:
     assert bench._read_report(tmp_path / "other.json") is None
     assert bench._read_report(tmp_path / "missing.json") is None
     assert bench.previous_digest(None) is None
+
+
+def test_the_measured_commit_is_recorded_and_none_outside_git(stubbed, tmp_path: Path) -> None:
+    report = run_benchmark(1000, tmp_path, tmp_path / "work", tmp_path / "out", als=False, daily=False)
+    assert report["commit"] is None  # tmp_path is no repository: recorded as unknown, not an error
+    assert "commit not recorded" in (tmp_path / "out" / "bench_1000.md").read_text()
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / ".git").exists():
+        assert bench._git_commit(repo)
